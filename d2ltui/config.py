@@ -1,0 +1,192 @@
+"""Run configuration: dataclasses, TOML load/dump, `--set section.key=value` overrides, validation.
+
+A config has four sections. `[model]` holds `name` plus any knob of that architecture
+(checked against the zoo registry); `[data]`, `[optim]` and `[train]` have fixed fields.
+Every error is a UserError naming the key, raised before any work starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from d2ltui.errors import UserError
+from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lenet"
+    knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
+
+
+@dataclass
+class DataConfig:
+    name: str = "shapes"
+    root: str = "~/.cache/d2ltui/data"  # torchvision's layout for the real image sets
+    path: str = ""  # text-file and csv: the file to read
+    target: str = ""  # csv: the target column
+    batch_size: int = 128
+    resize: int = 0  # 0 keeps the dataset's own size
+    channels: int = 0  # 0 keeps the dataset's own channels (shapes: 1)
+    augment: list[str] = field(default_factory=list)  # flip, crop, jitter
+    num_train: int = 0  # 0 means the dataset's default size (embedded sets)
+    num_val: int = 0
+    num_steps: int = 32  # sequence length for language models and seq2seq
+    impute: str = "mean"  # tabular: mean, median, most_frequent, constant, drop_rows, drop_columns
+    download: bool = True
+    seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"  # sgd, adam, adamw
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip: float = 0.0  # gradient norm clip, 0 is off
+    schedule: str = "none"  # none, cosine, step
+    warmup_steps: int = 0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    max_steps: int = 0  # 0 is no limit; stops early after this many optimizer steps
+    checkpoint_every: int = 0  # also checkpoint every N steps; 0 only at epoch ends
+    log_every: int = 10  # a train metrics line every N steps
+    amp: str = "auto"  # auto (bf16 on CUDA), bf16, off
+    channels_last: bool = True  # on CUDA, for image models
+    compile: bool = False
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "model": {"name": self.model.name, **self.model.knobs},
+            "data": dataclasses.asdict(self.data),
+            "optim": dataclasses.asdict(self.optim),
+            "train": dataclasses.asdict(self.train),
+        }
+        return out
+
+    def knobs(self) -> dict[str, Any]:
+        """All knobs of the model, defaults filled in (checked)."""
+        return resolve_knobs(get_spec(self.model.name), self.model.knobs)
+
+
+SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+def _parse_scalar(raw: str) -> Any:
+    text = raw.strip()
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check `value` against the type of the field's default; ints widen to floats."""
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    if kind is str and not isinstance(value, str):
+        return str(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UserError(f"{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    """Build a RunConfig from nested dicts (TOML shape); unknown keys are errors with a suggestion."""
+    cfg = RunConfig()
+    for section, values in raw.items():
+        if section == "model":
+            if not isinstance(values, dict):
+                raise UserError(f"{source}: [model] must be a table")
+            values = dict(values)
+            name = values.pop("name", cfg.model.name)
+            if not isinstance(name, str):
+                raise UserError(f"model.name: expected str, got {name!r}")
+            cfg.model = ModelConfig(name=name, knobs=values)
+            continue
+        if section not in SECTIONS:
+            raise UserError(f"{source}: unknown section [{section}]{suggest(section, ['model', *SECTIONS])}")
+        if not isinstance(values, dict):
+            raise UserError(f"{source}: [{section}] must be a table")
+        target = getattr(cfg, section)
+        names = [f.name for f in dataclasses.fields(target)]
+        for key, value in values.items():
+            if key not in names:
+                raise UserError(f"unknown key {section}.{key}{suggest(key, names)}")
+            setattr(target, key, _coerce(f"{section}.{key}", value, getattr(target, key)))
+    return cfg
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `section.key=value` strings onto a TOML-shaped dict (values read as Python literals)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise UserError(f"--set {item!r}: expected section.key=value, e.g. optim.lr=0.05")
+        raw.setdefault(section, {})[name] = _parse_scalar(value)
+    return raw
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path}: not valid TOML ({err})") from None
+
+
+def dump_toml(cfg: RunConfig) -> str:
+    """TOML text that `load_toml` + `from_dict` read back into the same config."""
+    lines: list[str] = []
+    for section, values in cfg.to_dict().items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")

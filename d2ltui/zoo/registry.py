@@ -1,0 +1,138 @@
+"""The model registry: names, chapters, tasks, default inputs and knobs, importing no torch.
+
+Each architecture is a `ModelSpec` whose `builder` is a "module:function" path; the family
+module (which imports torch) is only imported when a model is actually built.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from d2ltui.errors import UserError
+
+TASKS = ("regression", "classification", "language-model", "seq2seq")
+INPUT_KINDS = ("features", "image", "tokens", "seq2seq")
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting an architecture honours, with its type, default and allowed range."""
+
+    name: str
+    kind: type  # int, float, bool, str or tuple
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    check: Callable[[Any], str | None] | None = None  # returns a reason when the value is bad
+
+    def parse(self, raw: Any) -> Any:
+        """Turn a raw value (a CLI string or a TOML value) into a checked value of `kind`."""
+        value = raw
+        if isinstance(raw, str) and self.kind is not str:
+            try:
+                value = ast.literal_eval(raw.strip())
+            except (ValueError, SyntaxError):
+                if self.kind is bool and raw.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
+                    value = raw.strip().lower() in ("true", "yes", "on")
+                else:
+                    raise UserError(f"knob {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.kind is tuple and isinstance(value, list):
+            value = _to_tuple(value)
+        if self.kind is tuple and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = (value,)
+        if not isinstance(value, self.kind) or (self.kind is not bool and isinstance(value, bool)):
+            raise UserError(f"knob {self.name}: expected {self.kind.__name__}, got {raw!r}")
+        if self.choices is not None and value not in self.choices:
+            raise UserError(f"knob {self.name}: {value!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.min is not None and value < self.min:
+            raise UserError(f"knob {self.name}: {value!r} is below the minimum {self.min}")
+        if self.max is not None and value > self.max:
+            raise UserError(f"knob {self.name}: {value!r} is above the maximum {self.max}")
+        if self.check is not None and (reason := self.check(value)):
+            raise UserError(f"knob {self.name}: {reason}")
+        return value
+
+
+def _to_tuple(value: Any) -> Any:
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered architecture: what it is, what it eats, and which knobs it takes."""
+
+    name: str
+    chapter: str
+    task: str
+    input_kind: str
+    default_input: tuple[Shape, ...]  # one shape per model input, batch first
+    builder: str  # "d2ltui.zoo.family:function", called as function(**knobs)
+    knobs: dict[str, Knob] = field(default_factory=dict)
+    doc: str = ""
+
+    def defaults(self) -> dict[str, Any]:
+        return {k.name: k.default for k in self.knobs.values()}
+
+    def build_fn(self) -> Callable[..., Any]:
+        module, _, fn = self.builder.partition(":")
+        return getattr(importlib.import_module(module), fn)
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a spec; a second spec under the same name is a programming error."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    if spec.task not in TASKS or spec.input_kind not in INPUT_KINDS:
+        raise ValueError(f"model {spec.name!r}: bad task {spec.task!r} or input kind {spec.input_kind!r}")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """A ' (did you mean ...?)' tail naming the closest options, or ''."""
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_catalog()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UserError(f"unknown model {name!r}{suggest(name, list(REGISTRY))}") from None
+
+
+def all_specs() -> list[ModelSpec]:
+    _load_catalog()
+    return list(REGISTRY.values())
+
+
+def resolve_knobs(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The spec's defaults with `overrides` parsed and checked; an unknown knob is an error."""
+    knobs = spec.defaults()
+    for key, raw in (overrides or {}).items():
+        if key not in spec.knobs:
+            honoured = ", ".join(spec.knobs) or "none"
+            raise UserError(
+                f"model {spec.name} does not honour knob {key!r}{suggest(key, list(spec.knobs))}; "
+                f"its knobs: {honoured}"
+            )
+        knobs[key] = spec.knobs[key].parse(raw)
+    return knobs
+
+
+def _load_catalog() -> None:
+    if not REGISTRY:
+        importlib.import_module("d2ltui.zoo.catalog")
