@@ -4,3 +4,7 @@
 as tensors on the training device, sliced by a shuffled index each epoch, plus a per-batch
 `prepare` (resize, augmentation, normalisation) done on the device.
 """
+
+from d2ltui.data.registry import DATASETS, datasets_for, load_data
+
+__all__ = ["DATASETS", "datasets_for", "load_data"]

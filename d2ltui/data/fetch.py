@@ -1,0 +1,66 @@
+"""Downloads with a short timeout that leave nothing behind when they fail."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+TIMEOUT_S = 15.0
+
+
+def _existing(root: Path) -> set[Path]:
+    if not root.exists():
+        return set()
+    return {root, *root.rglob("*")}
+
+
+@contextlib.contextmanager
+def no_leftovers(root: Path) -> Iterator[None]:
+    """On an exception, remove every file and folder under `root` (and root) that was not there before."""
+    before = _existing(root)
+    missing_parents = [p for p in (root, *root.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in sorted(_existing(root) - before, key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        for parent in missing_parents:  # innermost first
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
+    """A default socket timeout for libraries (torchvision) that open URLs without one."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def download(url: str, dest: Path, timeout: float = TIMEOUT_S) -> Path:
+    """Fetch `url` to `dest` through a temporary file in the same folder, replaced atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, tmp.open("wb") as out:
+            shutil.copyfileobj(resp, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return dest

@@ -1,0 +1,141 @@
+"""Dataset names, the tasks each fits and their loaders; `DATASETS` imports no torch."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from d2ltui.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from d2ltui.config import DataConfig
+    from d2ltui.data.base import DataModule
+
+DEFAULT_ROOT = "~/.cache/d2ltui/data"
+AUGMENTS = ("flip", "crop", "jitter")
+IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset as the pickers show it: name, tasks, a line of description, embedded or real."""
+
+    name: str
+    tasks: tuple[str, ...]
+    description: str
+    embedded: bool  # True: generated or shipped, no download; False: real files or a download
+    loader: str  # "module:function", called as function(cfg, task) -> DataModule
+
+    @property
+    def kind(self) -> str:
+        return "embedded" if self.embedded else "real"
+
+
+_ALL = [
+    DatasetInfo("synthetic-regression", ("regression",),
+                "y = Xw + b + noise with the book's w = [2, -3.4], b = 4.2, noise 0.01", True,
+                "d2ltui.data.synthetic:load_regression"),
+    DatasetInfo("moons", ("classification",), "two interleaving half circles, 2 features, 2 classes", True,
+                "d2ltui.data.synthetic:load_points"),
+    DatasetInfo("circles", ("classification",), "a circle inside a ring, 2 features, 2 classes", True,
+                "d2ltui.data.synthetic:load_points"),
+    DatasetInfo("spirals", ("classification",), "three interleaved spiral arms, 2 features, 3 classes", True,
+                "d2ltui.data.synthetic:load_points"),
+    DatasetInfo("xor", ("classification",), "points labelled by the sign of x1 * x2, 2 features, 2 classes", True,
+                "d2ltui.data.synthetic:load_points"),
+    DatasetInfo("shapes", ("classification",),
+                "procedural images of 10 shape kinds at random place, size, rotation and shade (28..224 px)",
+                True, "d2ltui.data.shapes:load_shapes"),
+    DatasetInfo("python-docs", ("language-model",),
+                "character corpus from the Python documentation shipped with CPython (pydoc_data)", True,
+                "d2ltui.data.text:load_python_docs"),
+    DatasetInfo("reverse", ("seq2seq",), "reverse a random string of letters (character tokens)", True,
+                "d2ltui.data.seq2seq:load_reverse"),
+    DatasetInfo("dates", ("seq2seq",), "written dates to ISO, e.g. '27 november 2026' -> '2026-11-27'", True,
+                "d2ltui.data.seq2seq:load_dates"),
+    DatasetInfo("tabular-missing", ("regression",),
+                "house prices with numeric and categorical columns and missing values", True,
+                "d2ltui.data.tabular:load_tabular_missing"),
+    DatasetInfo("fashion-mnist", ("classification",), "Fashion-MNIST, 28x28 grey clothing, 10 classes (torchvision)",
+                False, "d2ltui.data.images:load_fashion_mnist"),
+    DatasetInfo("mnist", ("classification",), "MNIST, 28x28 grey digits, 10 classes (torchvision)", False,
+                "d2ltui.data.images:load_mnist"),
+    DatasetInfo("cifar10", ("classification",), "CIFAR-10, 32x32 colour images, 10 classes (torchvision)", False,
+                "d2ltui.data.images:load_cifar10"),
+    DatasetInfo("time-machine", ("language-model",), "H. G. Wells' The Time Machine, the book's character corpus",
+                False, "d2ltui.data.text:load_time_machine"),
+    DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
+                "d2ltui.data.seq2seq:load_fra_eng"),
+    DatasetInfo("text-file", ("language-model",), "any local text file (data.path) as a character corpus", False,
+                "d2ltui.data.text:load_text_file"),
+    DatasetInfo("csv", ("regression", "classification"),
+                "any CSV file (data.path) with a target column (data.target)", False,
+                "d2ltui.data.tabular:load_csv"),
+]
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _ALL}
+
+
+def datasets_for(task: str) -> list[str]:
+    """Names of the datasets that fit a task, in the registry's order."""
+    return [d.name for d in _ALL if task in d.tasks]
+
+
+def get_dataset(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        from d2ltui.zoo.registry import suggest
+
+        raise UserError(f"data.name: unknown dataset {name!r}{suggest(name, list(DATASETS))}; "
+                        f"known: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def check_task(name: str, task: str) -> DatasetInfo:
+    """The dataset's info, or a UserError naming the dataset, the task and what fits it."""
+    info = get_dataset(name)
+    if task not in info.tasks:
+        fits = ", ".join(datasets_for(task)) or "none"
+        raise UserError(f"data.name={name} does not fit the task {task} (it fits {', '.join(info.tasks)}); "
+                        f"datasets for {task}: {fits}")
+    return info
+
+
+def data_root(cfg: "DataConfig") -> Path:
+    """data.root expanded; the default follows XDG_CACHE_HOME when that is set."""
+    root = cfg.root or DEFAULT_ROOT
+    if root == DEFAULT_ROOT and os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "d2ltui" / "data"
+    return Path(root).expanduser()
+
+
+def check_config(cfg: "DataConfig") -> None:
+    """Range checks of the data section that every loader relies on."""
+    bad = [a for a in cfg.augment if a not in AUGMENTS]
+    if bad:
+        raise UserError(f"data.augment: unknown {', '.join(map(repr, bad))}; choose from {', '.join(AUGMENTS)}")
+    if cfg.resize and not 8 <= cfg.resize <= 1024:
+        raise UserError(f"data.resize: {cfg.resize} is outside 8..1024 (0 keeps the dataset's size)")
+    if cfg.channels not in (0, 1, 3):
+        raise UserError(f"data.channels: {cfg.channels} must be 0 (keep), 1 or 3")
+    if cfg.impute not in IMPUTES:
+        raise UserError(f"data.impute: {cfg.impute!r} is not one of {', '.join(IMPUTES)}")
+    for key in ("num_train", "num_val"):
+        if getattr(cfg, key) < 0:
+            raise UserError(f"data.{key}: must be 0 (the dataset's default) or positive")
+    if cfg.num_steps < 2:
+        raise UserError(f"data.num_steps: {cfg.num_steps} is too short (at least 2)")
+    if cfg.batch_size < 1:
+        raise UserError(f"data.batch_size: {cfg.batch_size} must be at least 1")
+
+
+def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule":
+    """Load `cfg.name` for `task` as a DataModule whose tensors live on `device`."""
+    info = check_task(cfg.name, task)
+    check_config(cfg)
+    module, _, func = info.loader.partition(":")
+    loader = getattr(importlib.import_module(module), func)
+    dm = loader(cfg, task)
+    dm.info.setdefault("embedded", info.embedded)
+    return dm.to(device)
