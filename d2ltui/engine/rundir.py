@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from d2ltui.errors import UserError
 CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG = (
     "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log")
 LIVE_STATES = ("starting", "running", "paused")
+STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
 END_STATES = ("finished", "stopped", "failed", "diverged", "crashed")
 
 
@@ -41,8 +42,14 @@ def fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to a temp file beside `path`, fsync, replace, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write `data` to a temp file beside `path`, fsync, replace, fsync the folder.
+
+    Either the old file or the whole new one is there afterwards, never a mix; on any error
+    (disk full, permission) the temp file is removed, the old file is untouched and the error
+    propagates.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -50,7 +57,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise
     fsync_dir(path.parent)
 
@@ -63,9 +73,28 @@ def new_run_id(model: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{secrets.token_hex(2)}"
 
 
-def pid_alive(pid: int | None, host: str | None = None) -> bool:
-    """True when `pid` is a live process on this host (zombies count as dead)."""
-    if not pid:
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None where unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def pid_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (tells a reused pid apart), if known."""
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
+def pid_alive(pid: int | None, host: str | None = None, started: int | None = None) -> bool:
+    """True when `pid` is a live process on this host (zombies count as dead).
+
+    With `started` (from `pid_start` when the record was written), a pid reused by another
+    process also counts as dead.
+    """
+    if not pid or not isinstance(pid, int) or pid <= 0:
         return False
     if host and host != socket.gethostname():
         return True  # another machine's process: cannot tell, trust the record
@@ -74,19 +103,24 @@ def pid_alive(pid: int | None, host: str | None = None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        pass
     except OSError:
-        return True
+        return False
+    fields = _proc_stat(pid)
+    if fields is None:
+        return True  # no /proc: trust kill(0)
+    if fields[0] in ("Z", "X"):
+        return False
+    return not (isinstance(started, int) and len(fields) > 19 and int(fields[19]) != started)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`, or None when missing, unreadable, half-written or not an object."""
     try:
-        return json.loads(path.read_text())
+        obj = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return obj if isinstance(obj, dict) else None
 
 
 def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -104,10 +138,29 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]
     records = []
     for line in data[:end].splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            continue
+            continue  # a line cut by a crash and completed by a later run
+        if isinstance(record, dict):
+            records.append(record)
     return records, start + end
+
+
+def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
+    return Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+
+
+PREPARED = {LOG, STATUS}  # what a launcher may put in a run folder before the engine starts
+
+
+def list_runs(runs_dir: str | Path | None = None) -> list["RunDir"]:
+    """Every run folder (one holding config.toml or status.json) under the runs folder, oldest first."""
+    root = resolve_runs_dir(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+             and ((p / CONFIG).exists() or (p / STATUS).exists())]
+    return [RunDir(p) for p in sorted(found, key=lambda p: p.name)]
 
 
 @dataclass
@@ -115,19 +168,27 @@ class RunDir:
     """One run's folder. The engine writes through it; views use only the read_* functions."""
 
     path: Path
+    _tail_checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         return self.path.name
 
     @classmethod
-    def create(cls, runs_dir: str | Path | None, config_toml: str, run_id: str) -> "RunDir":
-        root = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+    def create(cls, runs_dir: str | Path | None, config_toml: str, run_id: str,
+               allow_prepared: bool = True) -> "RunDir":
+        """Make the run's folder and write config.toml; an existing run is never overwritten.
+
+        With `allow_prepared`, a folder a launcher made beforehand (holding only output.log
+        and a `starting` status.json, no config.toml) is taken over.
+        """
+        root = resolve_runs_dir(runs_dir)
         path = root / run_id
         try:
             path.mkdir(parents=True, exist_ok=False)
         except FileExistsError:
-            raise UserError(f"run directory {path} already exists") from None
+            if not (allow_prepared and path.is_dir() and _is_prepared(path)):
+                raise UserError(f"run directory {path} already exists") from None
         except OSError as err:
             raise UserError(f"cannot create run directory {path}: {err.strerror}") from None
         run = cls(path)
@@ -140,7 +201,7 @@ class RunDir:
         direct = Path(run).expanduser()
         if (direct / CONFIG).exists():
             return cls(direct)
-        root = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+        root = resolve_runs_dir(runs_dir)
         if (root / run / CONFIG).exists():
             return cls(root / run)
         matches = sorted(p for p in root.glob(f"{run}*") if (p / CONFIG).exists()) if root.is_dir() else []
@@ -152,13 +213,19 @@ class RunDir:
 
     # writing (engine only)
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.path / METRICS, "a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
+        """Append one JSON line and flush it; a line cut by an earlier crash is closed off first."""
+        line = json.dumps(record, default=float) + "\n"
+        with open(self.path / METRICS, "ab") as f:
+            if not self._tail_checked:
+                self._tail_checked = True
+                if f.tell() > 0 and _last_byte(self.path / METRICS) != b"\n":
+                    line = "\n" + line
+            f.write(line.encode())
             f.flush()
 
     def write_status(self, state: str, message: str = "", **extra: Any) -> None:
-        status = {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
-                  "message": message, "updated": time.time(), **extra}
+        status = {"state": state, "pid": os.getpid(), "pid_start": pid_start(os.getpid()),
+                  "host": socket.gethostname(), "message": message, "updated": time.time(), **extra}
         atomic_write_json(self.path / STATUS, status)
 
     def write_samples(self, samples: dict[str, Any]) -> None:
@@ -175,10 +242,37 @@ class RunDir:
         return read_json(self.path / SAMPLES)
 
 
+def _mtime(path: Path) -> float:
+    times = [0.0]
+    for name in (CONFIG, LOG, ""):
+        try:
+            times.append((path / name).stat().st_mtime)
+        except OSError:
+            pass
+    return max(times)
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
+
+
+def _is_prepared(path: Path) -> bool:
+    """A folder a launcher made for a run not yet started: no config, only the launcher's files."""
+    names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
+    return CONFIG not in names and names <= PREPARED
+
+
 def read_status(path: Path) -> dict[str, Any]:
     """status.json with the truth about liveness: a live state whose process is gone is 'crashed'."""
-    status = read_json(Path(path) / STATUS) or {"state": "starting", "message": "no status yet"}
-    if status.get("state") in LIVE_STATES and not pid_alive(status.get("pid"), status.get("host")):
+    status = read_json(Path(path) / STATUS)
+    if status is None:  # the engine has not written one yet, or died before it could
+        if time.time() - _mtime(Path(path)) < STARTING_GRACE_S:
+            return {"state": "starting", "message": "no status yet"}
+        return {"state": "crashed", "message": "the run never recorded a status; its process is gone"}
+    if status.get("state") in LIVE_STATES and not pid_alive(status.get("pid"), status.get("host"),
+                                                            status.get("pid_start")):
         status = {**status, "state": "crashed",
                   "message": f"process {status.get('pid')} died without finishing; resume with "
                              f"`d2l-tui train --resume {Path(path).name}`"}

@@ -1,0 +1,180 @@
+"""Start training elsewhere: detached in its own session, or under torchrun as one process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from d2ltui.engine.rundir import LOG, STATUS, RunDir, atomic_write_json, new_run_id, pid_start, resolve_runs_dir
+from d2ltui.errors import UserError
+
+GRACE_S = 20.0  # after a stop signal: time for every worker to checkpoint before SIGKILL
+
+
+@dataclass(frozen=True)
+class Detached:
+    run_id: str
+    pid: int
+    path: Path
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of `--name V` or `--name=V` in argv, if present."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def train_argv(argv: list[str], drop: tuple[str, ...] = (), drop_valued: tuple[str, ...] = ()) -> list[str]:
+    """The `train` arguments without the leading 'train' and without the named flags/options."""
+    out, skip = [], False
+    for arg in argv[1:] if argv[:1] == ["train"] else argv:
+        if skip:
+            skip = False
+            continue
+        if arg in drop or any(arg.startswith(o + "=") for o in drop_valued):
+            continue
+        if arg in drop_valued:
+            skip = True
+            continue
+        out.append(arg)
+    return out
+
+
+def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | None,
+                    quiet: bool = False) -> Detached:
+    """Start `python -m d2ltui train ARGV --run-id ID` in its own session and return at once.
+
+    The child ignores the terminal: stdin is /dev/null, stdout and stderr go to the run's
+    output.log, and its new session gets no SIGHUP when the terminal or SSH connection
+    closes. A new run's folder is made now (output.log plus a `starting` status naming the
+    child's pid) so `d2l-tui runs` sees it at once and a child that dies early shows as
+    crashed; a resumed run appends to its own output.log.
+    """
+    args = train_argv(argv, drop=("--detach",), drop_valued=("--run-id",))
+    resume = _option(args, "--resume")
+    if resume:
+        folder = RunDir.find(resume, runs_dir).path
+        run_id = folder.name
+    else:
+        run_id = run_id or new_run_id("run")
+        folder = resolve_runs_dir(runs_dir) / run_id
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise UserError(f"run directory {folder} already exists") from None
+        except OSError as err:
+            raise UserError(f"cannot create run directory {folder}: {err.strerror}") from None
+        args += ["--run-id", run_id]
+    if runs_dir is not None and _option(args, "--runs-dir") is None:
+        args += ["--runs-dir", str(runs_dir)]
+    cmd = [sys.executable, "-m", "d2ltui", "train", *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(folder / LOG, "ab") as log, open(os.devnull, "rb") as devnull:
+        log.write(f"$ d2l-tui train {' '.join(args)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, env=env)
+    if not resume:
+        atomic_write_json(folder / STATUS, {
+            "state": "starting", "pid": proc.pid, "pid_start": pid_start(proc.pid),
+            "host": os.uname().nodename, "message": "detached, starting", "updated": time.time()})
+    if not quiet:
+        print(run_id, flush=True)
+        print(f"detached: pid {proc.pid}, output in {folder / LOG}; follow it with "
+              f"`d2l-tui attach {run_id}` or `d2l-tui runs`", file=sys.stderr, flush=True)
+    return Detached(run_id=run_id, pid=proc.pid, path=folder)
+
+
+def torchrun_command(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
+                     rdzv_id: str | None = None) -> list[str]:
+    """The `python -m torch.distributed.run ... -m d2ltui train ...` command line for a job."""
+    if nproc < 1:
+        raise UserError(f"--nproc {nproc}: needs at least one process per node")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc)]
+    if rdzv_endpoint:
+        cmd += ["--nnodes", nnodes or "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", rdzv_endpoint,
+                "--rdzv-id", rdzv_id or "d2ltui"]
+    elif nnodes not in (None, "1", "1:1"):
+        raise UserError(f"--nnodes {nnodes}: several machines need --rdzv-endpoint HOST:PORT "
+                        f"(the same on every machine)")
+    else:
+        cmd += ["--standalone"]
+    args = train_argv(argv, drop=("--detach",), drop_valued=("--nproc", "--nnodes", "--rdzv-endpoint", "--rdzv-id"))
+    return cmd + ["-m", "d2ltui", "train", *args]
+
+
+def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
+                    rdzv_id: str | None = None, grace: float = GRACE_S) -> int:
+    """Run the job under torchrun in its own process group and return its exit code.
+
+    SIGINT, SIGTERM and SIGHUP reaching this launcher go to the whole group (torchrun and
+    every worker: each finishes its batch, rank 0 checkpoints); whatever is still alive
+    `grace` seconds later is killed, and so is any worker left once torchrun exits.
+    """
+    cmd = torchrun_command(argv, nproc, nnodes, rdzv_endpoint, rdzv_id)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    proc = subprocess.Popen(cmd, start_new_session=True, env=env)
+    pgid = proc.pid
+    stop_at: list[float] = []
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if not stop_at:
+            stop_at.append(time.monotonic() + grace)
+        _killpg(pgid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stop_at and time.monotonic() > stop_at[0]:
+                    _killpg(pgid, signal.SIGKILL)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _reap_group(pgid, grace=min(grace, 5.0))
+    if received and code == 0:
+        return 128 + received[0]
+    return 128 - code if code < 0 else code
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_group(pgid: int, grace: float) -> None:
+    """Give what is left of the group `grace` seconds after SIGTERM, then SIGKILL it."""
+    if not group_alive(pgid):
+        return
+    _killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _killpg(pgid, signal.SIGKILL)

@@ -1,0 +1,112 @@
+"""Run directory records: atomic replaces, tolerant readers, liveness of the writing process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from d2ltui.engine import rundir
+from d2ltui.engine.rundir import CONFIG, LOG, METRICS, STATUS, RunDir, list_runs, read_metrics, read_status
+from d2ltui.errors import UserError
+
+
+def test_create_refuses_an_existing_run_but_takes_over_a_prepared_folder(tmp_path):
+    run = RunDir.create(tmp_path, "[model]\n", "r1")
+    assert (run.path / CONFIG).read_text() == "[model]\n"
+    with pytest.raises(UserError, match="already exists"):
+        RunDir.create(tmp_path, "[model]\n", "r1")
+    prepared = tmp_path / "r2"
+    prepared.mkdir()
+    (prepared / LOG).write_text("$ d2l-tui train\n")
+    assert RunDir.create(tmp_path, "x = 1\n", "r2").path == prepared
+    assert (prepared / LOG).read_text() == "$ d2l-tui train\n"
+    with pytest.raises(UserError, match="already exists"):
+        RunDir.create(tmp_path, "x = 1\n", "r2", allow_prepared=False)
+    other = tmp_path / "r3"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="already exists"):
+        RunDir.create(tmp_path, "x = 1\n", "r3")
+
+
+def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkeypatch):
+    target = tmp_path / STATUS
+    rundir.atomic_write_json(target, {"state": "running"})
+
+    def boom(*_a):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rundir.os, "replace", boom)
+    with pytest.raises(OSError, match="No space"):
+        rundir.atomic_write_json(target, {"state": "finished"})
+    assert json.loads(target.read_text()) == {"state": "running"}
+    assert [p.name for p in tmp_path.iterdir()] == [STATUS]  # no temp file left behind
+
+
+def test_metrics_reader_leaves_a_half_written_line_for_later(tmp_path):
+    run = RunDir.create(tmp_path, "", "r")
+    run.append_metrics({"step": 1, "loss": 1.5})
+    with open(run.path / METRICS, "a") as f:
+        f.write('{"step": 2, "lo')  # a write cut by a crash
+    records, offset = read_metrics(run.path / METRICS)
+    assert records == [{"step": 1, "loss": 1.5}]
+    with open(run.path / METRICS, "a") as f:
+        f.write('ss": 1.25}\n')
+    more, end = read_metrics(run.path / METRICS, offset)
+    assert more == [{"step": 2, "loss": 1.25}] and end == (run.path / METRICS).stat().st_size
+
+
+def test_appending_after_a_crash_closes_the_cut_line(tmp_path):
+    path = tmp_path / "r"
+    path.mkdir()
+    (path / CONFIG).write_text("")
+    (path / METRICS).write_text('{"step": 1}\n{"step": 2, "lo')  # the killed run's last line
+    RunDir(path).append_metrics({"step": 2, "loss": 0.5})  # the resumed run
+    RunDir(path).append_metrics({"step": 3, "loss": 0.4})
+    assert [r["step"] for r in read_metrics(path / METRICS)[0]] == [1, 2, 3]
+
+
+def test_a_dead_pid_is_crashed_never_running(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    run = RunDir.create(tmp_path, "", "r")
+    run.write_status("running")
+    assert read_status(run.path)["state"] == "running"  # this test process is alive
+    status = json.loads((run.path / STATUS).read_text())
+    for fake in ({"pid": child.pid}, {"pid_start": (status["pid_start"] or 0) + 1}, {"pid": None}):
+        rundir.atomic_write_json(run.path / STATUS, {**status, **fake})
+        seen = read_status(run.path)
+        assert seen["state"] == "crashed" and "--resume r" in seen["message"]
+    rundir.atomic_write_json(run.path / STATUS, {**status, "state": "finished", "pid": child.pid})
+    assert read_status(run.path)["state"] == "finished"
+
+
+def test_status_survives_garbage_and_absence(tmp_path):
+    run = RunDir.create(tmp_path, "", "r")
+    assert read_status(run.path)["state"] == "starting"  # created, status not yet written
+    (run.path / STATUS).write_text('{"state": "runn')
+    assert read_status(run.path)["state"] == "starting"
+    (run.path / STATUS).write_text('[1, 2]')
+    assert read_status(run.path)["state"] == "starting"
+    old = time.time() - 3600
+    for name in (CONFIG, STATUS, ""):
+        os.utime(run.path / name, (old, old))
+    assert read_status(run.path)["state"] == "crashed"  # nobody ever wrote a status
+
+
+def test_list_runs_and_find(tmp_path):
+    for name in ("b", "a"):
+        RunDir.create(tmp_path, "", name)
+    (tmp_path / "detached").mkdir()
+    rundir.atomic_write_json(tmp_path / "detached" / STATUS, {"state": "starting", "pid": os.getpid()})
+    (tmp_path / "stray").mkdir()
+    assert [r.id for r in list_runs(tmp_path)] == ["a", "b", "detached"]
+    assert list_runs(tmp_path / "nowhere") == []
+    assert RunDir.find("a", tmp_path).id == "a"
+    with pytest.raises(UserError, match="no run"):
+        RunDir.find("zzz", tmp_path)
