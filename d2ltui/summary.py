@@ -1,0 +1,340 @@
+"""Per-layer summary of a registered model on the meta device: shapes, params, FLOPs, receptive fields.
+
+`summarize(name_or_spec, overrides, shapes, depth)` builds the model under
+`torch.device("meta")` (no memory), hooks every module, and runs one forward pass in eval
+mode under torch's `FlopCounterMode` (FLOPs per module, attention matmuls included) and a
+`ReceptiveFieldMode` (see d2ltui.receptive). Lazy layers materialise during that pass. If a
+layer raises, the rows that ran survive and `Summary.error` names the layer, its input,
+torch's reason and the smallest input of the same form that flows (`smallest_working_input`).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._pytree import tree_flatten
+
+from d2ltui.errors import UserError
+from d2ltui.receptive import ReceptiveFieldMode
+from d2ltui.shapes import Shape, format_shape, format_shapes
+from d2ltui.zoo.build import example_inputs
+from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
+
+META = torch.device("meta")
+
+
+@dataclass
+class LayerRow:
+    """One module of the model: where it sits, what it outputs, what it holds and costs."""
+
+    name: str  # dotted path below the model's top block, e.g. "b2.0.conv1"
+    type: str
+    depth: int  # 1 for the top-level blocks, 2 for their children, ...
+    output_shape: Shape | None  # first output (recurrent layers return tuples); None if it never finished
+    params: int = 0
+    trainable_params: int = 0
+    flops: int = 0
+    activation_bytes: int = 0  # bytes of all its output tensors, summed over calls
+    receptive_field: tuple[int, ...] | None = None  # per spatial dimension, None outside conv/pool stacks
+    calls: int = 0
+
+    @property
+    def frozen_params(self) -> int:
+        return self.params - self.trainable_params
+
+
+@dataclass
+class Failure:
+    """Why the forward pass stopped: the layer, the input it got, torch's reason, an input that works."""
+
+    layer: str
+    layer_type: str
+    input_shape: Shape | None
+    reason: str
+    suggestion: tuple[Shape, ...] | None = None
+
+    def message(self) -> str:
+        got = f" got input {format_shape(self.input_shape)}" if self.input_shape else ""
+        text = f"layer {self.layer} ({self.layer_type}){got} and failed: {self.reason}"
+        if self.suggestion:
+            text += f"; the smallest input of this form that works is {format_shapes(self.suggestion)}"
+        return text
+
+
+@dataclass
+class Summary:
+    model: str
+    input: tuple[Shape, ...]
+    knobs: dict[str, Any]
+    layers: list[LayerRow]
+    total_params: int = 0
+    trainable_params: int = 0
+    flops: int = 0
+    param_bytes: int = 0
+    activation_bytes: int = 0
+    failure: Failure | None = None
+    depth: int = 1
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.message() if self.failure else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `d2l-tui inspect --json`."""
+        layers = []
+        for row in self.layers:
+            item = asdict(row)
+            item["output_shape"] = list(row.output_shape) if row.output_shape is not None else None
+            rf = row.receptive_field
+            item["receptive_field"] = None if rf is None else (rf[0] if len(set(rf)) == 1 else list(rf))
+            layers.append(item)
+        return {
+            "model": self.model, "input": [list(s) for s in self.input], "knobs": _jsonable(self.knobs),
+            "depth": self.depth, "layers": layers, "total_params": self.total_params,
+            "trainable_params": self.trainable_params, "flops": self.flops, "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes, "error": self.error,
+            "failure": None if self.failure is None else {
+                **asdict(self.failure),
+                "input_shape": list(self.failure.input_shape) if self.failure.input_shape else None,
+                "suggestion": [list(s) for s in self.failure.suggestion] if self.failure.suggestion else None},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def check_shapes(spec: ModelSpec, shapes: tuple[Shape, ...]) -> None:
+    """The input has as many tensors as the model takes, each with the rank of the default input."""
+    want = spec.default_input
+    example = format_shapes(want)
+    if len(shapes) != len(want):
+        raise UserError(f"--input: {spec.name} takes {len(want)} input(s), e.g. {example}; got {len(shapes)}")
+    for i, (got, ref) in enumerate(zip(shapes, want)):
+        if len(got) != len(ref):
+            which = f"input {i + 1}" if len(want) > 1 else "the input"
+            raise UserError(f"--input: {spec.name} expects {which} with {len(ref)} dimensions like "
+                            f"{format_shape(ref)}; got {format_shape(got)}")
+
+
+def resolve_for_input(spec: ModelSpec, overrides: dict[str, Any] | None,
+                      shapes: tuple[Shape, ...]) -> dict[str, Any]:
+    """Checked knobs; `in_channels`, when the user left it unset, follows the input's channel dimension."""
+    overrides = dict(overrides or {})
+    if "in_channels" in spec.knobs and "in_channels" not in overrides and spec.input_kind == "image":
+        channels = shapes[0][1]
+        try:
+            return resolve_knobs(spec, {**overrides, "in_channels": channels})
+        except UserError as err:
+            if "in_channels" in str(err):
+                raise UserError(f"--input {format_shapes(shapes)}: {channels} channels: {err}") from None
+            raise
+    return resolve_knobs(spec, overrides)
+
+
+def construct(spec: ModelSpec, knobs: dict[str, Any]) -> nn.Module:
+    """The model on the meta device, lazy layers still lazy; a builder's refusal becomes a UserError."""
+    kwargs = {k: v for k, v in knobs.items() if k != "init"}
+    try:
+        with META:
+            model = spec.build_fn()(**kwargs)
+    except (ValueError, AssertionError, TypeError, RuntimeError) as err:
+        raise UserError(f"model {spec.name} cannot be built with these knobs: {_one_line(err)}") from None
+    return model.eval()
+
+
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def display_root(model: nn.Module) -> tuple[str, nn.Module]:
+    """Skip plain wrappers (one child holding everything, as the book's `self.net`): rows start below."""
+    prefix, root = "", model
+    while True:
+        children = list(root.named_children())
+        own = any(True for _ in root.parameters(recurse=False))
+        if len(children) != 1 or own or not any(True for _ in children[0][1].children()):
+            return prefix, root
+        prefix, root = prefix + children[0][0] + ".", children[0][1]
+
+
+def _param_counts(module: nn.Module) -> tuple[int, int]:
+    total = trainable = 0
+    for p in module.parameters():
+        if isinstance(p, nn.UninitializedParameter):
+            continue
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return total, trainable
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+
+
+def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
+              shapes: tuple[Shape, ...] | None = None, depth: int = 1, suggest: bool = True) -> Summary:
+    """Rows for every module down to `depth` (0: the whole model as one row) and the totals."""
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    shapes = tuple(tuple(s) for s in shapes) if shapes else spec.default_input
+    check_shapes(spec, shapes)
+    knobs = resolve_for_input(spec, overrides, shapes)
+    model = construct(spec, knobs)
+    trace = _Trace(model)
+    inputs = example_inputs(spec, knobs, shapes, META)
+    rf = ReceptiveFieldMode()
+    for x in inputs:
+        if x.is_floating_point():
+            rf.mark(x)
+    failure = None
+    flops = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), flops, (rf if len(rf.fields) else nullcontext()):
+            model(*inputs)
+    except Exception as err:  # any layer's refusal: keep the rows that ran
+        failure = trace.failure(err)
+    finally:
+        trace.remove()
+    summary = trace.summary(spec, knobs, shapes, depth, flops, rf, failure)
+    if failure is not None and suggest:
+        failure.suggestion = smallest_working_input(spec, knobs, shapes)
+    return summary
+
+
+class _Trace:
+    """Forward hooks on every module: the order they start, their inputs, outputs and calls."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.names = {m: n for n, m in model.named_modules()}
+        self.order: list[nn.Module] = []
+        self.stack: list[nn.Module] = []
+        self.inputs: dict[nn.Module, Shape | None] = {}
+        self.outputs: dict[nn.Module, list[torch.Tensor]] = {}
+        self.calls: dict[nn.Module, int] = {}
+        self.act_bytes: dict[nn.Module, int] = {}
+        self.handles = []
+        for module in self.names:
+            self.handles.append(module.register_forward_pre_hook(self._pre))
+            self.handles.append(module.register_forward_hook(self._post, always_call=False))
+
+    def _pre(self, module: nn.Module, args: tuple) -> None:
+        self.stack.append(module)
+        if module not in self.inputs:
+            self.order.append(module)
+            first = _tensors(args)
+            self.inputs[module] = tuple(first[0].shape) if first else None
+
+    def _post(self, module: nn.Module, args: tuple, output: Any) -> None:
+        self.stack.pop()
+        outs = _tensors(output)
+        self.outputs.setdefault(module, outs)
+        self.calls[module] = self.calls.get(module, 0) + 1
+        self.act_bytes[module] = self.act_bytes.get(module, 0) + sum(t.numel() * t.element_size() for t in outs)
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def failure(self, err: Exception) -> Failure:
+        module = self.stack[-1] if self.stack else self.model
+        prefix, _ = display_root(self.model)
+        name = self.names.get(module, "")
+        name = (name[len(prefix):] if name.startswith(prefix) and name != prefix[:-1] else name) or "(model)"
+        return Failure(name, type(module).__name__, self.inputs.get(module), _one_line(err))
+
+    def summary(self, spec, knobs, shapes, depth, flops: FlopCounterMode, rf: ReceptiveFieldMode,
+                failure: Failure | None) -> Summary:
+        prefix, root = display_root(self.model)
+        counts = flops.get_flop_counts()
+        root_key = type(self.model).__name__
+        started = self.order + ([] if failure else [m for m in self.names if m not in self.inputs
+                                                         and _param_counts(m)[0] and m is not self.model])
+        rows: list[LayerRow] = []
+        for module in started:
+            name = self.names[module]
+            if module is self.model:
+                if depth != 0:
+                    continue
+                level, shown = 0, spec.name
+            elif module is root or not name.startswith(prefix):
+                continue
+            else:
+                shown = name[len(prefix):]
+                level = shown.count(".") + 1
+                if level > depth:
+                    continue
+            outs = self.outputs.get(module)
+            total, trainable = _param_counts(module)
+            key = f"{root_key}.{name}" if name else root_key
+            rows.append(LayerRow(
+                shown, type(module).__name__, level, tuple(outs[0].shape) if outs else None, total, trainable,
+                int(sum(counts.get(key, {}).values())), self.act_bytes.get(module, 0),
+                rf.field(outs[0]) if outs else None, self.calls.get(module, 0)))
+        total, trainable = _param_counts(self.model)
+        leaves = [m for m in self.outputs if not any(True for _ in m.children())]
+        return Summary(
+            spec.name, shapes, knobs, rows, total, trainable, int(flops.get_total_flops()),
+            sum(p.numel() * p.element_size() for p in self.model.parameters()
+                if not isinstance(p, nn.UninitializedParameter)),
+            sum(self.act_bytes[m] for m in leaves), failure, depth)
+
+
+def flows(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]) -> bool:
+    """Whether a fresh model takes `shapes` end to end (meta device, no hooks, no counting)."""
+    try:
+        model = construct(spec, knobs)
+        with torch.no_grad():
+            model(*example_inputs(spec, knobs, shapes, META))
+    except Exception:  # noqa: BLE001 - any refusal means "does not flow"
+        return False
+    return True
+
+
+def _form(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]):
+    """(make(size) -> shapes, the size the user asked, the default size, the largest size to try)."""
+    if spec.input_kind == "image":
+        batch, channels = shapes[0][0], knobs.get("in_channels", shapes[0][1])
+        rest = shapes[0][2:]
+        return (lambda s: ((batch, channels) + (s,) * len(rest),), max(rest), max(spec.default_input[0][2:]), 4096)
+    if spec.input_kind in ("tokens", "seq2seq"):
+        return (lambda s: tuple((sh[0], s) + sh[2:] for sh in shapes), max(sh[1] for sh in shapes),
+                max(sh[1] for sh in spec.default_input), 1 << 16)
+    width = knobs.get("in_features", spec.default_input[0][-1])
+    return (lambda s: (shapes[0][:-1] + (s,),), width, width, width)
+
+
+def smallest_working_input(spec: ModelSpec, knobs: dict[str, Any],
+                           shapes: tuple[Shape, ...]) -> tuple[Shape, ...] | None:
+    """The smallest input of the same form (square images, equal sequence lengths) that flows.
+
+    Tries the default size and doublings of the asked size until one flows, then bisects
+    between the largest size seen failing and it. Every answer has itself flowed.
+    """
+    make, asked, default, limit = _form(spec, knobs, shapes)
+    candidates = sorted({default, *(asked << k for k in range(13) if asked << k <= limit)})
+    lo, hi = 0, None
+    for size in candidates:
+        if flows(spec, knobs, make(size)):
+            hi = size
+            break
+        lo = size
+    if hi is None:
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if flows(spec, knobs, make(mid)):
+            hi = mid
+        else:
+            lo = mid
+    return make(hi)
