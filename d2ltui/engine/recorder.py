@@ -1,0 +1,61 @@
+"""The run-directory writer: a subscriber turning trainer events into metrics, status and samples files."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from d2ltui.engine import events as ev
+from d2ltui.engine.rundir import METRICS, RunDir, atomic_write_bytes
+
+
+class Recorder:
+    """Writes metrics.jsonl, status.json and samples.json of one run (rank 0 only)."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.run = run
+        self.progress: dict[str, Any] = {}  # step, epoch, totals: repeated in every status write
+        self.started = time.time()
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Metrics):
+            self.run.append_metrics(event.record)
+            self.progress.update(step=event.record.get("step"), epoch=event.record.get("epoch"))
+        elif isinstance(event, ev.Samples):
+            self.run.write_samples({"epoch": event.epoch, **event.samples})
+        elif isinstance(event, ev.Status):
+            self.progress.update(event.extra)
+            self.run.write_status(event.state, event.message, started=self.started, **self.progress)
+        elif isinstance(event, ev.Started):
+            self.progress.update(model=event.model, data=event.data, task=event.task, device=event.device,
+                                 total_steps=event.total_steps, total_epochs=event.total_epochs,
+                                 steps_per_epoch=event.steps_per_epoch, num_params=event.num_params,
+                                 world_size=event.world_size)
+        elif isinstance(event, ev.Checkpointed):
+            if event.error:
+                self.progress["checkpoint_error"] = event.error
+            else:
+                self.progress.pop("checkpoint_error", None)
+                self.progress["checkpoint_step"] = event.step
+
+
+def truncate_metrics(run: RunDir, step: int) -> int:
+    """Drop metrics lines past `step` (written after the checkpoint a resume starts from); returns how many."""
+    path = run.path / METRICS
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            dropped += 1
+            continue
+        if int(record.get("step", 0)) > step:
+            dropped += 1
+        else:
+            kept.append(line)
+    if dropped:
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
+    return dropped

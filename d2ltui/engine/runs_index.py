@@ -1,0 +1,83 @@
+"""The list of runs under a runs folder, with state, model, data, best metric and duration (for CLI and TUI)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from d2ltui.engine.rundir import CONFIG, END_STATES, list_runs, read_metrics, read_status, METRICS
+
+HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ppl": False, "loss": False}
+
+
+@dataclass
+class RunSummary:
+    """One run as a table row: what it trains, how far it got, how well and for how long."""
+
+    id: str
+    path: str
+    state: str
+    model: str
+    data: str
+    metric: str | None
+    best: float | None
+    step: int | None
+    total_steps: int | None
+    epoch: int | None
+    total_epochs: int | None
+    duration_s: float | None
+    started: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _config_names(path: Path) -> tuple[str, str]:
+    from d2ltui.config import load_toml
+    from d2ltui.errors import UserError
+
+    try:
+        raw = load_toml(path / CONFIG)
+    except (UserError, OSError):
+        return "?", "?"
+    return str(raw.get("model", {}).get("name", "?")), str(raw.get("data", {}).get("name", "?"))
+
+
+def best_from_metrics(records: list[dict[str, Any]]) -> tuple[str | None, float | None]:
+    """The best validation value of the run's headline metric (acc, bleu, ppl, else loss)."""
+    val = [r for r in records if r.get("split") == "val"]
+    for metric in ("acc", "bleu", "ppl", "loss"):
+        values = [r[metric] for r in val if isinstance(r.get(metric), (int, float))]
+        if values:
+            return metric, (max if HIGHER_IS_BETTER[metric] else min)(values)
+    return None, None
+
+
+def summarise(path: Path) -> RunSummary:
+    status = read_status(path)
+    model, data = _config_names(path)
+    records = read_metrics(path / METRICS)[0]
+    best = status.get("best")
+    metric, value = (best["metric"], best["value"]) if isinstance(best, dict) and "value" in best \
+        else best_from_metrics(records)
+    started = status.get("started")
+    end = status.get("updated") if status.get("state") in END_STATES else time.time()
+    if records and status.get("state") in END_STATES and isinstance(records[-1].get("time"), (int, float)):
+        duration = records[-1]["time"]
+    else:
+        duration = (end - started) if isinstance(started, (int, float)) and isinstance(end, (int, float)) else None
+    last = records[-1] if records else {}
+    return RunSummary(
+        id=path.name, path=str(path), state=str(status.get("state", "?")), model=model, data=data,
+        metric=metric, best=value, step=status.get("step", last.get("step")), total_steps=status.get("total_steps"),
+        epoch=status.get("epoch", last.get("epoch")), total_epochs=status.get("total_epochs"),
+        duration_s=round(duration, 1) if duration is not None else None, started=started,
+        message=str(status.get("message", "")))
+
+
+def list_run_summaries(runs_dir: str | Path | None = None) -> list[RunSummary]:
+    """Every run under the runs folder, oldest first."""
+    return [summarise(run.path) for run in list_runs(runs_dir)]

@@ -1,0 +1,284 @@
+"""Task-aware losses, metrics and samples: regression, classification, language models, seq2seq."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from d2ltui.data.base import Batch, DataModule
+from d2ltui.zoo.build import BOS, EOS, PAD
+
+EVAL_BATCH = 512
+
+
+class Task:
+    """Loss and on-device statistics of one batch; validation metrics and samples of a model."""
+
+    name = ""
+    metric: str | None = None  # the headline metric besides the loss: acc, ppl or bleu
+    higher_is_better = True
+
+    def __init__(self, data: DataModule) -> None:
+        self.data = data
+
+    def inputs_target(self, batch: Batch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        return batch[:-1], batch[-1]
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(mean loss, number of units it averages over, correct predictions or None), all on the device."""
+        raise NotImplementedError
+
+    def summarise(self, loss: float, count: float, correct: float | None) -> dict[str, float]:
+        """Metric values of a window from summed statistics."""
+        return {"loss": loss / max(count, 1)}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, prepare) -> dict[str, float]:
+        """Validation loss and metrics over the whole val split, one host sync at the end."""
+        val = self.data.val
+        total = torch.zeros(3, device=val[0].device, dtype=torch.float64)
+        n = len(val[0])
+        for start in range(0, n, EVAL_BATCH):
+            batch = prepare(tuple(t[start:start + EVAL_BATCH] for t in val), False)
+            loss, count, correct = self.loss(model, batch)
+            total[0] += loss.double() * count
+            total[1] += count
+            if correct is not None:
+                total[2] += correct
+        loss_sum, count, correct = total.tolist()
+        return self.summarise(loss_sum, count, correct if self.metric == "acc" else None)
+
+    def samples(self, model: nn.Module, prepare) -> dict[str, Any]:
+        return {}
+
+
+class Regression(Task):
+    name = "regression"
+    higher_is_better = False
+
+    def loss(self, model, batch):
+        inputs, y = self.inputs_target(batch)
+        out = model(*inputs).reshape(y.shape).float()
+        return F.mse_loss(out, y.float()), torch.tensor(len(y), device=y.device), None
+
+    @torch.no_grad()
+    def samples(self, model, prepare):
+        X, y = prepare(tuple(t[:8] for t in self.data.val), False)
+        out = {"kind": "regression",
+               "predictions": [{"predicted": round(float(p), 4), "true": round(float(t), 4)}
+                               for p, t in zip(model(X).reshape(-1).tolist(), y.reshape(-1).tolist())]}
+        linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if len(linear) == 1 and linear[0].out_features == 1:
+            out.update(kind="linear-regression", **self.weights(linear[0], prepare))
+        return out
+
+    def weights(self, layer: nn.Linear, prepare) -> dict[str, Any]:
+        """Learned, true (when the data knows them) and least-squares weights and bias."""
+        X, y = prepare(self.data.train, False)
+        X = X.reshape(len(X), -1).double()
+        design = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype, device=X.device)], 1)
+        solution = torch.linalg.lstsq(design.cpu(), y.reshape(-1, 1).double().cpu()).solution.reshape(-1)
+        info = self.data.info
+        return {"learned": {"w": layer.weight.reshape(-1).tolist(), "b": float(layer.bias.reshape(-1)[0])},
+                "analytic": {"w": solution[:-1].tolist(), "b": float(solution[-1])},
+                "true": {"w": list(info["true_w"]), "b": float(info["true_b"])} if "true_w" in info else None}
+
+
+class Classification(Task):
+    name = "classification"
+    metric = "acc"
+
+    def loss(self, model, batch):
+        inputs, y = self.inputs_target(batch)
+        logits = model(*inputs).float()
+        correct = (logits.argmax(1) == y).sum()
+        return F.cross_entropy(logits, y), torch.tensor(len(y), device=y.device), correct
+
+    def summarise(self, loss, count, correct):
+        out = {"loss": loss / max(count, 1)}
+        if correct is not None:
+            out["acc"] = correct / max(count, 1)
+        return out
+
+    def label(self, i: int) -> str:
+        return self.data.classes[i] if i < len(self.data.classes) else str(i)
+
+    @torch.no_grad()
+    def samples(self, model, prepare):
+        X, y = prepare(tuple(t[:8] for t in self.data.val), False)
+        probs = model(X).float().softmax(1)
+        conf, pred = probs.max(1)
+        items = [{"predicted": self.label(p), "true": self.label(t), "confidence": round(c, 3)}
+                 for p, t, c in zip(pred.tolist(), y.tolist(), conf.tolist())]
+        if X.dim() == 4:
+            for item, image in zip(items, thumbnails(X)):
+                item["image"] = image
+            return {"kind": "images", "items": items}
+        if X.dim() == 2 and X.shape[1] == 2:
+            return {"kind": "points", "items": items, **self.boundary(model, prepare)}
+        return {"kind": "predictions", "items": items}
+
+    def boundary(self, model, prepare, size: int = 32) -> dict[str, Any]:
+        """Predicted classes on a size x size grid over the data, plus a few labelled points."""
+        X, y = prepare(self.data.val, False)
+        lo, hi = X.min(0).values - 0.2, X.max(0).values + 0.2
+        xs = torch.linspace(float(lo[0]), float(hi[0]), size, device=X.device)
+        ys = torch.linspace(float(lo[1]), float(hi[1]), size, device=X.device)
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
+        classes = model(grid).argmax(1).reshape(size, size)
+        return {"grid": {"x": [round(v, 3) for v in xs.tolist()], "y": [round(v, 3) for v in ys.tolist()],
+                         "classes": classes.tolist()},
+                "points": [[round(a, 3), round(b, 3), int(c)] for (a, b), c in zip(X[:200].tolist(), y[:200].tolist())]}
+
+
+def thumbnails(X: torch.Tensor, side: int = 28) -> list[list[list[float]]]:
+    """Images (N, C, H, W) as grey side x side (or smaller) grids of values in [0, 1]."""
+    grey = X.float().mean(1, keepdim=True)
+    if grey.shape[-1] > side or grey.shape[-2] > side:
+        grey = F.adaptive_avg_pool2d(grey, (min(side, grey.shape[-2]), min(side, grey.shape[-1])))
+    lo = grey.amin((1, 2, 3), keepdim=True)
+    hi = grey.amax((1, 2, 3), keepdim=True)
+    grey = ((grey - lo) / (hi - lo).clamp_min(1e-6)).squeeze(1)
+    return [[[round(v, 2) for v in row] for row in image] for image in grey.tolist()]
+
+
+def join_tokens(tokens: list[str]) -> str:
+    return "".join(tokens) if all(len(t) <= 1 for t in tokens) else " ".join(tokens)
+
+
+class LanguageModel(Task):
+    name = "language-model"
+    metric = "ppl"
+    higher_is_better = False
+
+    def loss(self, model, batch):
+        (X,), Y = self.inputs_target(batch)
+        logits = model(X).float()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1)), \
+            torch.tensor(Y.numel(), device=Y.device), None
+
+    def summarise(self, loss, count, correct):
+        mean = loss / max(count, 1)
+        return {"loss": mean, "ppl": math.exp(min(mean, 50.0))}
+
+    @torch.no_grad()
+    def samples(self, model, prepare, prefix_len: int = 10, num_preds: int = 60):
+        vocab = self.data.vocab
+        rows = self.data.val[0][:2, :prefix_len]
+        out = []
+        for row in rows.tolist():
+            ids = greedy_continue(model, row, num_preds)
+            out.append({"prefix": join_tokens([vocab[i] for i in row]),
+                        "continuation": join_tokens([vocab[i] for i in ids[len(row):]])})
+        return {"kind": "text", "items": out}
+
+
+@torch.no_grad()
+def greedy_continue(model: nn.Module, prefix: list[int], num_preds: int) -> list[int]:
+    """The prefix followed by num_preds greedily predicted ids (the model's own predict when it has one)."""
+    if hasattr(model, "predict"):
+        return list(model.predict(list(prefix), num_preds))
+    device = next(model.parameters()).device
+    ids = list(prefix)
+    for _ in range(num_preds):
+        ids.append(int(model(torch.tensor([ids], device=device))[0, -1].argmax()))
+    return ids
+
+
+class Seq2Seq(Task):
+    name = "seq2seq"
+    metric = "bleu"
+    bleu_examples = 128  # greedy decoding of this many val pairs per validation
+
+    def loss(self, model, batch):
+        src, tgt = batch
+        tgt_in = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], 1)
+        logits = model(src, tgt_in).float()
+        mask = tgt != PAD
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none")
+        count = mask.sum()
+        return (losses * mask.reshape(-1)).sum() / count.clamp_min(1), count, None
+
+    def summarise(self, loss, count, correct):
+        mean = loss / max(count, 1)
+        return {"loss": mean, "ppl": math.exp(min(mean, 50.0))}
+
+    def evaluate(self, model, prepare):
+        out = super().evaluate(model, prepare)
+        src, tgt = prepare(tuple(t[:self.bleu_examples] for t in self.data.val), False)
+        preds = greedy_decode(model, src, tgt.shape[1])
+        scores = [bleu(p, strip(t), k=2) for p, t in zip(preds, tgt.tolist())]
+        out["bleu"] = sum(scores) / max(len(scores), 1)
+        return out
+
+    @torch.no_grad()
+    def samples(self, model, prepare, count: int = 5):
+        src, tgt = prepare(tuple(t[:count] for t in self.data.val), False)
+        preds = greedy_decode(model, src, tgt.shape[1])
+        src_vocab = self.data.src_vocab or self.data.vocab
+        items = []
+        for s, p, t in zip(src.tolist(), preds, tgt.tolist()):
+            ref = strip(t)
+            items.append({"source": join_tokens([src_vocab[i] for i in strip(s)]),
+                          "predicted": join_tokens([self.data.vocab[i] for i in p]),
+                          "target": join_tokens([self.data.vocab[i] for i in ref]),
+                          "bleu": round(bleu(p, ref, k=2), 3)})
+        return {"kind": "translations", "items": items}
+
+
+def strip(ids: list[int]) -> list[int]:
+    """Token ids up to the first EOS, without PAD/BOS."""
+    out = []
+    for i in ids:
+        if i == EOS:
+            break
+        if i not in (PAD, BOS):
+            out.append(i)
+    return out
+
+
+@torch.no_grad()
+def greedy_decode(model: nn.Module, src: torch.Tensor, max_len: int) -> list[list[int]]:
+    """Greedy decoding of a batch from BOS (re-running the decoder on the prefix), cut at EOS."""
+    was_training = model.training
+    model.eval()
+    dec = torch.full((len(src), 1), BOS, dtype=torch.long, device=src.device)
+    done = torch.zeros(len(src), dtype=torch.bool, device=src.device)
+    for _ in range(max_len):
+        nxt = model(src, dec)[:, -1].argmax(-1)
+        dec = torch.cat([dec, nxt[:, None]], 1)
+        done |= nxt == EOS
+        if bool(done.all()):
+            break
+    model.train(was_training)
+    return [strip(row) for row in dec[:, 1:].tolist()]
+
+
+def bleu(pred: list, label: list, k: int = 2) -> float:
+    """The book's BLEU (section 10.7.6): brevity penalty times n-gram precisions weighted by 1/2^n."""
+    len_pred, len_label = len(pred), len(label)
+    if len_pred == 0:
+        return 0.0
+    score = math.exp(min(0.0, 1 - len_label / len_pred))
+    for n in range(1, min(k, len_pred) + 1):
+        num_matches = 0
+        label_subs = Counter(tuple(label[i:i + n]) for i in range(len_label - n + 1))
+        for i in range(len_pred - n + 1):
+            gram = tuple(pred[i:i + n])
+            if label_subs[gram] > 0:
+                num_matches += 1
+                label_subs[gram] -= 1
+        score *= math.pow(num_matches / (len_pred - n + 1), math.pow(0.5, n))
+    return score
+
+
+TASKS = {t.name: t for t in (Regression, Classification, LanguageModel, Seq2Seq)}
+
+
+def make_task(data: DataModule) -> Task:
+    return TASKS[data.task](data)
