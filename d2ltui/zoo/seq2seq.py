@@ -57,17 +57,18 @@ class StackedGRU(nn.Module):
 
     def __init__(self, input_size: int, num_hiddens: int, num_layers: int, dropout: float = 0.0):
         super().__init__()
-        self.layers = nn.ModuleList(
-            nn.GRU(input_size if i == 0 else num_hiddens, num_hiddens) for i in range(num_layers))
+        self.num_layers = num_layers
+        for i in range(num_layers):  # gru0, gru1, ...: direct children, so a layer table lists each one
+            self.add_module(f"gru{i}", nn.GRU(input_size if i == 0 else num_hiddens, num_hiddens))
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, X: torch.Tensor, valid_lens: torch.Tensor | None = None):
         """X (steps, batch, input) -> outputs (steps, batch, hiddens), state (layers, batch, hiddens)."""
         states = []
-        for i, layer in enumerate(self.layers):
+        for i in range(self.num_layers):
             if i:
                 X = self.dropout(X)
-            X, _ = layer(X)
+            X, _ = getattr(self, f"gru{i}")(X)
             if valid_lens is None:
                 states.append(X[-1])
             else:  # the output at step valid_len - 1 is the state after the last real token

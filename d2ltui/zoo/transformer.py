@@ -12,6 +12,15 @@ from d2ltui.zoo.attention import MultiHeadAttention, PositionalEncoding
 from d2ltui.zoo.seq2seq import EncoderDecoder
 
 
+class BlockStack(nn.ModuleList):
+    """Blocks applied in turn, each given the running X and the same extra arguments (masks, memory)."""
+
+    def forward(self, X, *args):
+        for blk in self:
+            X = blk(X, *args)
+        return X
+
+
 class PositionWiseFFN(nn.Module):
     """The same two-layer MLP applied at every position."""
 
@@ -61,14 +70,12 @@ class TransformerEncoder(nn.Module):
         self.num_hiddens = num_hiddens
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
         self.pos_encoding = PositionalEncoding(num_hiddens, dropout)
-        self.blks = nn.Sequential(*(TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias)
-                                    for _ in range(num_blks)))
+        self.blks = BlockStack(TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias)
+                               for _ in range(num_blks))
 
     def forward(self, X, valid_lens=None):
         X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))
-        for blk in self.blks:
-            X = blk(X, valid_lens)
-        return X
+        return self.blks(X, valid_lens)
 
 
 class TransformerDecoderBlock(nn.Module):
@@ -101,8 +108,8 @@ class TransformerDecoder(nn.Module):
         self.num_hiddens = num_hiddens
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
         self.pos_encoding = PositionalEncoding(num_hiddens, dropout)
-        self.blks = nn.Sequential(*(TransformerDecoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout)
-                                    for _ in range(num_blks)))
+        self.blks = BlockStack(TransformerDecoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout)
+                               for _ in range(num_blks))
         self.dense = nn.Linear(num_hiddens, vocab_size)
 
     def init_state(self, enc_outputs, enc_valid_lens=None):
@@ -111,9 +118,7 @@ class TransformerDecoder(nn.Module):
     def forward(self, X, state):
         enc_outputs, enc_valid_lens = state
         X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))
-        for blk in self.blks:
-            X = blk(X, enc_outputs, enc_valid_lens)
-        return self.dense(X), state
+        return self.dense(self.blks(X, enc_outputs, enc_valid_lens)), state
 
 
 def transformer(src_vocab: int = 10, tgt_vocab: int = 10, num_hiddens: int = 32, ffn_num_hiddens: int = 64,
