@@ -98,7 +98,8 @@ def test_try_save_reports_instead_of_raising(tmp_path, monkeypatch):
     assert message == "checkpoint not saved to checkpoint.pt (Permission denied); no earlier checkpoint exists"
     monkeypatch.undo()
     assert try_save_checkpoint(tmp_path / "checkpoint.pt", _state()) is None
-    assert isinstance(CheckpointWriteError(28, "x"), OSError)
+    err = CheckpointWriteError(28, "No space left on device", "checkpoint not saved")
+    assert isinstance(err, OSError) and err.strerror == "No space left on device" and str(err) == "checkpoint not saved"
 
 
 def test_a_missing_folder_is_a_real_write_error(tmp_path):

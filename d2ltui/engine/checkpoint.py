@@ -16,7 +16,18 @@ from d2ltui.errors import UserError
 
 
 class CheckpointWriteError(OSError):
-    """A checkpoint could not be written; the previous one (if any) is still whole on disk."""
+    """A checkpoint could not be written; the previous one (if any) is still whole on disk.
+
+    `strerror` is the OS's reason (e.g. "No space left on device"); `message` (and str())
+    is one line saying what was kept.
+    """
+
+    def __init__(self, errno: int | None, reason: str, message: str) -> None:
+        super().__init__(errno, reason)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -33,7 +44,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     except OSError as err:
         reason = err.strerror or str(err) or type(err).__name__
         kept = "the previous checkpoint is kept" if path.exists() else "no earlier checkpoint exists"
-        raise CheckpointWriteError(err.errno, f"checkpoint not saved to {path.name} ({reason}); {kept}") from err
+        raise CheckpointWriteError(err.errno, reason, f"checkpoint not saved to {path.name} ({reason}); {kept}") from err
 
 
 def try_save_checkpoint(path: Path, state: dict[str, Any]) -> str | None:
@@ -41,7 +52,7 @@ def try_save_checkpoint(path: Path, state: dict[str, Any]) -> str | None:
     try:
         save_checkpoint(path, state)
     except CheckpointWriteError as err:
-        return err.strerror
+        return err.message
     return None
 
 
