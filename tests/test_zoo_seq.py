@@ -11,7 +11,7 @@ from d2ltui.errors import UserError
 from d2ltui.zoo.attention import AdditiveAttention, MultiHeadAttention, PositionalEncoding, masked_softmax
 from d2ltui.zoo.build import BOS, EOS, PAD, build_model, example_inputs
 from d2ltui.zoo.registry import get_spec, resolve_knobs
-from d2ltui.zoo.seq2seq import Seq2SeqDecoder, Seq2SeqEncoder
+from d2ltui.zoo.seq2seq import Seq2SeqDecoder, Seq2SeqEncoder, StackedGRU
 from d2ltui.zoo.transformer import PatchEmbedding, TransformerEncoder, TransformerEncoderBlock
 
 LMS = ("rnn-lm", "gru-lm", "lstm-lm")
@@ -233,6 +233,22 @@ def test_source_padding_does_not_change_the_output(name):
     assert torch.allclose(short[0], padded[0], atol=1e-5)
     other = model(torch.tensor([[5, 6, 7, 8, 9, 3]]), tgt)  # a real token where the padding was does matter
     assert not torch.allclose(short, other, atol=1e-4)
+    assert torch.isfinite(model(torch.zeros((1, 5), dtype=torch.long), tgt)).all()  # an all-padding source
+
+
+def test_stacked_gru_equals_a_multi_layer_gru():
+    stacked, reference = StackedGRU(5, 7, 3), torch.nn.GRU(5, 7, 3)
+    with torch.no_grad():
+        for name, p in reference.named_parameters():  # weight_ih_l1 -> gru1.weight_ih_l0
+            base, layer = name.rsplit("_l", 1)
+            p.copy_(stacked.get_parameter(f"gru{layer}.{base}_l0"))
+    X = torch.randn(6, 2, 5)
+    outputs, state = stacked(X)
+    ref_outputs, ref_state = reference(X)
+    assert torch.allclose(outputs, ref_outputs, atol=1e-6) and torch.allclose(state, ref_state, atol=1e-6)
+    _, short_state = stacked(X, torch.tensor([4, 6]))  # the state after the valid steps of each sequence
+    assert torch.allclose(short_state[:, 0], reference(X[:4, :1])[1][:, 0], atol=1e-6)
+    assert torch.allclose(short_state[:, 1], ref_state[:, 1], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", SEQ2SEQ)
