@@ -57,12 +57,15 @@ class Failure:
     input_shape: Shape | None
     reason: str
     suggestion: tuple[Shape, ...] | None = None
+    searched: bool = False  # whether a working input was looked for
 
     def message(self) -> str:
-        got = f" got input {format_shape(self.input_shape)}" if self.input_shape else ""
-        text = f"layer {self.layer} ({self.layer_type}){got} and failed: {self.reason}"
+        got = f" got input {format_shape(self.input_shape)} and" if self.input_shape else ""
+        text = f"layer {self.layer} ({self.layer_type}){got} failed: {self.reason}"
         if self.suggestion:
             text += f"; the smallest input of this form that works is {format_shapes(self.suggestion)}"
+        elif self.searched:
+            text += "; no input of this form flows with these knobs"
         return text
 
 
@@ -113,6 +116,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def human_count(n: float, unit: str = "") -> str:
+    """1234567 -> "1.23M" (SI prefixes, three significant digits)."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{prefix}{unit}"
+    return f"{n:.0f}{unit}"
+
+
+def human_bytes(n: float) -> str:
+    """246824 -> "241 KiB" (binary prefixes)."""
+    for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {prefix}B"
+    return f"{n:.0f} B"
+
+
+def format_field(field: tuple[int, ...] | None) -> str:
+    """(11, 11) -> "11"; (3, 5) -> "3x5"; None -> "-"."""
+    if not field:
+        return "-"
+    return str(field[0]) if len(set(field)) == 1 else "x".join(map(str, field))
+
+
 def check_shapes(spec: ModelSpec, shapes: tuple[Shape, ...]) -> None:
     """The input has as many tensors as the model takes, each with the rank of the default input."""
     want = spec.default_input
@@ -129,16 +155,14 @@ def check_shapes(spec: ModelSpec, shapes: tuple[Shape, ...]) -> None:
 def resolve_for_input(spec: ModelSpec, overrides: dict[str, Any] | None,
                       shapes: tuple[Shape, ...]) -> dict[str, Any]:
     """Checked knobs; `in_channels`, when the user left it unset, follows the input's channel dimension."""
-    overrides = dict(overrides or {})
-    if "in_channels" in spec.knobs and "in_channels" not in overrides and spec.input_kind == "image":
+    knobs = resolve_knobs(spec, overrides)
+    if "in_channels" in spec.knobs and "in_channels" not in (overrides or {}) and spec.input_kind == "image":
         channels = shapes[0][1]
         try:
-            return resolve_knobs(spec, {**overrides, "in_channels": channels})
+            knobs["in_channels"] = spec.knobs["in_channels"].parse(channels)
         except UserError as err:
-            if "in_channels" in str(err):
-                raise UserError(f"--input {format_shapes(shapes)}: {channels} channels: {err}") from None
-            raise
-    return resolve_knobs(spec, overrides)
+            raise UserError(f"--input {format_shapes(shapes)} has {channels} channels: {err}") from None
+    return knobs
 
 
 def construct(spec: ModelSpec, knobs: dict[str, Any]) -> nn.Module:
@@ -153,7 +177,7 @@ def construct(spec: ModelSpec, knobs: dict[str, Any]) -> nn.Module:
 
 
 def _one_line(err: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
+    text = " ".join(str(err).split()).rstrip(".") or type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -208,6 +232,7 @@ def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
     summary = trace.summary(spec, knobs, shapes, depth, flops, rf, failure)
     if failure is not None and suggest:
         failure.suggestion = smallest_working_input(spec, knobs, shapes)
+        failure.searched = True
     return summary
 
 

@@ -1,0 +1,85 @@
+"""`d2l-tui inspect`: one model's layers as an aligned table or one JSON object; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from d2ltui.commands.listing import table_width
+from d2ltui.errors import UserError
+from d2ltui.shapes import format_shape, format_shapes, parse_shapes
+from d2ltui.zoo.registry import get_spec
+
+COLUMNS = ("name", "type", "output shape", "params", "FLOPs", "RF")
+RIGHT = {"params", "FLOPs", "RF"}
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """["dropout=0.3", "norm=batch"] -> {"dropout": "0.3", "norm": "batch"}; "model." prefixes are allowed."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().removeprefix("model.")
+        if not sep or not key or not value.strip():
+            raise UserError(f"--set {item!r}: expected KNOB=VALUE, e.g. --set dropout=0.3")
+        out[key] = value.strip()
+    return out
+
+
+def table_lines(summary: Any, width: int = 100) -> list[str]:
+    """The aligned table with a heading and totals, no line longer than `width` (names are clipped)."""
+    from d2ltui.summary import format_field, human_bytes, human_count
+
+    cells = [(("  " * max(r.depth - 1, 0)) + r.name, r.type, format_shape(r.output_shape) if r.calls else "-",
+              f"{r.params:,}", human_count(r.flops) if r.flops else "-", format_field(r.receptive_field))
+             for r in summary.layers]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(COLUMNS)]
+    spare = width - (sum(widths) + 2 * (len(COLUMNS) - 1))
+    for i in (0, 1, 2):  # shrink name, then type, then shape, down to a floor, until the row fits
+        if spare < 0:
+            cut = min(-spare, max(widths[i] - 12, 0))
+            widths[i] -= cut
+            spare += cut
+
+    def line(values) -> str:
+        parts = [(_clip(v, w).rjust(w) if h in RIGHT else _clip(v, w).ljust(w)) for v, w, h in zip(values, widths, COLUMNS)]
+        return "  ".join(parts).rstrip()
+
+    defaults = get_spec(summary.model).defaults()
+    set_knobs = {k: v for k, v in summary.knobs.items() if defaults.get(k) != v}
+    knob_text = ", ".join(f"{k}={v}" for k, v in set_knobs.items()) or "defaults"
+    lines = [_clip(f"{summary.model}  input {format_shapes(summary.input)}  depth {summary.depth}  knobs: {knob_text}",
+                   width), "", line(COLUMNS), line(["-" * w for w in widths])]
+    lines += [line(c) for c in cells]
+    lines += [line(["-" * w for w in widths]),
+              f"params {summary.total_params:,} (trainable {summary.trainable_params:,}, "
+              f"frozen {summary.total_params - summary.trainable_params:,}), {human_bytes(summary.param_bytes)}",
+              f"FLOPs {human_count(summary.flops)} ({summary.flops:,}), "
+              f"activations {human_bytes(summary.activation_bytes)}"]
+    if summary.failure is not None:
+        lines.append(f"stopped at layer {summary.failure.layer}: see the error below")
+    return lines
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] | None = None, depth: int = 1,
+                json_out: bool = False) -> None:
+    """Print the summary; a layer that cannot take the input prints the rows so far, then raises UserError."""
+    spec = get_spec(name)
+    shapes = parse_shapes(input_spec) if input_spec is not None else spec.default_input
+    knobs = parse_overrides(overrides or [])
+    if depth < 0:
+        raise UserError(f"--depth {depth}: must be 0 or more")
+
+    from d2ltui.summary import summarize  # imports torch
+
+    summary = summarize(spec, knobs, shapes, depth)
+    if json_out:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print("\n".join(table_lines(summary, table_width())))
+    if summary.failure is not None:
+        raise UserError(f"{spec.name} with input {format_shapes(shapes)}: {summary.error}")

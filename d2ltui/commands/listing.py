@@ -1,0 +1,84 @@
+"""`d2l-tui list`: the catalog grouped by book chapter, as a table or JSON (imports no torch)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+from d2ltui.shapes import format_shapes
+from d2ltui.zoo.registry import Knob, ModelSpec, all_specs
+
+
+
+def table_width() -> int:
+    """The terminal's width (100 when not a terminal), kept between 80 and 160 columns."""
+    return max(80, min(shutil.get_terminal_size((100, 24)).columns, 160))
+
+
+def _knob_dict(knob: Knob) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": knob.kind.__name__, "default": _plain(knob.default), "help": knob.help}
+    if knob.choices is not None:
+        out["choices"] = list(knob.choices)
+    if knob.min is not None:
+        out["min"] = knob.min
+    if knob.max is not None:
+        out["max"] = knob.max
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def spec_dict(spec: ModelSpec) -> dict[str, Any]:
+    """One catalog entry as JSON-ready data."""
+    return {
+        "name": spec.name, "chapter": spec.chapter, "task": spec.task, "input_kind": spec.input_kind,
+        "default_input": [list(s) for s in spec.default_input], "knobs": {k: _knob_dict(v) for k, v in spec.knobs.items()},
+        "doc": spec.doc,
+    }
+
+
+def by_chapter(specs: list[ModelSpec]) -> dict[str, list[ModelSpec]]:
+    """Chapters in catalog order, each with its models in catalog order."""
+    groups: dict[str, list[ModelSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.chapter, []).append(spec)
+    return groups
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _about(spec: ModelSpec) -> str:
+    """The doc line without its leading "Name:" (the name is already in the first column)."""
+    head, sep, rest = spec.doc.partition(": ")
+    return rest[:1].upper() + rest[1:] if sep and len(head) < 30 else spec.doc
+
+
+def catalog_lines(specs: list[ModelSpec], width: int = 100) -> list[str]:
+    """The readable table: a heading per chapter, then name, task, default input and what it is."""
+    name_w = max(len(s.name) for s in specs)
+    task_w = max(len(s.task) for s in specs)
+    input_w = max(len(format_shapes(s.default_input)) for s in specs)
+    doc_w = width - (2 + name_w + 2 + task_w + 2 + input_w + 2)
+    lines = [f"  {'name':<{name_w}}  {'task':<{task_w}}  {'input':<{input_w}}  about"]
+    for chapter, group in by_chapter(specs).items():
+        lines.append("")
+        lines.append(chapter)
+        for s in group:
+            lines.append(f"  {s.name:<{name_w}}  {s.task:<{task_w}}  {format_shapes(s.default_input):<{input_w}}  "
+                         f"{_clip(_about(s), doc_w)}".rstrip())
+    lines.append("")
+    lines.append(f"{len(specs)} models. Layers of one: d2l-tui inspect NAME [--input SHAPE] [--set KNOB=VALUE]")
+    return lines
+
+
+def run_list(json_out: bool = False) -> None:
+    specs = all_specs()
+    if json_out:
+        print(json.dumps([spec_dict(s) for s in specs], indent=2))
+    else:
+        print("\n".join(catalog_lines(specs, table_width())))
