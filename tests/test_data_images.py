@@ -12,7 +12,7 @@ from d2ltui.config import DataConfig
 from d2ltui.data import load_data
 from d2ltui.data.shapes import CLASSES, render
 from d2ltui.errors import UserError
-from tests.data_files import CIFAR_LABELS, write_cifar, write_idx
+from data_files import CIFAR_LABELS, write_cifar, write_idx
 
 
 def cfg(name, root, **kw):

@@ -98,7 +98,7 @@ def load_time_machine(cfg, task: str) -> DataModule:
             try:
                 with no_leftovers(root):
                     download(TIME_MACHINE_URL, path)
-            except OSError as e:
+            except Exception as e:  # noqa: BLE001 - any failure becomes one line
                 err = e
         if not path.exists():
             why = f"download failed ({e_line(err)})" if err else "data.download is off"
