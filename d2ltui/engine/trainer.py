@@ -314,7 +314,7 @@ class Loop:
                 self.diverge(loss, step, lr)
 
     def diverge(self, loss: torch.Tensor, step: int, lr: float | None = None) -> None:
-        value = float(loss)
+        value = float(loss.detach())
         raise Diverged(f"loss became {value} at step {step} (epoch {self.epoch + 1}) with learning rate "
                        f"{lr if lr is not None else self.lr():g}; try a smaller optim.lr or set optim.clip")
 
