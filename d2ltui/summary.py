@@ -278,15 +278,37 @@ class _Trace:
         name = (name[len(prefix):] if name.startswith(prefix) and name != prefix[:-1] else name) or "(model)"
         return Failure(name, type(module).__name__, self.inputs.get(module), _one_line(err))
 
+    def _row_order(self, failed: bool) -> list[nn.Module]:
+        """Modules in the order they started. A container whose forward never ran (a block looping
+        over its `nn.Sequential` by hand) goes just before its first descendant that ran; an unused
+        module holding parameters goes last (not after a failure, where the pass stopped early)."""
+        pos = {m: i for i, m in enumerate(self.order)}
+        keys = {}
+        for index, module in enumerate(self.names):
+            if module in pos:
+                keys[module] = (pos[module], 1, index)
+                continue
+            ran = [pos[d] for d in module.modules() if d in pos]
+            if ran:
+                keys[module] = (min(ran), 0, index)
+            elif not failed and _param_counts(module)[0]:
+                keys[module] = (len(pos), 1, index)
+        return sorted(keys, key=keys.get)
+
+    def _flops(self, module: nn.Module, counts: dict, root_key: str) -> int:
+        """The flop counter's total for the module; for a container that never ran, its children's."""
+        if module in self.inputs:
+            name = self.names[module]
+            return int(sum(counts.get(f"{root_key}.{name}" if name else root_key, {}).values()))
+        return sum(self._flops(child, counts, root_key) for child in module.children())
+
     def summary(self, spec, knobs, shapes, depth, flops: FlopCounterMode, rf: ReceptiveFieldMode,
                 failure: Failure | None) -> Summary:
         prefix, root = display_root(self.model)
         counts = flops.get_flop_counts()
         root_key = type(self.model).__name__
-        started = self.order + ([] if failure else [m for m in self.names if m not in self.inputs
-                                                         and _param_counts(m)[0] and m is not self.model])
         rows: list[LayerRow] = []
-        for module in started:
+        for module in self._row_order(failure is not None):
             name = self.names[module]
             if module is self.model:
                 if depth != 0:
@@ -301,10 +323,9 @@ class _Trace:
                     continue
             outs = self.outputs.get(module)
             total, trainable = _param_counts(module)
-            key = f"{root_key}.{name}" if name else root_key
             rows.append(LayerRow(
                 shown, type(module).__name__, level, tuple(outs[0].shape) if outs else None, total, trainable,
-                int(sum(counts.get(key, {}).values())), self.act_bytes.get(module, 0),
+                self._flops(module, counts, root_key), self.act_bytes.get(module, 0),
                 rf.field(outs[0]) if outs else None, self.calls.get(module, 0)))
         total, trainable = _param_counts(self.model)
         leaves = [m for m in self.outputs if not any(True for _ in m.children())]
