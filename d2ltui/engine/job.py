@@ -59,7 +59,7 @@ def read_preset_file(path: Path) -> tuple[dict[str, Any], str]:
 
 def list_presets() -> list[Preset]:
     out = []
-    for path in sorted(PRESETS_DIR.glob("*.toml")):
+    for path in sorted(PRESETS_DIR.glob("*.toml"), key=lambda p: p.stem):
         raw, description = read_preset_file(path)
         out.append(Preset(path.stem, path, description, str(raw.get("model", {}).get("name", "?")),
                           str(raw.get("data", {}).get("name", "?"))))
