@@ -64,3 +64,13 @@ def download(url: str, dest: Path, timeout: float = TIMEOUT_S) -> Path:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return dest
+
+
+def describe(err: BaseException | None) -> str:
+    """One line about a failed download: the exception type, its first and last lines of text."""
+    text = str(getattr(err, "reason", "") or err or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    body = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return f"{type(err).__name__}: {body[:300]}"

@@ -16,7 +16,7 @@ import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import generator
-from d2ltui.data.fetch import no_leftovers, socket_timeout
+from d2ltui.data.fetch import describe, no_leftovers, socket_timeout
 from d2ltui.data.registry import data_root
 from d2ltui.data.transforms import ImagePrepare
 from d2ltui.errors import UserError
@@ -29,8 +29,7 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
 
 def _missing(cfg, folder: Path, files: tuple[str, ...], also: str, err: Exception | None) -> UserError:
-    why = f"download failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})" if err \
-        else "data.download is off"
+    why = f"download failed ({describe(err)})" if err else "data.download is off"
     return UserError(f"{cfg.name}: files not found in {folder} (need {', '.join(files)}{also}); {why}. "
                      f"Put them there, set data.root, or use an embedded set such as data.name=shapes")
 

@@ -14,7 +14,7 @@ import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import build_vocab, generator, sizes
-from d2ltui.data.fetch import download, no_leftovers
+from d2ltui.data.fetch import describe, download, no_leftovers
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
 
@@ -125,9 +125,7 @@ def _fra_file(cfg) -> Path:
         except Exception as e:  # noqa: BLE001 - any failure becomes one line
             err = e
     if not path.exists():
-        from d2ltui.data.text import e_line
-
-        why = f"download failed ({e_line(err)})" if err else "data.download is off"
+        why = f"download failed ({describe(err)})" if err else "data.download is off"
         raise UserError(f"fra-eng: {path} not found; {why}. Put fra.txt there (from {FRA_ENG_URL}), "
                         f"set data.path, or use data.name=dates or data.name=reverse")
     return path

@@ -15,7 +15,7 @@ import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import generator
-from d2ltui.data.fetch import download, no_leftovers
+from d2ltui.data.fetch import describe, download, no_leftovers
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
 
@@ -101,13 +101,8 @@ def load_time_machine(cfg, task: str) -> DataModule:
             except Exception as e:  # noqa: BLE001 - any failure becomes one line
                 err = e
         if not path.exists():
-            why = f"download failed ({e_line(err)})" if err else "data.download is off"
+            why = f"download failed ({describe(err)})" if err else "data.download is off"
             raise UserError(f"time-machine: {path} not found; {why}. Put timemachine.txt there "
                             f"(from {TIME_MACHINE_URL}), set data.root, or use data.name=python-docs")
     return corpus_module(cfg, task, _read(path, "data.root"), str(path))
 
-
-def e_line(err: BaseException | None) -> str:
-    """One line about an exception, for error messages."""
-    text = str(getattr(err, "reason", "") or err or "").splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
