@@ -243,7 +243,7 @@ class _Trace:
         self.model = model
         self.names = {m: n for n, m in model.named_modules()}
         self.order: list[nn.Module] = []
-        self.stack: list[nn.Module] = []
+        self.stack: list[tuple[nn.Module, Shape | None]] = []  # modules running now, with their input
         self.inputs: dict[nn.Module, Shape | None] = {}
         self.outputs: dict[nn.Module, list[torch.Tensor]] = {}
         self.calls: dict[nn.Module, int] = {}
@@ -254,11 +254,12 @@ class _Trace:
             self.handles.append(module.register_forward_hook(self._post, always_call=False))
 
     def _pre(self, module: nn.Module, args: tuple) -> None:
-        self.stack.append(module)
+        first = _tensors(args)
+        shape = tuple(first[0].shape) if first else None
+        self.stack.append((module, shape))
         if module not in self.inputs:
             self.order.append(module)
-            first = _tensors(args)
-            self.inputs[module] = tuple(first[0].shape) if first else None
+            self.inputs[module] = shape
 
     def _post(self, module: nn.Module, args: tuple, output: Any) -> None:
         self.stack.pop()
@@ -272,11 +273,11 @@ class _Trace:
             handle.remove()
 
     def failure(self, err: Exception) -> Failure:
-        module = self.stack[-1] if self.stack else self.model
+        module, shape = self.stack[-1] if self.stack else (self.model, None)
         prefix, _ = display_root(self.model)
         name = self.names.get(module, "")
         name = (name[len(prefix):] if name.startswith(prefix) and name != prefix[:-1] else name) or "(model)"
-        return Failure(name, type(module).__name__, self.inputs.get(module), _one_line(err))
+        return Failure(name, type(module).__name__, shape, _one_line(err))
 
     def _row_order(self, failed: bool) -> list[nn.Module]:
         """Modules in the order they started. A container whose forward never ran (a block looping
