@@ -1,0 +1,1 @@
+"""The Textual workbench: catalog, inspector, configuration, live dashboard and runs."""

@@ -1,0 +1,113 @@
+"""The workbench app: one factory for the CLI and the tests, run launching and safe quitting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+
+from d2ltui.engine.rundir import RunDir, default_runs_dir
+from d2ltui.tui.launcher import Launch, start_training
+from d2ltui.tui.screens.browse import BrowseScreen
+from d2ltui.tui.screens.dialogs import ChoiceScreen, HelpScreen
+
+
+class WorkbenchApp(App):
+    """Browse, configure, train and watch, compare runs."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "d2l-tui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("r", "runs", "Runs"),
+    ]
+
+    def __init__(self, runs_dir: str | Path | None = None, attach: str | None = None) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+        self.attach = attach
+        self.launches: list[Launch] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(BrowseScreen())
+        if self.attach:
+            self.open_run(RunDir.find(self.attach, self.runs_dir).path)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and what they do", self.action_help)
+        yield SystemCommand("Runs", "Every run: compare, resume, delete, attach", self.action_runs)
+        if isinstance(screen, BrowseScreen):
+            yield SystemCommand("Start training", "Start a run with the Train tab's settings", screen.action_start)
+            yield SystemCommand("Cycle normalisation", "none -> batch -> layer", screen.action_cycle_norm)
+            yield SystemCommand("Edit input shape", "Focus the input shape field", screen.action_focus_input)
+            yield SystemCommand("Train tab", "Show the configuration panel", lambda: screen.action_show_tab("train"))
+            yield SystemCommand("Layers tab", "Show the layer table", lambda: screen.action_show_tab("layers"))
+
+    # intents
+    def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
+                  resume: str = "") -> Launch:
+        launch = start_training(model, overrides, self.runs_dir, device, nproc, resume)
+        self.launches.append(launch)
+        self.open_run(launch.path, launch)
+        return launch
+
+    def open_run(self, path: Path, launch: Launch | None = None) -> None:
+        from d2ltui.tui.screens.dashboard import DashboardScreen
+
+        self.push_screen(DashboardScreen(path, launch))
+
+    def live_launches(self) -> list[Launch]:
+        return [launch for launch in self.launches if launch.alive()]
+
+    # actions
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_runs(self) -> None:
+        from d2ltui.tui.screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
+
+    async def action_quit(self) -> None:
+        live = self.live_launches()
+        if not live:
+            self.exit()
+            return
+        question = f"{len(live)} run(s) still training ({', '.join(l.run_id for l in live)}). Stop or leave running?"
+        choices = [("stop", "Stop them"), ("leave", "Leave running"), ("cancel", "Cancel")]
+        self.push_screen(ChoiceScreen(question, choices), self._quit_choice)
+
+    def _quit_choice(self, choice: str | None) -> None:
+        if choice == "leave":
+            self.exit()
+        elif choice == "stop":
+            for launch in self.live_launches():
+                launch.send("stop")
+            self.notify("stopping: waiting for the runs to checkpoint and exit")
+            self._stop_ticks = 0
+            self.set_interval(0.2, self._exit_when_stopped)
+
+    def _exit_when_stopped(self) -> None:
+        self._stop_ticks += 1
+        if self._stop_ticks == 150:  # 30 s without exiting: force it
+            for launch in self.live_launches():
+                launch.send("kill")
+        if not self.live_launches():
+            self.exit()
+
+
+def create_app(runs_dir: str | Path | None = None, attach: str | None = None) -> WorkbenchApp:
+    """The app factory the CLI and the tests share."""
+    return WorkbenchApp(runs_dir=runs_dir, attach=attach)
+
+
+def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> None:
+    """Run the workbench in this terminal (an unknown run to attach is a UserError before start)."""
+    if attach:
+        RunDir.find(attach, runs_dir)
+    create_app(runs_dir, attach).run()

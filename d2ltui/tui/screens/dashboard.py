@@ -1,0 +1,127 @@
+"""The live dashboard of one run: curves, progress, samples; pause, resume, stop. Reads the run dir only."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from d2ltui.engine.rundir import END_STATES, SAMPLES, read_status
+from d2ltui.tui.launcher import Launch, signal_run
+from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples, series
+from d2ltui.tui.widgets.metric_plot import MetricPlot
+from d2ltui.tui.widgets.progress_line import ProgressLine
+from d2ltui.tui.widgets.samples_view import SamplesView
+
+POLL_S, REDRAW_S = 0.25, 0.5
+
+
+class DashboardScreen(Screen):
+    """Follows a run directory a few times a second; plots redraw at most every REDRAW_S."""
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume"),
+        Binding("x", "stop", "Stop"),
+        Binding("m", "toggle_smoothing", "Smooth"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, path: Path, launch: Launch | None = None) -> None:
+        super().__init__()
+        self.path, self.launch = Path(path), launch
+        self.tail = MetricsTail(self.path)
+        self.status: dict = {}
+        self._dirty, self._last_draw, self._samples_mtime = True, 0.0, -1.0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.path.name, id="run-head")
+        yield ProgressLine(id="progress")
+        with Horizontal(id="dash-body"):
+            with Grid(id="plots"):
+                yield MetricPlot("loss", id="plot-loss")
+                yield MetricPlot("metric", id="plot-metric")
+                yield MetricPlot("samples/s", id="plot-speed")
+                yield MetricPlot("learning rate", id="plot-lr")
+            with VerticalScroll(id="samples-box"):
+                yield SamplesView(id="samples")
+        yield Static("", id="run-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        cfg = read_config(self.path)
+        self.sub_title = self.path.name
+        head = Text(f"{cfg.get('model', {}).get('name', '?')} on {cfg.get('data', {}).get('name', '?')}", "bold")
+        self.query_one("#run-head", Static).update(head.append(f"  {self.path.name}", "dim"))
+        self.poll()
+        self.set_interval(POLL_S, self.poll)
+
+    def poll(self) -> None:
+        """Read what is new (only appended metric lines), then redraw what changed, coalesced."""
+        if self.tail.poll():
+            self._dirty = True
+        self.status = self.read_state()
+        last = next((r for r in reversed(self.tail.records) if r.get("split") == "train"), None)
+        self.query_one(ProgressLine).show(self.status, last)
+        message = self.query_one("#run-message", Static)
+        if self.status.get("state") in END_STATES:
+            style = "bold green" if self.status["state"] == "finished" else "bold red"
+            message.update(Text(f"{self.status['state']}: {self.status.get('message', '')}", style))
+        message.display = self.status.get("state") in END_STATES
+        self.refresh_samples()
+        if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:
+            self.redraw_plots()
+
+    def read_state(self) -> dict:
+        status = read_status(self.path)
+        if self.launch and not self.launch.alive() and not (self.path / "status.json").exists():
+            return {"state": "failed", "message": self.launch.early_error()}
+        if self.launch and self.launch.alive() and status.get("state") == "crashed":
+            return {"state": "starting", "message": "the engine is starting"}
+        return status
+
+    def refresh_samples(self) -> None:
+        try:
+            mtime = (self.path / SAMPLES).stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        if mtime != self._samples_mtime:
+            self._samples_mtime = mtime
+            self.query_one(SamplesView).show(samples(self.path))
+
+    def redraw_plots(self) -> None:
+        records = self.tail.records
+        metric = metric_name(records)
+        plots = {
+            "plot-loss": {"train": series(records, "train", "loss"), "val": series(records, "val", "loss")},
+            "plot-metric": {f"train {metric}": series(records, "train", metric or ""),
+                            f"val {metric}": series(records, "val", metric or "")},
+            "plot-speed": {"samples/s": series(records, "train", "samples_per_s")},
+            "plot-lr": {"lr": series(records, "train", "lr")},
+        }
+        for plot_id, data in plots.items():
+            plot = self.query_one(f"#{plot_id}", MetricPlot)
+            if plot_id == "plot-metric":
+                plot.title = metric or "metric"
+            plot.set_series(data)
+            plot.redraw()
+        self._dirty, self._last_draw = False, time.monotonic()
+
+    def action_toggle_pause(self) -> None:
+        intent = "resume" if self.status.get("state") == "paused" else "pause"
+        self.notify(signal_run(self.path, intent))
+
+    def action_stop(self) -> None:
+        self.notify(signal_run(self.path, "stop"))
+
+    def action_toggle_smoothing(self) -> None:
+        for plot in self.query(MetricPlot):
+            plot.smoothing = not plot.smoothing
+        self.notify(f"smoothing {'on' if plot.smoothing else 'off'}")
+        self.redraw_plots()

@@ -1,0 +1,108 @@
+"""Every run (live and finished): open, select several to compare, resume, delete."""
+
+from __future__ import annotations
+
+import shutil
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from d2ltui.engine.rundir import LIVE_STATES
+from d2ltui.tui.runlog import RunInfo, list_runs
+from d2ltui.tui.screens.dialogs import ChoiceScreen
+
+COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("enter", "open", "Open"),
+        Binding("o", "overlay", "Overlay"),
+        Binding("u", "resume", "Resume"),
+        Binding("d", "delete", "Delete"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[RunInfo] = []
+        self.marked: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "runs"
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.reload()
+        self.set_interval(1.0, self.reload)
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        self.runs = list_runs(self.app.runs_dir)
+        cursor = table.cursor_row
+        table.clear()
+        for run in self.runs:
+            mark = "●" if run.id in self.marked else " "
+            table.add_row(mark, run.id, run.state, run.model, run.data, run.best, run.duration, key=run.id)
+        if self.runs:
+            table.move_cursor(row=min(cursor, len(self.runs) - 1))
+        hint = "no runs yet: start one from the Train tab" if not self.runs else \
+            f"{len(self.runs)} runs, {len(self.marked)} marked (space marks, o overlays)"
+        self.query_one("#runs-hint", Static).update(hint)
+
+    def current(self) -> RunInfo | None:
+        table = self.query_one(DataTable)
+        return self.runs[table.cursor_row] if self.runs and 0 <= table.cursor_row < len(self.runs) else None
+
+    def action_toggle_mark(self) -> None:
+        if run := self.current():
+            self.marked ^= {run.id}
+            self.reload()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        if run := self.current():
+            self.app.open_run(run.path)
+
+    def action_overlay(self) -> None:
+        from d2ltui.tui.screens.compare import CompareScreen
+
+        chosen = [r.path for r in self.runs if r.id in self.marked] or ([self.current().path] if self.current() else [])
+        if chosen:
+            self.app.push_screen(CompareScreen(chosen))
+
+    def action_resume(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        if run.state not in ("stopped", "crashed", "failed"):
+            self.notify(f"{run.id} is {run.state}: only a stopped or crashed run resumes", severity="warning")
+            return
+        self.app.start_run(run.model, [], resume=run.id)
+
+    def action_delete(self) -> None:
+        run = self.current()
+        if run is None:
+            return
+        if run.state in LIVE_STATES:
+            self.notify(f"{run.id} is {run.state}: stop it first", severity="warning")
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "delete":
+                shutil.rmtree(run.path, ignore_errors=True)
+                self.marked.discard(run.id)
+                self.notify(f"deleted {run.id}")
+                self.reload()
+
+        self.app.push_screen(ChoiceScreen(f"Delete run {run.id} and its checkpoint?",
+                                          [("delete", "Delete"), ("cancel", "Cancel")]), decided)

@@ -1,0 +1,186 @@
+"""The training configuration form: fields with validators, presets, device picker, Start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.message import Message
+from textual.validation import Function, Integer, Number
+from textual.widgets import Button, Input, Select, Static
+
+from d2ltui.config import DataConfig, OptimConfig, TrainConfig
+from d2ltui.tui.widgets.knob_bar import set_title
+from d2ltui.tui.choices import datasets_for, list_devices, list_presets
+
+AUGMENTS = ("flip", "crop", "jitter")
+
+
+def _augment_ok(text: str) -> bool:
+    return all(a.strip() in AUGMENTS for a in text.split(",") if a.strip())
+
+
+# (field id "section.key", label, validators); defaults come from the config dataclasses
+NUMBERS = (
+    ("data.batch_size", "batch size", [Integer(1, 65536)]),
+    ("train.epochs", "epochs", [Integer(1, 100000)]),
+    ("data.num_train", "num_train", [Integer(0, 10**8)]),
+    ("optim.lr", "lr", [Number(1e-8, 10.0)]),
+    ("optim.weight_decay", "decay", [Number(0.0, 1.0)]),
+    ("data.resize", "resize", [Integer(0, 4096)]),
+    ("train.seed", "seed", [Integer(0, 2**31 - 1)]),
+    ("data.augment", "augment",
+     [Function(_augment_ok, "use a comma list of flip, crop, jitter")]),
+)
+DEFAULTS: dict[str, Any] = {f"data.{k}": v for k, v in vars(DataConfig()).items()}
+DEFAULTS |= {f"optim.{k}": v for k, v in vars(OptimConfig()).items()}
+DEFAULTS |= {f"train.{k}": v for k, v in vars(TrainConfig()).items()}
+
+
+def _fid(key: str) -> str:
+    return "cfg-" + key.replace(".", "-")
+
+
+class ConfigPanel(VerticalScroll):
+    """Everything a run needs besides the model knobs of the knob bar."""
+
+    class StartRequested(Message):
+        """The user asked to start training with the panel's settings."""
+
+    class PresetChosen(Message):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            super().__init__()
+
+    class SaveRequested(Message):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            super().__init__()
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="cfg-grid"):
+            yield Select([], id=_fid("data.name"), prompt="dataset")
+            yield Select([(o, o) for o in ("sgd", "adam", "adamw")], id=_fid("optim.name"), allow_blank=False)
+            yield Select([(o, o) for o in ("default", "xavier", "kaiming", "normal")], id=_fid("model.init"),
+                         allow_blank=False)
+            for key, _, validators in NUMBERS:
+                yield Input(id=_fid(key), validators=validators)
+            yield Select([("auto", "auto"), ("CPU", "cpu")], id="cfg-device", allow_blank=False)
+        yield Static("", id="cfg-errors")
+        with Horizontal(id="cfg-actions"):
+            yield Button("Start", id="start", variant="success")
+            yield Select([(n, n) for n in list_presets()], id="preset", prompt="load preset")
+            yield Input(id="preset-name", placeholder="save as...")
+            yield Button("Save", id="save-preset")
+
+    def on_mount(self) -> None:
+        titles = {"data.name": "dataset", "optim.name": "optimizer", "model.init": "init"}
+        titles |= {key: label for key, label, _ in NUMBERS}
+        for key, title in titles.items():
+            set_title(self.query_one(f"#{_fid(key)}"), title)
+        set_title(self.query_one("#cfg-device"), "device")
+        for key, _, _ in NUMBERS:
+            value = DEFAULTS[key]
+            self.set_field(key, ",".join(value) if isinstance(value, list) else value)
+        self._devices_asked = False
+
+    def on_show(self) -> None:
+        if not self._devices_asked:  # torch's device query waits until the panel is first seen
+            self._devices_asked = True
+            self.load_devices()
+
+    @work(thread=True, exclusive=True, group="devices")
+    def load_devices(self) -> None:
+        try:
+            options = list_devices()
+        except Exception:  # noqa: BLE001 - no torch device layer: keep auto/cpu
+            return
+        self.app.call_from_thread(self._set_devices, options)
+
+    def _set_devices(self, options: list[tuple[str, str]]) -> None:
+        picker = self.query_one("#cfg-device", Select)
+        picker.set_options([("auto", "auto"), *options])
+        picker.value = "auto"
+
+    def set_task(self, task: str, honours_init: bool) -> None:
+        names = datasets_for(task)
+        picker = self.query_one(f"#{_fid('data.name')}", Select)
+        current = picker.value
+        picker.set_options([(n, n) for n in names])
+        if names:
+            picker.value = current if current in names else ("shapes" if "shapes" in names else names[0])
+        self.query_one(f"#{_fid('model.init')}", Select).disabled = not honours_init
+        self.check()
+
+    def set_field(self, key: str, value: Any) -> None:
+        widget = self.query_one(f"#{_fid(key)}")
+        if isinstance(widget, Select):
+            widget.value = value
+        else:
+            widget.value = ",".join(value) if isinstance(value, list) else str(value)
+
+    def errors(self) -> list[str]:
+        """'label: reason' for each invalid field (empty when the form can start)."""
+        out = []
+        labels = {key: label for key, label, _ in NUMBERS}
+        for key, label in labels.items():
+            field = self.query_one(f"#{_fid(key)}", Input)
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                out.append(f"{label}: {'; '.join(result.failure_descriptions)}")
+        if self.query_one(f"#{_fid('data.name')}", Select).value == Select.NULL:
+            out.append("dataset: none fits this model's task")
+        return out
+
+    def check(self) -> bool:
+        errors = self.errors()
+        self.query_one("#cfg-errors", Static).update(Text("\n".join(errors), style="bold red"))
+        self.query_one("#start", Button).disabled = bool(errors)
+        return not errors
+
+    def values(self) -> dict[str, Any]:
+        """{'data.batch_size': 64, ...} for the fields that differ from the config defaults."""
+        out: dict[str, Any] = {}
+        for key, _, _ in NUMBERS:
+            text = self.query_one(f"#{_fid(key)}", Input).value.strip()
+            default = DEFAULTS[key]
+            if isinstance(default, list):
+                value: Any = [a.strip() for a in text.split(",") if a.strip()]
+            else:
+                value = type(default)(float(text)) if text else default
+            if value != default:
+                out[key] = value
+        out["data.name"] = self.query_one(f"#{_fid('data.name')}", Select).value
+        if (optim := self.query_one(f"#{_fid('optim.name')}", Select).value) != DEFAULTS["optim.name"]:
+            out["optim.name"] = optim
+        init = self.query_one(f"#{_fid('model.init')}", Select)
+        if not init.disabled and init.value != "default":
+            out["model.init"] = init.value
+        return out
+
+    def device(self) -> tuple[str, int]:
+        value = str(self.query_one("#cfg-device", Select).value)
+        if value.startswith("all:"):
+            return "cuda", int(value[4:])
+        return ("" if value == "auto" else value), 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "preset-name":
+            event.stop()
+            self.check()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id == "preset" and event.value != Select.NULL:
+            self.post_message(self.PresetChosen(str(event.value)))
+        self.check()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "start":
+            self.post_message(self.StartRequested())
+        elif event.button.id == "save-preset":
+            self.post_message(self.SaveRequested(self.query_one("#preset-name", Input).value.strip()))

@@ -1,0 +1,113 @@
+"""The model's input shape and main knobs (dropout, norm, num_classes); posts KnobBar.Changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.validation import Function, Number
+from textual.widget import Widget
+from textual.widgets import Input, Select
+from textual.widgets._select import SelectCurrent
+
+from d2ltui.tui.inspection import format_shape, parse_input
+from d2ltui.zoo.registry import ModelSpec
+
+
+def _shape_ok(text: str) -> bool:
+    try:
+        parse_input(text)
+    except ValueError:
+        return False
+    return True
+
+
+def set_title(widget: Widget, title: str) -> None:
+    """Label a field on its border (a Select's border is on its inner current-value box)."""
+    target = widget.query_one(SelectCurrent) if isinstance(widget, Select) else widget
+    target.border_title = title
+
+
+class KnobBar(Horizontal):
+    """Editable input shape and knobs of the selected model; unhonoured knobs are disabled."""
+
+    class Changed(Message):
+        def __init__(self, knobs: dict[str, Any], input_text: str, valid: bool) -> None:
+            self.knobs, self.input_text, self.valid = knobs, input_text, valid
+            super().__init__()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.spec: ModelSpec | None = None
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="input-shape", validators=[Function(_shape_ok, "expected sizes like 1x1x28x28")])
+        yield Input(id="knob-dropout", validators=[Number(0.0, 0.99)])
+        yield Select([(n, n) for n in ("none", "batch", "layer")], id="knob-norm", allow_blank=False)
+        yield Input(id="knob-num_classes", type="integer", validators=[Number(1, 100000)])
+
+    def on_mount(self) -> None:
+        for wid, title in (("input-shape", "input"), ("knob-dropout", "dropout"),
+                           ("knob-norm", "norm"), ("knob-num_classes", "classes")):
+            set_title(self.query_one(f"#{wid}"), title)
+
+    def load(self, spec: ModelSpec) -> None:
+        """Show `spec`'s default input and knob defaults."""
+        self.spec = spec
+        self._loading = True
+        self.query_one("#input-shape", Input).value = format_shape(spec.default_input)
+        for name in ("dropout", "num_classes"):
+            field = self.query_one(f"#knob-{name}", Input)
+            field.disabled = name not in spec.knobs
+            field.value = str(spec.knobs[name].default) if name in spec.knobs else ""
+        norm = self.query_one("#knob-norm", Select)
+        norm.disabled = "norm" not in spec.knobs
+        norm.value = spec.knobs["norm"].default if "norm" in spec.knobs else "none"
+        self._loading = False
+        self.call_after_refresh(self._announce)
+
+    def knobs(self) -> dict[str, Any]:
+        """The knob values that differ from the spec's defaults (all checked by the fields)."""
+        if self.spec is None:
+            return {}
+        out: dict[str, Any] = {}
+        for name in ("dropout", "num_classes"):
+            field = self.query_one(f"#knob-{name}", Input)
+            if name in self.spec.knobs and field.value.strip() and field.is_valid:
+                value = self.spec.knobs[name].kind(float(field.value))
+                if value != self.spec.knobs[name].default:
+                    out[name] = value
+        norm = self.query_one("#knob-norm", Select).value
+        if "norm" in self.spec.knobs and norm != self.spec.knobs["norm"].default:
+            out["norm"] = norm
+        return out
+
+    def set_knob(self, name: str, value: Any) -> None:
+        """Set a knob from outside (a preset, the command palette)."""
+        widget = self.query_one(f"#knob-{name}")
+        if isinstance(widget, Select):
+            widget.value = value
+        else:
+            widget.value = str(value)
+
+    def input_text(self) -> str:
+        return self.query_one("#input-shape", Input).value
+
+    def valid(self) -> bool:
+        return all(f.disabled or f.is_valid for f in self.query(Input))
+
+    def _announce(self) -> None:
+        self.post_message(self.Changed(self.knobs(), self.input_text(), self.valid()))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if not self._loading:
+            self._announce()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if not self._loading:
+            self._announce()

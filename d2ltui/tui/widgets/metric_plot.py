@@ -1,0 +1,60 @@
+"""A live metric plot: series downsampled to about twice the plot width, optional smoothing."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+
+def smooth(ys: list[float], weight: float = 0.8) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard-style)."""
+    out, avg = [], 0.0
+    for i, y in enumerate(ys, 1):
+        avg = weight * avg + (1 - weight) * y
+        out.append(avg / (1 - weight**i))
+    return out
+
+
+def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
+    """Bucket means so that at most `points` points remain (the last point kept exact)."""
+    n = len(xs)
+    if n <= points or points < 2:
+        return xs, ys
+    size = n / (points - 1)
+    out_x, out_y = [], []
+    for b in range(points - 1):
+        lo, hi = int(b * size), max(int(b * size) + 1, int((b + 1) * size))
+        out_x.append(sum(xs[lo:hi]) / (hi - lo))
+        out_y.append(sum(ys[lo:hi]) / (hi - lo))
+    return out_x + [xs[-1]], out_y + [ys[-1]]
+
+
+class MetricPlot(PlotextPlot):
+    """Holds named series; `redraw` builds the plot (call it at a few Hz at most)."""
+
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.series: dict[str, tuple[list[float], list[float]]] = {}
+        self.smoothing = False
+        self.log_y = False
+
+    def set_series(self, series: dict[str, tuple[list[float], list[float]]]) -> None:
+        self.series = {k: v for k, v in series.items() if v[0]}
+
+    @property
+    def point_count(self) -> int:
+        return sum(len(xs) for xs, _ in self.series.values())
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        budget = max(8, 2 * (self.size.width or 40))
+        for label, (xs, ys) in self.series.items():
+            ys = smooth(ys) if self.smoothing and len(ys) > 2 else ys
+            dx, dy = downsample(xs, ys, budget)
+            plt.plot(dx, dy, label=label, marker="braille")
+        if not self.series:
+            plt.title(f"{self.title} (no data yet)")
+        self.refresh()

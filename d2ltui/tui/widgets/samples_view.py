@@ -1,0 +1,130 @@
+"""What the model does, drawn in the terminal from samples.json: image grids, boundaries, text, weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
+           "#fabebe", "#008080")
+
+
+def _grey(v: float) -> str:
+    level = max(0, min(255, int(v * 255)))
+    return f"#{level:02x}{level:02x}{level:02x}"
+
+
+def half_blocks(image: list[list[float]], width: int) -> list[Text]:
+    """An image (rows of values in [0, 1]) as lines of '▀' cells, two pixel rows per line."""
+    h, w = len(image), len(image[0]) if image else 0
+    if not h or not w:
+        return []
+    cols, rows = min(width, w), max(1, min(width, w) * h // w)
+    rows += rows % 2
+    lines = []
+    for r in range(0, rows, 2):
+        line = Text()
+        for c in range(cols):
+            top = image[r * h // rows][c * w // cols]
+            bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // cols]
+            line.append("▀", Style(color=_grey(top), bgcolor=_grey(bottom)))
+        lines.append(line)
+    return lines
+
+
+def image_grid(items: list[dict[str, Any]], width: int, cell: int = 14) -> Text:
+    per_row = max(1, width // (cell + 1))
+    out = Text()
+    for start in range(0, len(items), per_row):
+        group = items[start:start + per_row]
+        blocks = [half_blocks(item.get("image") or [[0.0]], cell) for item in group]
+        for line in range(max(len(b) for b in blocks)):
+            for block in blocks:
+                out.append_text(block[line] if line < len(block) else Text(" " * cell))
+                out.append(" ")
+            out.append("\n")
+        for item in group:
+            ok = item.get("predicted") == item.get("true")
+            label = f"{item.get('predicted')}/{item.get('true')}"[:cell].ljust(cell)
+            out.append(label + " ", style="green" if ok else "bold red")
+        out.append("\n")
+    return out
+
+
+def boundary(samples: dict[str, Any], width: int) -> Text:
+    grid = samples.get("grid", {}).get("classes") or []
+    if not grid:
+        return Text("no boundary yet")
+    size = len(grid)
+    cols = min(width, size * 2)
+    rows = cols // 2
+    marks: dict[tuple[int, int], int] = {}
+    xs, ys = samples["grid"]["x"], samples["grid"]["y"]
+    for x, y, c in samples.get("points", []):
+        col = int((x - xs[0]) / ((xs[-1] - xs[0]) or 1) * (cols - 1))
+        row = int((y - ys[0]) / ((ys[-1] - ys[0]) or 1) * (rows - 1))
+        marks[(rows - 1 - row, col)] = c
+    out = Text()
+    for r in range(rows):
+        for c in range(cols):
+            cls = grid[(rows - 1 - r) * size // rows][c * size // cols]
+            bg = PALETTE[cls % len(PALETTE)]
+            if (r, c) in marks:
+                out.append("●", Style(color=PALETTE[marks[(r, c)] % len(PALETTE)], bgcolor=bg, dim=False))
+            else:
+                out.append(" ", Style(bgcolor=bg))
+        out.append("\n")
+    return out
+
+
+def weights(samples: dict[str, Any]) -> Text:
+    out = Text("weights        w                      b\n", style="bold")
+    for key in ("learned", "true", "analytic"):
+        value = samples.get(key)
+        if value:
+            w = ", ".join(f"{v:.4f}" for v in value["w"][:6])
+            out.append(f"{key:<9} [{w}]  {value['b']:.4f}\n")
+    return out
+
+
+def render(samples: dict[str, Any] | None, width: int) -> Text:
+    """The samples panel's content for any kind the engine writes."""
+    if not samples:
+        return Text("samples appear after the first epoch", style="dim")
+    kind, items = samples.get("kind"), samples.get("items", [])
+    head = Text(f"epoch {samples.get('epoch', '?')}: ", style="bold")
+    if kind == "images":
+        return head.append(f"predicted/true\n") + image_grid(items, width)
+    if kind == "points":
+        return head.append("decision boundary\n") + boundary(samples, width)
+    if kind == "text":
+        body = Text()
+        for item in items:
+            body.append(item.get("prefix", ""), "bold cyan").append(item.get("continuation", "") + "\n\n")
+        return head.append("generated text\n") + body
+    if kind == "translations":
+        body = Text()
+        for item in items:
+            body.append(f"{item['source']} → ", "bold").append(item["predicted"], "green")
+            body.append(f"  ({item['target']}, bleu {item.get('bleu', 0):.2f})\n")
+        return head.append("translations\n") + body
+    if kind == "linear-regression":
+        return head.append("\n") + weights(samples)
+    rows = samples.get("predictions") or items
+    body = Text("".join(f"{r.get('predicted')}  (true {r.get('true')})\n" for r in rows))
+    return head.append("predictions\n") + body
+
+
+class SamplesView(Static):
+    """Holds the latest samples and redraws them at the panel's width."""
+
+    def show(self, samples: dict[str, Any] | None) -> None:
+        self.samples = samples
+        self.update(render(samples, max(16, self.size.width or 40)))
+
+    def on_resize(self) -> None:
+        if hasattr(self, "samples"):
+            self.update(render(self.samples, max(16, self.size.width or 40)))

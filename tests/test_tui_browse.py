@@ -1,0 +1,116 @@
+"""Pilot tests of the home screen: catalog, input shape, knobs, failures, help and the palette."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tui_pilot import pilot_test, row_types, settle_summary, until
+
+from d2ltui.tui.app import create_app
+from d2ltui.tui.widgets.catalog import Catalog
+
+
+FIRST_PAINT = """
+import asyncio, sys
+from d2ltui.tui.app import create_app
+
+async def main():
+    app = create_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        painted = app.screen.query_one("#catalog").root.children
+        print(len(painted), "torch" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_first_paint_needs_no_torch():
+    out = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    chapters, torch_loaded = out.stdout.split()
+    assert int(chapters) >= 7 and torch_loaded == "False"
+
+
+@pilot_test
+async def test_select_model_and_change_input():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await settle_summary(pilot)
+        assert table.inspection.model == "lenet"
+        assert table.inspection.totals["params"] == "61,706"
+        app.screen.query_one(Catalog).select_model("alexnet")
+        table = await settle_summary(pilot)
+        assert table.inspection.model == "alexnet"
+        assert table.inspection.totals["params"] == "46,764,746"
+        assert table.inspection.rows[0].output == "1x96x54x54"
+        await pilot.press("i", "ctrl+a", "ctrl+k", *"2x1x227x227")
+        table = await settle_summary(pilot)
+        assert table.inspection.input == "2x1x227x227"
+        assert table.inspection.rows[0].output == "2x96x55x55"
+
+
+@pilot_test
+async def test_toggle_batch_norm_changes_rows_and_totals():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await settle_summary(pilot)
+        assert "BatchNorm2d" not in row_types(table)
+        before = table.inspection.totals["params"]
+        await pilot.press("b")  # norm: none -> batch
+        table = await settle_summary(pilot)
+        assert row_types(table).count("BatchNorm2d") == 2 and "BatchNorm1d" in row_types(table)
+        assert table.inspection.totals["params"] != before
+        assert table.inspection.totals["params"] == "62,158"  # 61,706 + 2 * (6 + 16 + 120 + 84)
+        await pilot.press("b")  # batch -> layer
+        table = await settle_summary(pilot)
+        assert "BatchNorm2d" not in row_types(table)
+
+
+@pilot_test
+async def test_failing_input_keeps_rows_and_explains():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.screen.query_one(Catalog).select_model("alexnet")
+        await settle_summary(pilot)
+        await pilot.press("i", "ctrl+a", "ctrl+k", *"1x1x28x28")
+        table = await settle_summary(pilot)
+        failure = table.inspection.error
+        assert table.inspection.input == "1x1x28x28"
+        assert "pool2" in failure and "failed" in failure and "smallest input" in failure
+        assert 0 < len(table.inspection.rows)
+        shown = str(app.screen.query_one("#failure").render())
+        assert "failed" in shown
+
+
+@pilot_test
+async def test_invalid_dropout_marked_and_start_refused():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_summary(pilot)
+        field = app.screen.query_one("#knob-dropout")
+        field.focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"1.5")
+        await pilot.pause(0.1)
+        assert "-invalid" in field.classes
+        await pilot.press("escape")
+        app.screen.action_start()
+        await pilot.pause(0.1)
+        assert not app.launches
+
+
+@pilot_test
+async def test_help_and_command_palette():
+    app = create_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_summary(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "BrowseScreen")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Start training", "Cycle normalisation", "Runs", "Help"} <= set(titles)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"cycle norm", "enter")
+        await until(pilot, lambda: app.screen.query_one("#knob-norm").value == "batch")

@@ -1,0 +1,88 @@
+"""SVG snapshots of every screen at fixed terminal sizes (pytest-textual-snapshot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tui_pilot import settle_summary, until, write_run
+
+from d2ltui.tui.app import create_app
+
+RUN_SAMPLES = {"epoch": 1, "kind": "images", "items": [
+    {"predicted": "circle", "true": "circle", "confidence": 0.9,
+     "image": [[(r * c % 7) / 6 for c in range(28)] for r in range(28)]},
+    {"predicted": "square", "true": "star", "confidence": 0.6,
+     "image": [[((r + c) % 5) / 4 for c in range(28)] for r in range(28)]}]}
+
+
+def _freeze_clock(monkeypatch):
+    """Durations and ETAs are drawn from the clock: pin it so snapshots are stable."""
+    import d2ltui.tui.runlog as runlog
+
+    monkeypatch.setattr(runlog.time, "time", lambda: 1_700_000_100.0)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+def test_browse_layers(snap_compare, size):
+    async def ready(pilot):
+        await settle_summary(pilot)
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=ready)
+
+
+def test_browse_batch_norm_and_failure(snap_compare):
+    async def ready(pilot):
+        await settle_summary(pilot)
+        await pilot.press("b", "i", "ctrl+a", "ctrl+k", *"1x1x3x3")
+        pilot.app.screen.query_one("#catalog").focus()  # no blinking cursor in the picture
+        await settle_summary(pilot)
+
+    assert snap_compare(create_app(), terminal_size=(100, 30), run_before=ready)
+
+
+def test_train_panel(snap_compare):
+    async def ready(pilot):
+        await settle_summary(pilot)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=ready)
+
+
+def test_dashboard_finished_run(snap_compare, tmp_path, monkeypatch):
+    path = write_run(tmp_path / "runs", "run-a", samples=RUN_SAMPLES)
+    _pin_status(path)
+
+    async def ready(pilot):
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "DashboardScreen")
+        await pilot.pause(0.8)
+
+    assert snap_compare(create_app(runs_dir=tmp_path / "runs", attach="run-a"), terminal_size=(100, 30),
+                        run_before=ready)
+
+
+def test_runs_screen(snap_compare, tmp_path, monkeypatch):
+    _freeze_clock(monkeypatch)
+    root = tmp_path / "runs"
+    for name, knobs in (("run-a", {}), ("run-b", {"norm": "batch"})):
+        _pin_status(write_run(root, name, knobs=knobs))
+
+    async def ready(pilot):
+        await settle_summary(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen")
+        await pilot.pause(0.2)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
+
+
+def _pin_status(path: Path) -> None:
+    """Fixed times in status.json and config mtime, for a stable duration column."""
+    import json
+    import os
+
+    status = json.loads((path / "status.json").read_text())
+    status.update(started=1_700_000_000.0, updated=1_700_000_090.0)
+    (path / "status.json").write_text(json.dumps(status))
+    os.utime(path / "config.toml", (1_700_000_000, 1_700_000_000))

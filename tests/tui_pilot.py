@@ -1,0 +1,76 @@
+"""Helpers for the TUI's Pilot tests: wait for summaries and run polls, read widgets, write runs by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from d2ltui.tui.widgets.layer_table import LayerTable
+
+
+async def until(pilot, condition: Callable[[], bool], timeout: float = 30.0, step: float = 0.05) -> None:
+    """Let the app run until `condition()` holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(step)
+
+
+async def settle_summary(pilot, timeout: float = 30.0) -> LayerTable:
+    """Wait until the inspector has shown the summary of the latest request."""
+    table = pilot.app.screen.query_one(LayerTable)
+    await pilot.pause(0.2)
+    await until(pilot, lambda: table._pending is None and not [
+        w for w in pilot.app.workers if w.group == "summary" and not w.is_finished], timeout)
+    await pilot.pause(0.05)
+    return table
+
+
+def row_types(table: LayerTable) -> list[str]:
+    return [row.type for row in table.inspection.rows] if table.inspection else []
+
+
+def write_run(root: Path, run_id: str, model: str = "lenet", data: str = "shapes", state: str = "finished",
+              epochs: int = 2, knobs: dict[str, Any] | None = None, optim: dict[str, Any] | None = None,
+              pid: int | None = None, samples: dict[str, Any] | None = None) -> Path:
+    """A run directory in the engine's format, written by hand (config, metrics, status, samples)."""
+    path = root / run_id
+    path.mkdir(parents=True)
+    knob_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in (knobs or {}).items())
+    optim_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in (optim or {"lr": 0.1}).items())
+    (path / "config.toml").write_text(
+        f'[model]\nname = "{model}"\n{knob_lines}\n[data]\nname = "{data}"\nbatch_size = 64\n\n'
+        f"[optim]\n{optim_lines}\n[train]\nepochs = {epochs}\n")
+    start = time.time() - 60
+    with open(path / "metrics.jsonl", "w") as f:
+        for epoch in range(epochs):
+            for i in range(5):
+                step = epoch * 5 + i + 1
+                f.write(json.dumps({"step": step, "epoch": epoch, "split": "train", "loss": 2.3 / step,
+                                    "acc": 0.1 + 0.05 * step, "samples_per_s": 1000 + step, "lr": 0.1,
+                                    "time": start + step}) + "\n")
+            f.write(json.dumps({"step": (epoch + 1) * 5, "epoch": epoch, "split": "val", "loss": 2.0 / (epoch + 1),
+                                "acc": 0.5 + 0.1 * epoch, "time": start + (epoch + 1) * 5}) + "\n")
+    status = {"state": state, "pid": pid or os.getpid(), "message": "done" if state == "finished" else "",
+              "started": start, "updated": start + 30, "epoch": epochs - 1, "total_epochs": epochs,
+              "step": epochs * 5, "total_steps": epochs * 5}
+    (path / "status.json").write_text(json.dumps(status))
+    if samples is not None:
+        (path / "samples.json").write_text(json.dumps(samples))
+    return path
+
+
+def pilot_test(fn: Callable) -> Callable:
+    """Run an async test function under asyncio (no async plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
