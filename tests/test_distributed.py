@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,8 +12,12 @@ import textwrap
 import pytest
 import torch
 
+from fault_helpers import CHILD_ENV, TINY, cli, curve, group_pids, spawn, wait_for_step
+
+from d2ltui.engine.checkpoint import load_checkpoint
 from d2ltui.engine.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, unwrap_model, wrap_model
 from d2ltui.engine.launch import torchrun_command
+from d2ltui.engine.rundir import read_json
 from d2ltui.errors import UserError
 
 
@@ -103,3 +109,123 @@ def test_two_gloo_processes_agree(tmp_path):
     torch.nn.functional.mse_loss(model(X), y).backward()
     torch.optim.SGD(model.parameters(), lr=0.1).step()
     assert torch.allclose(torch.tensor(r0["weight"]), model.weight.detach(), atol=1e-6)
+
+
+# -- whole jobs: `torchrun ... -m d2ltui train` and `d2l-tui train --nproc 2` on two CPU processes ----------
+
+NO_DROPOUT = [a.replace("dropout=0.2", "dropout=0.0") for a in TINY]
+
+
+def _proc_children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie (exited; nothing left holding memory or a device)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_torchrun_job_writes_one_run_with_reduced_metrics(tmp_path):
+    """Two ranks of batch 16 see the same samples per step as one process of batch 32: same curve."""
+    runs = tmp_path / "runs"
+    args = [*NO_DROPOUT, "--set", "train.epochs=2", "--runs-dir", str(runs), "--run-id", "ddp"]
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "d2ltui", "train", *args], env=CHILD_ENV, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert proc.stdout.count("finished at step 64") == 1  # only rank 0 reports
+    assert [p.name for p in runs.iterdir()] == ["ddp"]
+    status = read_json(runs / "ddp" / "status.json")
+    assert (status["state"], status["world_size"], status["steps_per_epoch"]) == ("finished", 2, 32)
+
+    code, out, err = cli("train", *[a.replace("batch_size=16", "batch_size=32") for a in NO_DROPOUT],
+                         "--set", "train.epochs=2", "--runs-dir", str(tmp_path / "one"), "--run-id", "one")
+    assert code == 0, out + err
+    ddp, one = curve(runs / "ddp"), curve(tmp_path / "one" / "one")
+    assert [r[:3] for r in ddp] == [r[:3] for r in one] and len(ddp) == 66
+    for a, b in zip(ddp, one):  # the logged loss and accuracy are the mean over both ranks
+        assert a[3] == pytest.approx(b[3], rel=1e-4, abs=1e-6) and a[4] == pytest.approx(b[4], abs=1e-6)
+    wa = torch.load(runs / "ddp" / "checkpoint.pt", weights_only=True)["model"]
+    wb = torch.load(tmp_path / "one" / "one" / "checkpoint.pt", weights_only=True)["model"]
+    for key in wa:
+        assert torch.allclose(wa[key], wb[key], atol=1e-5), key
+
+
+@pytest.mark.slow
+def test_stopping_a_two_process_job_leaves_no_process_behind(tmp_path):
+    args = [*TINY, "--set", "train.epochs=30", "--set", "train.checkpoint_every=10", "--runs-dir", str(tmp_path),
+            "--run-id", "job", "--nproc", "2"]
+    launcher = spawn("train", *args, log=tmp_path / "launcher.log")
+    try:
+        assert wait_for_step(launcher, tmp_path / "job", 20) is not None, (tmp_path / "launcher.log").read_text()
+        (torchrun,) = _proc_children(launcher.pid)
+        workers = _proc_children(torchrun)  # torchrun starts each worker in a session of its own
+        members = [torchrun, *workers]
+        assert len(workers) == 2 and all(os.getsid(w) == w for w in workers), workers
+        launcher.send_signal(signal.SIGTERM)
+        code = launcher.wait(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert code != 0
+    assert all(group_pids(pid) == [] for pid in members) and all(_dead(pid) for pid in members)
+    status = read_json(tmp_path / "job" / "status.json")
+    assert status["state"] == "stopped", (tmp_path / "launcher.log").read_text()[-2000:]
+    assert load_checkpoint(tmp_path / "job" / "checkpoint.pt")["step"] == status["step"] < 30 * 32
+
+    code, out, err = cli("train", "--resume", "job", "--set", "train.epochs=3", "--runs-dir", str(tmp_path),
+                         "--nproc", "2")
+    assert code == 0, out + err
+    assert read_json(tmp_path / "job" / "status.json")["state"] == "finished"
+    steps = [r[0] for r in curve(tmp_path / "job") if r[2] == "train"]
+    assert steps == list(range(1, 3 * 32 + 1)) if status["step"] < 96 else steps[-1] == status["step"]
+
+
+def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
+    """A worker that ignores SIGTERM, in a session of its own, orphaned when its parent dies, is still killed."""
+    from d2ltui.engine.launch import ProcessTree
+
+    pidfile = tmp_path / "worker.pid"
+    code = ("import os, signal, subprocess, sys, time\n"
+            "w = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'], start_new_session=True)\n"
+            f"open({str(pidfile)!r}, 'w').write(str(w.pid))\n"
+            "time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(400):
+            if pidfile.exists() and pidfile.read_text():
+                break
+            __import__("time").sleep(0.02)
+        worker = int(pidfile.read_text())
+        tree = ProcessTree(parent.pid)
+        assert list(tree.known) == [worker]
+        parent.kill()
+        parent.wait()
+        assert not _dead(worker)  # orphaned, alive, and not in the parent's group
+        tree.finish(grace=0.3)
+        for _ in range(100):
+            if _dead(worker):
+                break
+            __import__("time").sleep(0.02)
+        assert _dead(worker)
+    finally:
+        if parent.poll() is None:
+            parent.kill()

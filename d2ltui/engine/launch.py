@@ -114,16 +114,19 @@ def torchrun_command(argv: list[str], nproc: int, nnodes: str | None = None, rdz
 
 def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
                     rdzv_id: str | None = None, grace: float = GRACE_S) -> int:
-    """Run the job under torchrun in its own process group and return its exit code.
+    """Run the job under torchrun in its own session and return its exit code.
 
-    SIGINT, SIGTERM and SIGHUP reaching this launcher go to the whole group (torchrun and
-    every worker: each finishes its batch, rank 0 checkpoints); whatever is still alive
-    `grace` seconds later is killed, and so is any worker left once torchrun exits.
+    torchrun starts each worker in a session of its own, so this launcher keeps track of
+    every process below it (and, as a child subreaper, inherits any orphan). SIGINT,
+    SIGTERM and SIGHUP reaching the launcher go to torchrun and to every worker (each
+    finishes its batch, rank 0 checkpoints); whatever is still alive `grace` seconds later
+    is killed, and so is anything left once torchrun exits: no worker outlives the job.
     """
     cmd = torchrun_command(argv, nproc, nnodes, rdzv_endpoint, rdzv_id)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    _set_subreaper(True)
     proc = subprocess.Popen(cmd, start_new_session=True, env=env)
-    pgid = proc.pid
+    tree = ProcessTree(proc.pid)
     stop_at: list[float] = []
     received: list[int] = []
 
@@ -131,7 +134,7 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
         received.append(signum)
         if not stop_at:
             stop_at.append(time.monotonic() + grace)
-        _killpg(pgid, signum)
+        tree.signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -140,15 +143,97 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
                 code = proc.wait(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
+                tree.refresh()
                 if stop_at and time.monotonic() > stop_at[0]:
-                    _killpg(pgid, signal.SIGKILL)
+                    tree.signal(signal.SIGKILL)
     finally:
+        tree.finish(min(grace, 5.0))
+        _set_subreaper(False)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _reap_group(pgid, grace=min(grace, 5.0))
     if received and code == 0:
         return 128 + received[0]
     return 128 - code if code < 0 else code
+
+
+def _set_subreaper(on: bool) -> None:
+    """Linux: while on, orphaned descendants are re-parented to this process instead of init."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, int(on), 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+class ProcessTree:
+    """Every process started below `root` (found through /proc), remembered with its start time."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.known: dict[int, str] = {}  # pid -> start time, to tell a reused pid apart
+        self.refresh()
+
+    def refresh(self) -> None:
+        parents: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            if entry.isdigit() and (fields := _stat(int(entry))):
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+        todo = [self.root, *self.known]  # children of known orphans (now re-parented to us) count too
+        while todo:
+            for child in parents.get(todo.pop(), []):
+                if child not in self.known and (fields := _stat(child)) and len(fields) > 19:
+                    self.known[child] = fields[19]
+                    todo.append(child)
+
+    def alive(self) -> list[int]:
+        out = []
+        for pid, started in self.known.items():
+            fields = _stat(pid)
+            if fields and fields[19] == started and fields[0] not in ("Z", "X"):
+                out.append(pid)
+        return out
+
+    def signal(self, sig: int) -> None:
+        self.refresh()
+        _killpg(self.root, sig)
+        for pid in self.alive():
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def finish(self, grace: float) -> None:
+        """After torchrun exits: SIGTERM what is left, SIGKILL it after `grace`, reap re-parented orphans."""
+        self.refresh()
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while self.alive() and time.monotonic() < deadline:
+                self.reap()
+                time.sleep(0.05)
+            self.signal(signal.SIGKILL)
+        for _ in range(40):
+            self.reap()
+            if not self.alive():
+                break
+            time.sleep(0.05)
+
+    def reap(self) -> None:
+        """Collect the known processes that exited as our children (inherited orphans): no zombies."""
+        for pid in self.known:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -167,14 +252,3 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _reap_group(pgid: int, grace: float) -> None:
-    """Give what is left of the group `grace` seconds after SIGTERM, then SIGKILL it."""
-    if not group_alive(pgid):
-        return
-    _killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _killpg(pgid, signal.SIGKILL)
