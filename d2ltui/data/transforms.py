@@ -25,8 +25,8 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
         return x
     if have == 1 and channels == 3:
         return x.expand(-1, 3, -1, -1)
-    weights = torch.tensor(GREY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * weights).sum(1, keepdim=True)
+    r, g, b = x.unbind(1)
+    return (GREY[0] * r + GREY[1] * g + GREY[2] * b).unsqueeze(1)
 
 
 def random_crop_resize(x: torch.Tensor, size: int, min_area: float = 0.64) -> torch.Tensor:
@@ -70,6 +70,21 @@ class ImagePrepare:
         self.size, self.resize, self.channels = size, resize, channels
         self.augment = tuple(augment)
         self.mean, self.std = mean, std
+        self._stats: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def stats(self, channels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std shaped (1, C, 1, 1) on the device, made once per (channels, device)."""
+        key = (channels, str(device))
+        if key not in self._stats:
+            mean, std = torch.tensor(self.mean), torch.tensor(self.std)
+            if channels == 1:  # a colour set read as grey: the luma of the statistics
+                luma = torch.tensor(GREY)
+                mean, std = (mean * luma).sum(0, keepdim=True), (std * luma).sum(0, keepdim=True)
+            self._stats[key] = (mean.view(1, -1, 1, 1).to(device), std.view(1, -1, 1, 1).to(device))
+        return self._stats[key]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_stats": {}}
 
     def __call__(self, batch: Batch, train: bool) -> Batch:
         x, *rest = batch
@@ -86,8 +101,6 @@ class ImagePrepare:
         if train and "jitter" in self.augment:
             x = jitter(x)
         if self.mean is not None:
-            c = x.shape[1]
-            mean = torch.tensor(self.mean[:c] if c > 1 else [sum(self.mean) / len(self.mean)], device=x.device)
-            std = torch.tensor(self.std[:c] if c > 1 else [sum(self.std) / len(self.std)], device=x.device)
-            x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+            mean, std = self.stats(x.shape[1], x.device)
+            x = (x - mean) / std
         return (x.contiguous(), *rest)
