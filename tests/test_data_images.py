@@ -44,6 +44,7 @@ def test_shapes_render_at_any_size(size, channels):
     assert x.shape == (20, channels, size, size) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
 
 
+@pytest.mark.slow  # about 5 s on an idle 2-core CPU
 def test_shapes_learnable_by_a_small_cnn_not_by_a_linear_model():
     torch.manual_seed(0)
     dm = load_data(DataConfig(name="shapes", num_train=3000, num_val=1000), "classification", "cpu")
@@ -149,6 +150,24 @@ def test_failed_download_removes_partial_files(tmp_path, monkeypatch, name, tv_n
     assert not root.exists()
 
 
+def test_failed_download_keeps_what_was_there(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    (root / "cifar-10-batches-py").mkdir(parents=True)
+    (root / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"mine")
+    (root / "keep.txt").write_text("mine")
+
+    def broken(self, *args, **kwargs):
+        (root / "cifar-10-python.tar.gz").write_bytes(b"half")
+        (root / "cifar-10-batches-py" / "data_batch_2").write_bytes(b"half")
+        raise RuntimeError("timed out")
+
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "download", broken)
+    with pytest.raises(UserError, match="download failed"):
+        load_data(DataConfig(name="cifar10", root=str(root), download=True), "classification", "cpu")
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "cifar-10-batches-py", "cifar-10-batches-py/data_batch_1", "keep.txt"]
+
+
 def test_prepare_augments_per_example():
     dm = load_data(DataConfig(name="shapes", num_train=64, num_val=8, augment=["flip"]), "classification", "cpu")
     batch = dm.train
@@ -162,3 +181,17 @@ def test_prepare_augments_per_example():
     out, _ = dm.prepare(batch, True)
     assert out.shape == plain.shape and 0 <= out.min() and out.max() <= 1 and not torch.equal(out, plain)
     assert torch.equal(dm.prepare(batch, False)[0], plain)  # no augmentation at evaluation
+
+
+@pytest.mark.gpu
+def test_prepare_on_cuda(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    write_cifar(tmp_path)
+    dm = load_data(cfg("cifar10", tmp_path, resize=96, augment=["flip", "crop", "jitter"]), "classification", "cuda")
+    assert dm.train[0].is_cuda and dm.val[1].is_cuda
+    x, y = dm.prepare(dm.train, True)
+    assert x.is_cuda and x.shape == (60, 3, 96, 96) and torch.isfinite(x).all()
+    shapes = load_data(DataConfig(name="shapes", resize=224, num_train=64, num_val=8, augment=["crop"]),
+                       "classification", "cuda")
+    assert shapes.prepare(shapes.train, True)[0].shape == (64, 1, 224, 224)
