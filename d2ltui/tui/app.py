@@ -48,8 +48,8 @@ class WorkbenchApp(App):
 
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
-                  resume: str = "") -> Launch:
-        launch = start_training(model, overrides, self.runs_dir, device, nproc, resume)
+                  resume: str = "", base_toml: str = "") -> Launch:
+        launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
         self.launches.append(launch)
         self.open_run(launch.path, launch)
         return launch

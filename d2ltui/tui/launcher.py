@@ -23,6 +23,13 @@ class Launch:
     path: Path
     proc: subprocess.Popen
     stderr: object = field(repr=False, default=None)
+    base_file: str = ""  # the temporary base config, removed once the run has read it
+
+    def tidy(self) -> None:
+        """Remove the temporary base config once the engine has written its own config.toml."""
+        if self.base_file and ((self.path / "status.json").exists() or not self.alive()):
+            Path(self.base_file).unlink(missing_ok=True)
+            self.base_file = ""
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -60,15 +67,24 @@ def train_command(target: str, overrides: list[str], run_id: str, runs_dir: Path
 
 
 def start_training(model: str, overrides: list[str], runs_dir: Path, device: str = "",
-                   nproc: int = 0, resume: str = "") -> Launch:
-    """Spawn the engine in a new session (it survives the TUI if left running)."""
+                   nproc: int = 0, resume: str = "", base_toml: str = "") -> Launch:
+    """Spawn the engine in a new session (it survives the TUI if left running).
+
+    `base_toml`, when given, is the config the overrides apply to (the target is that file,
+    so a preset sharing the model's name cannot slip its own settings in).
+    """
     run_id = resume or new_run_id(model)
     runs_dir.mkdir(parents=True, exist_ok=True)
     err = tempfile.TemporaryFile()
+    target = model
+    if base_toml:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", prefix=f"{run_id}-", delete=False) as f:
+            f.write(base_toml)
+        target = f.name
     proc = subprocess.Popen(
-        train_command(model, overrides, run_id, runs_dir, device, nproc, resume),
+        train_command(target, overrides, run_id, runs_dir, device, nproc, resume),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-    return Launch(run_id, runs_dir / run_id, proc, err)
+    return Launch(run_id, runs_dir / run_id, proc, err, target if base_toml else "")
 
 
 

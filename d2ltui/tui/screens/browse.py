@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from d2ltui.errors import UserError
 from d2ltui.tui.choices import list_presets, load_preset, save_preset
+from d2ltui.tui.runplan import RunPlan
 from d2ltui.tui.widgets.catalog import Catalog
 from d2ltui.tui.widgets.config_panel import ConfigPanel
 from d2ltui.tui.widgets.knob_bar import KnobBar
@@ -36,7 +37,7 @@ class BrowseScreen(Screen):
     def __init__(self, model: str = "lenet") -> None:
         super().__init__()
         self.model = model
-        self.extra_knobs: dict[str, Any] = {}  # model knobs a preset sets beyond the knob bar's
+        self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
         self._loaded = ""
 
     def compose(self) -> ComposeResult:
@@ -62,14 +63,24 @@ class BrowseScreen(Screen):
 
     def load_model(self, name: str) -> None:
         spec = get_spec(name)
-        self.model, self._loaded, self.extra_knobs = spec.name, spec.name, {}
+        self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one(KnobBar).load(spec)
-        self.query_one(ConfigPanel).set_task(spec.task, "init" in spec.knobs)
+        panel = self.query_one(ConfigPanel)
+        panel.set_task(spec.task, "init" in spec.knobs)
+        panel.load(self.plan.base)
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
-            self.query_one(LayerTable).request(self.model, {**self.extra_knobs, **event.knobs}, event.input_text)
+            self.query_one(LayerTable).request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
+
+    def base_knobs(self) -> dict[str, Any]:
+        """Model knobs the base config sets beyond the knob bar's (e.g. a preset's activation)."""
+        knobs = dict(self.plan.base.get("model", {})) if self.plan else {}
+        knobs.pop("name", None)
+        for shown in ("dropout", "norm", "num_classes"):
+            knobs.pop(shown, None)
+        return knobs
 
     # actions
     def action_focus_catalog(self) -> None:
@@ -89,15 +100,19 @@ class BrowseScreen(Screen):
     def action_start(self) -> None:
         panel, bar = self.query_one(ConfigPanel), self.query_one(KnobBar)
         errors = panel.errors() + ([] if bar.valid() else ["a knob above is invalid"])
-        if errors:
+        plan = None
+        if not errors and self.plan is not None:
+            knobs = {f"model.{k}": v for k, v in bar.knobs(every=True).items()}
+            plan = self.plan.with_values({**knobs, **panel.values()})
+            if reason := plan.check():
+                errors.append(reason)
+        if errors or plan is None:
             panel.check()
             self.action_show_tab("train")
             self.notify("; ".join(errors), title="cannot start", severity="error")
             return
-        values = {**{f"model.{k}": v for k, v in {**self.extra_knobs, **bar.knobs()}.items()}, **panel.values()}
-        overrides = [f"{key}={value}" for key, value in values.items()]
         device, nproc = panel.device()
-        self.app.start_run(self.model, overrides, device, nproc)
+        self.app.start_run(self.model, plan.overrides, device, nproc, base_toml=plan.base_toml())
 
     # presets
     def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:
@@ -113,27 +128,21 @@ class BrowseScreen(Screen):
         self.notify(f"loaded preset {event.name}")
 
     def apply_config(self, raw: dict[str, Any]) -> None:
-        """Fill the catalog selection, knob bar and panel from a TOML-shaped config."""
-        model = dict(raw.get("model", {}))
-        name = model.pop("name", self.model)
+        """Make `raw` (TOML-shaped) the base config: select its model, fill the knob bar and panel."""
+        name = raw.get("model", {}).get("name", self.model)
         if name != self.model:
             self.load_model(name)
             self.query_one(Catalog).select_model(name)
-        bar, panel = self.query_one(KnobBar), self.query_one(ConfigPanel)
+        self.plan = RunPlan(raw)
+        bar = self.query_one(KnobBar)
         for knob in ("dropout", "norm", "num_classes"):
-            if knob in model:
-                bar.set_knob(knob, model.pop(knob))
-        if "init" in model:
-            panel.set_field("model.init", model.pop("init"))
-        self.extra_knobs = model
-        for section in ("data", "optim", "train"):
-            for key, value in raw.get(section, {}).items():
-                if panel.query(f"#cfg-{section}-{key}"):
-                    panel.set_field(f"{section}.{key}", value)
+            if knob in raw.get("model", {}):
+                bar.set_knob(knob, raw["model"][knob])
+        self.query_one(ConfigPanel).load(raw)
 
     def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
         panel, bar = self.query_one(ConfigPanel), self.query_one(KnobBar)
-        raw: dict[str, Any] = {"model": {"name": self.model, **self.extra_knobs, **bar.knobs()}}
+        raw: dict[str, Any] = {"model": {"name": self.model, **self.base_knobs(), **bar.knobs()}}
         for key, value in panel.values().items():
             section, _, name = key.partition(".")
             raw.setdefault(section, {})[name] = value

@@ -79,6 +79,8 @@ class DashboardScreen(Screen):
             self.redraw_plots()
 
     def read_state(self) -> dict:
+        if self.launch:
+            self.launch.tidy()
         status = read_status(self.path)
         if self.launch and not self.launch.alive() and not (self.path / "status.json").exists():
             return {"state": "failed", "message": self.launch.early_error()}

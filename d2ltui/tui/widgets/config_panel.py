@@ -82,10 +82,20 @@ class ConfigPanel(VerticalScroll):
         for key, title in titles.items():
             set_title(self.query_one(f"#{_fid(key)}"), title)
         set_title(self.query_one("#cfg-device"), "device")
-        for key, _, _ in NUMBERS:
-            value = DEFAULTS[key]
-            self.set_field(key, ",".join(value) if isinstance(value, list) else value)
         self._devices_asked = False
+        self.load({})
+
+    def load(self, raw: dict[str, Any]) -> None:
+        """Fill every field from a TOML-shaped config; missing keys take the config defaults."""
+        for key in [k for k, _, _ in NUMBERS] + ["optim.name"]:
+            section, _, name = key.partition(".")
+            self.set_field(key, raw.get(section, {}).get(name, DEFAULTS[key]))
+        init = raw.get("model", {}).get("init", "default")
+        self.set_field("model.init", init)
+        data = raw.get("data", {}).get("name")
+        picker = self.query_one(f"#{_fid('data.name')}", Select)
+        if data and data in picker._legal_values:
+            picker.value = data
 
     def on_show(self) -> None:
         if not self._devices_asked:  # torch's device query waits until the panel is first seen
@@ -142,22 +152,19 @@ class ConfigPanel(VerticalScroll):
         return not errors
 
     def values(self) -> dict[str, Any]:
-        """{'data.batch_size': 64, ...} for the fields that differ from the config defaults."""
+        """{'data.batch_size': 64, ...}: every field's value (call when `errors()` is empty)."""
         out: dict[str, Any] = {}
         for key, _, _ in NUMBERS:
             text = self.query_one(f"#{_fid(key)}", Input).value.strip()
             default = DEFAULTS[key]
             if isinstance(default, list):
-                value: Any = [a.strip() for a in text.split(",") if a.strip()]
+                out[key] = [a.strip() for a in text.split(",") if a.strip()]
             else:
-                value = type(default)(float(text)) if text else default
-            if value != default:
-                out[key] = value
+                out[key] = type(default)(float(text)) if text else default
         out["data.name"] = self.query_one(f"#{_fid('data.name')}", Select).value
-        if (optim := self.query_one(f"#{_fid('optim.name')}", Select).value) != DEFAULTS["optim.name"]:
-            out["optim.name"] = optim
+        out["optim.name"] = self.query_one(f"#{_fid('optim.name')}", Select).value
         init = self.query_one(f"#{_fid('model.init')}", Select)
-        if not init.disabled and init.value != "default":
+        if not init.disabled:
             out["model.init"] = init.value
         return out
 

@@ -69,8 +69,8 @@ class KnobBar(Horizontal):
         self._loading = False
         self.call_after_refresh(self._announce)
 
-    def knobs(self) -> dict[str, Any]:
-        """The knob values that differ from the spec's defaults (all checked by the fields)."""
+    def knobs(self, every: bool = False) -> dict[str, Any]:
+        """The knob values that differ from the spec's defaults (`every`: all honoured ones)."""
         if self.spec is None:
             return {}
         out: dict[str, Any] = {}
@@ -78,10 +78,10 @@ class KnobBar(Horizontal):
             field = self.query_one(f"#knob-{name}", Input)
             if name in self.spec.knobs and field.value.strip() and field.is_valid:
                 value = self.spec.knobs[name].kind(float(field.value))
-                if value != self.spec.knobs[name].default:
+                if every or value != self.spec.knobs[name].default:
                     out[name] = value
         norm = self.query_one("#knob-norm", Select).value
-        if "norm" in self.spec.knobs and norm != self.spec.knobs["norm"].default:
+        if "norm" in self.spec.knobs and (every or norm != self.spec.knobs["norm"].default):
             out["norm"] = norm
         return out
 

@@ -1,0 +1,45 @@
+"""What Start sends: a base config (the model's defaults or a loaded preset) plus the panel's `--set` overrides."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from d2ltui.config import apply_overrides, dump_toml, from_dict
+from d2ltui.engine.job import model_defaults, validate
+from d2ltui.zoo.registry import get_spec
+
+
+@dataclass
+class RunPlan:
+    """A base TOML-shaped config and the overrides that the panel and knob bar put on top of it."""
+
+    base: dict[str, Any]
+    overrides: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_model(cls, name: str) -> "RunPlan":
+        return cls(model_defaults(get_spec(name)))
+
+    @property
+    def model(self) -> str:
+        return self.base.get("model", {}).get("name", "")
+
+    def with_values(self, values: dict[str, Any]) -> "RunPlan":
+        """A copy whose overrides are `section.key=value` for every value (lists and tuples as literals)."""
+        return RunPlan(copy.deepcopy(self.base), [f"{key}={value!r}" if not isinstance(value, str) else
+                                                   f"{key}={value}" for key, value in values.items()])
+
+    def check(self) -> str | None:
+        """None when the engine will accept this config, else its one-line reason."""
+        from d2ltui.errors import UserError
+
+        try:
+            validate(from_dict(apply_overrides(copy.deepcopy(self.base), list(self.overrides))))
+        except UserError as err:
+            return str(err)
+        return None
+
+    def base_toml(self) -> str:
+        return dump_toml(from_dict(copy.deepcopy(self.base)))
