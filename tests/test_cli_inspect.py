@@ -25,7 +25,8 @@ def run_main(argv, capsys):
 
 # ---- list ----
 
-def test_list_groups_every_model_under_its_chapter():
+def test_list_groups_every_model_under_its_chapter(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -59,7 +60,8 @@ def test_list_and_help_import_no_torch():
 
 # ---- inspect: tables and JSON ----
 
-def test_inspect_table_has_aligned_rows_and_totals():
+def test_inspect_table_has_aligned_rows_and_totals(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     result = runner.invoke(app, ["inspect", "lenet"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -70,6 +72,18 @@ def test_inspect_table_has_aligned_rows_and_totals():
     assert conv1.split()[1:4] == ["Conv2d", "1x6x28x28", "156"] and conv1.split()[-1] == "5"
     assert "params 61,706 (trainable 61,706, frozen 0)" in result.output
     assert max(map(len, lines)) <= 100
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_inspect_fits_the_terminal_width(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for argv in (["inspect", "seq2seq-attention", "--depth", "4"], ["inspect", "vgg11", "--input", "64x3x224x224"],
+                 ["list"]):
+        lines = runner.invoke(app, argv).output.splitlines()
+        assert max(map(len, lines)) <= columns, argv
+        if argv[0] == "inspect":  # the rule under the header has one run of dashes per column
+            rule = next(line for line in lines if line.startswith("---"))
+            assert len(rule.split()) == 6 and all(set(part) == {"-"} for part in rule.split())
 
 
 def test_inspect_depth_and_knobs_change_the_table():

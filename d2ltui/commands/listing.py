@@ -72,7 +72,7 @@ def catalog_lines(specs: list[ModelSpec], width: int = 100) -> list[str]:
             lines.append(f"  {s.name:<{name_w}}  {s.task:<{task_w}}  {format_shapes(s.default_input):<{input_w}}  "
                          f"{_clip(_about(s), doc_w)}".rstrip())
     lines.append("")
-    lines.append(f"{len(specs)} models. Layers of one: d2l-tui inspect NAME [--input SHAPE] [--set KNOB=VALUE]")
+    lines.append(f"{len(specs)} models. Layers: d2l-tui inspect NAME [--input SHAPE] [--set KNOB=VALUE]")
     return lines
 
 
