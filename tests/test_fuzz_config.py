@@ -156,3 +156,55 @@ def test_near_valid_configs_are_valid_or_one_user_error(raw):
     if cfg is not None:
         _assert_round_trip(cfg)
         assert cfg.data.batch_size >= 1 and cfg.optim.lr > 0 and 0 <= cfg.optim.momentum < 1
+
+
+# -- the command line, in-process: every argv ends in exit 0/1/2 and one clear line, never a traceback -------
+
+SMALL_MODELS = ["linear-regression", "softmax-regression", "mlp", "lenet", "rnn", "seq2seq", "nin", "nope"]
+OPTIONS = ["--set", "-s", "--device", "--json", "--depth", "-d", "--input", "-i", "--resume", "--run-id",
+           "--plain", "--help", "--runs-dir", "--bogus", "-x", "--"]
+word = st.one_of(st.sampled_from(SMALL_MODELS + OPTIONS + ["1x1x28x28", "1x9,1x9", "3", "-1", "cpu", "quick"]),
+                 set_strings, texts(8))
+argvs = st.one_of(
+    st.tuples(st.sampled_from(["list", "presets", "inspect", "train", "runs", "lisst", "--help", "--version"]),
+              st.lists(word, max_size=6)).map(lambda t: [t[0], *t[1]]),
+    st.tuples(st.sampled_from(SMALL_MODELS[:-1]), st.lists(set_strings, max_size=3), st.sampled_from(["", "1x1x28x28", "2x3"]))
+    .map(lambda t: ["inspect", t[0], *[a for s in t[1] for a in ("--set", s)], *(["--input", t[2]] if t[2] else [])]))
+
+
+@pytest.fixture(scope="module")
+def cli_runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@settings(FAST, max_examples=300)
+@given(argv=argvs)
+def test_random_command_lines_end_cleanly(argv, cli_runner, tmp_path_factory, monkeypatch_module):
+    from d2ltui.cli import app
+
+    if argv[0] in ("runs", "train") and "--runs-dir" not in argv:
+        argv = [*argv, "--runs-dir", str(tmp_path_factory.getbasetemp() / "fuzz-runs")]
+    result = cli_runner.invoke(app, argv, catch_exceptions=True)
+    out = result.output
+    assert "Traceback" not in out
+    if isinstance(result.exception, UserError):  # main() prints it as one line and exits 2
+        assert str(result.exception) and "\n" not in str(result.exception)
+        event("user error")
+        return
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 1, 2), (argv, result.exit_code, out[-500:])
+    event(f"exit {result.exit_code}")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """No training inside the fuzz loop: a valid `train` stops right before the job would start."""
+    from d2ltui.commands import training
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(training, "_train", lambda cfg, *a, **k: 0)
+    patch.setattr(training, "_launch", lambda *a, **k: 0)
+    yield patch
+    patch.undo()
