@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from d2ltui.commands.listing import table_width
 from d2ltui.errors import UserError
 from d2ltui.shapes import format_shape, format_shapes, parse_shapes
 from d2ltui.zoo.registry import get_spec
+
+if TYPE_CHECKING:
+    from d2ltui.summary import Summary
 
 COLUMNS = ("name", "type", "output shape", "params", "FLOPs", "RF")
 RIGHT = {"params", "FLOPs", "RF"}
@@ -26,7 +29,7 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
-def table_lines(summary: Any, width: int = 100) -> list[str]:
+def table_lines(summary: Summary, width: int = 100) -> list[str]:
     """The aligned table with a heading and totals, no line longer than `width` (names are clipped)."""
     from d2ltui.summary import format_field, human_bytes, human_count
 
