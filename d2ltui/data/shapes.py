@@ -9,6 +9,7 @@ memory stays bounded at 224 x 224.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -19,6 +20,7 @@ from d2ltui.data.transforms import ImagePrepare
 
 CLASSES = ["disk", "ring", "square", "frame", "triangle", "plus", "star", "bar", "half-disk", "ell"]
 SQRT3 = math.sqrt(3.0)
+NOISE = 0.05  # std of the uniform pixel noise
 
 
 def _mask(kind: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -46,9 +48,25 @@ def _mask(kind: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return ((u >= -0.7) & (u <= -0.25) & (v.abs() <= 0.8)) | ((u >= -0.7) & (u <= 0.7) & (v >= 0.35) & (v <= 0.8))
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Elementwise rendering gains little from threads and loses much when the CPU is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def render(n: int, size: int = 28, channels: int = 1, seed: int = 0, salt: int = 0
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """n images (n, channels, size, size) uint8 and their labels (n,) int64."""
+    with one_thread():
+        return _render(n, size, channels, seed, salt)
+
+
+def _render(n: int, size: int, channels: int, seed: int, salt: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = generator(seed, 100 + salt)
     y = torch.randint(0, len(CLASSES), (n,), generator=g)
     radius = (torch.rand(n, generator=g) * 0.17 + 0.2) * size  # 0.2 .. 0.37 of the side
@@ -65,22 +83,28 @@ def render(n: int, size: int = 28, channels: int = 1, seed: int = 0, salt: int =
     coords = torch.arange(size, dtype=torch.float32) + 0.5
     chunk = max(1, 2_000_000 // (size * size))
     ng = torch.Generator().manual_seed(noise_seed)
+    # pixel noise from a bank of maps (a fresh draw per pixel costs more than all the rest at 224 px)
+    bank = torch.rand(min(n, max(64, 2_000_000 // (size * size))), size, size, generator=ng)
+    bank = bank.sub_(0.5).mul_(NOISE * math.sqrt(12))
+    pick = torch.randint(0, len(bank), (n,), generator=ng)
     for start in range(0, n, chunk):
-        sl = slice(start, min(n, start + chunk))
-        dx = coords.view(1, 1, -1) - cx[sl].view(-1, 1, 1)
-        dy = coords.view(1, -1, 1) - cy[sl].view(-1, 1, 1)
-        cos, sin = torch.cos(angle[sl]).view(-1, 1, 1), torch.sin(angle[sl]).view(-1, 1, 1)
-        rad = radius[sl].view(-1, 1, 1)
+        idx = torch.arange(start, min(n, start + chunk))
+        order = torch.argsort(y[idx], stable=True)  # each class a contiguous slice: views, no gathers
+        idx = idx[order]
+        dx = coords.view(1, 1, -1) - cx[idx].view(-1, 1, 1)
+        dy = coords.view(1, -1, 1) - cy[idx].view(-1, 1, 1)
+        cos, sin = torch.cos(angle[idx]).view(-1, 1, 1), torch.sin(angle[idx]).view(-1, 1, 1)
+        rad = radius[idx].view(-1, 1, 1)
         u, v = (cos * dx + sin * dy) / rad, (cos * dy - sin * dx) / rad
-        inside = torch.zeros(u.shape, dtype=torch.bool)
-        ys = y[sl]
-        for kind in ys.unique().tolist():
-            sel = (ys == kind).nonzero().squeeze(1)
-            inside[sel] = _mask(kind, u[sel], v[sel])
-        m = inside.unsqueeze(1).float()
-        img = m * fg[sl].view(-1, channels, 1, 1) + (1 - m) * bg[sl].view(-1, channels, 1, 1)
-        img += torch.randn(img.shape, generator=ng) * 0.05
-        out[sl] = (img.clamp_(0, 1) * 255).round_().to(torch.uint8)
+        inside = torch.empty(u.shape, dtype=torch.bool)
+        lo = 0
+        for kind, count in enumerate(torch.bincount(y[idx], minlength=len(CLASSES)).tolist()):
+            if count:
+                inside[lo:lo + count] = _mask(kind, u[lo:lo + count], v[lo:lo + count])
+            lo += count
+        img = torch.where(inside.unsqueeze(1), fg[idx].view(-1, channels, 1, 1), bg[idx].view(-1, channels, 1, 1))
+        img += bank[pick[idx]].unsqueeze(1)
+        out[idx] = img.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
     return out, y
 
 
