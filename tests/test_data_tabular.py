@@ -122,3 +122,12 @@ def test_tabular_missing_embedded():
     A = torch.cat([X, torch.ones(len(X), 1)], 1)
     w = torch.linalg.lstsq(A, y).solution
     assert ((A @ w - y) ** 2).mean() < 0.3 * y.var()
+
+
+def test_empty_and_id_like_columns_are_skipped(tmp_path):
+    path = tmp_path / "people.csv"
+    lines = ["name,empty,age,label"] + [f"person{i},,{20 + i % 7},{'ab'[i % 2]}" for i in range(120)]
+    path.write_text("\n".join(lines) + "\n")
+    dm = load(path, task="classification", target="label", num_train=100, num_val=20)
+    assert dm.info["skipped_columns"] == ["name", "empty"] and dm.info["features"] == ["age"]
+    assert not dm.train[0].isnan().any() and dm.classes == ["a", "b"]

@@ -101,9 +101,11 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
     rows = [r for r in rows if not _is_missing(r[t])]
     names = [h for i, h in enumerate(header) if i != t]
     columns = [[r[i] for r in rows] for i, h in enumerate(header) if i != t]
+    # skipped: columns with no value at all, and text columns with too many distinct values (names, ids)
     skipped = [nm for nm, c in zip(names, columns)
-               if any(_num(v) is None for v in c if not _is_missing(v))
-               and len({v for v in c if not _is_missing(v)}) > max(MAX_CATEGORIES, len(rows) // 2)]
+               if all(_is_missing(v) for v in c)
+               or (any(_num(v) is None for v in c if not _is_missing(v))
+                   and len({v for v in c if not _is_missing(v)}) > max(MAX_CATEGORIES, len(rows) // 2))]
     keep = [i for i, nm in enumerate(names) if nm not in skipped]
     names, columns = [names[i] for i in keep], [columns[i] for i in keep]
     if cfg.impute == "drop_rows":
