@@ -98,3 +98,12 @@ def test_launcher_refuses_an_existing_run_and_marks_an_early_death(tmp_path):
         time.sleep(0.05)
     assert read_status(job.path)["state"] == "crashed"  # its pid is gone and it never wrote a status
     assert "unknown target 'no-such-model'" in (job.path / LOG).read_text()
+
+
+def test_the_launcher_never_overwrites_a_status_the_run_wrote(tmp_path):
+    from d2ltui.engine.launch import _create_json
+
+    assert _create_json(tmp_path / STATUS, {"state": "starting"})
+    assert not _create_json(tmp_path / STATUS, {"state": "other"})
+    assert read_json(tmp_path / STATUS) == {"state": "starting"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STATUS]

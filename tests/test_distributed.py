@@ -64,7 +64,7 @@ def test_torchrun_command_lines():
 WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
-    from d2ltui.engine.distributed import (any_rank, barrier, broadcast_object, dist_setup, dist_teardown,
+    from d2ltui.engine.distributed import (any_rank, any_ranks, barrier, broadcast_object, dist_setup, dist_teardown,
                                            reduce_mean, shard_indices, unwrap_model, wrap_model)
     info = dist_setup(device="cpu")
     torch.manual_seed(info.rank)  # different initial weights: DDP must broadcast rank 0's
@@ -80,6 +80,7 @@ WORKER = textwrap.dedent("""
            "weight": unwrap_model(model).weight.detach().tolist(),
            "mean": reduce_mean({"loss": float(info.rank + 1), "acc": 0.5}, info),
            "any": any_rank(info.rank == 1, info), "none": any_rank(False, info),
+           "flags": any_ranks((info.rank == 0, False, True), info),
            "obj": broadcast_object({"ckpt": info.rank} if info.is_main else None, info)}
     barrier(info)
     dist_teardown(info)
@@ -102,6 +103,7 @@ def test_two_gloo_processes_agree(tmp_path):
     assert r0["mean"] == r1["mean"] == {"acc": 0.5, "loss": 1.5}
     assert r0["any"] is r1["any"] is True and r0["none"] is r1["none"] is False
     assert r0["obj"] == r1["obj"] == {"ckpt": 0}
+    assert r0["flags"] == r1["flags"] == [True, False, True]
     torch.manual_seed(0)  # rank 0's start, one full-batch step in one process
     model = torch.nn.Linear(4, 1)
     g = torch.Generator().manual_seed(0)

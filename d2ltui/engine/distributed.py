@@ -116,6 +116,15 @@ def any_rank(flag: bool, info: DistInfo) -> bool:
     return bool(t.item() > 0)
 
 
+def any_ranks(flags: tuple[bool, ...], info: DistInfo) -> tuple[bool, ...]:
+    """`any_rank` for several flags in one collective (e.g. stop and pause, polled every step)."""
+    if not info.distributed:
+        return tuple(bool(f) for f in flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=_comm_device(info))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v > 0) for v in t.tolist())
+
+
 def broadcast_object(obj: Any, info: DistInfo, src: int = 0) -> Any:
     """Rank `src`'s `obj` on every rank (e.g. a checkpoint only rank 0 can read)."""
     if not info.distributed:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from d2ltui.engine.rundir import LOG, STATUS, RunDir, atomic_write_json, new_run_id, pid_start, resolve_runs_dir
+from d2ltui.engine.rundir import (LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start,
+                                  resolve_runs_dir)
 from d2ltui.errors import UserError
 
 GRACE_S = 20.0  # after a stop signal: time for every worker to checkpoint before SIGKILL
@@ -83,15 +85,29 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
         log.flush()
         proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, env=env)
-    if not resume:
-        atomic_write_json(folder / STATUS, {
+    if not resume:  # unless the child already wrote its own status (never overwrite it)
+        _create_json(folder / STATUS, {
             "state": "starting", "pid": proc.pid, "pid_start": pid_start(proc.pid),
-            "host": os.uname().nodename, "message": "detached, starting", "updated": time.time()})
+            "host": socket.gethostname(), "message": "detached, starting", "updated": time.time()})
     if not quiet:
         print(run_id, flush=True)
         print(f"detached: pid {proc.pid}, output in {folder / LOG}; follow it with "
               f"`d2l-tui attach {run_id}` or `d2l-tui runs`", file=sys.stderr, flush=True)
     return Detached(run_id=run_id, pid=proc.pid, path=folder)
+
+
+def _create_json(path: Path, obj: dict) -> bool:
+    """Write `obj` to `path` atomically only if `path` does not exist yet (hard link: no replace)."""
+    tmp = path.with_name(f".{path.name}.launch.tmp")
+    atomic_write_json(tmp, obj)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return True
 
 
 def torchrun_command(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
