@@ -73,6 +73,7 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_exact(reference, tmp_pa
         assert read_json(run / STATUS)["state"] == "finished", where
         assert_same_weights(run, reference)
         assert curve(run) == curve(reference), f"{where}: metrics differ from the uninterrupted run"
+        assert not list(run.glob(".*.tmp")), f"{where}: temp files left behind"
     assert kinds["mid-epoch"] >= 2 and kinds["epoch boundary"] >= 2, kinds
 
 

@@ -110,3 +110,15 @@ def test_list_runs_and_find(tmp_path):
     assert RunDir.find("a", tmp_path).id == "a"
     with pytest.raises(UserError, match="no run"):
         RunDir.find("zzz", tmp_path)
+
+
+def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    stale = tmp_path / f".checkpoint.pt.{child.pid}.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    live = tmp_path / f".checkpoint.pt.{os.getpid()}.def456.tmp"  # another writer, still at work
+    live.write_bytes(b"in progress")
+    rundir.atomic_write_bytes(tmp_path / "checkpoint.pt", b"new")
+    assert not stale.exists() and live.exists()
+    assert (tmp_path / "checkpoint.pt").read_bytes() == b"new"

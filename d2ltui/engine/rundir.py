@@ -49,6 +49,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     propagates.
     """
     path = Path(path)
+    _remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -63,6 +64,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files of `path` left by a writer that was killed (its pid is gone)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
