@@ -54,9 +54,9 @@ def write_run(root: Path, run_id: str, model: str = "lenet", data: str = "shapes
                 step = epoch * 5 + i + 1
                 f.write(json.dumps({"step": step, "epoch": epoch, "split": "train", "loss": 2.3 / step,
                                     "acc": 0.1 + 0.05 * step, "samples_per_s": 1000 + step, "lr": 0.1,
-                                    "time": start + step}) + "\n")
+                                    "time": float(step)}) + "\n")
             f.write(json.dumps({"step": (epoch + 1) * 5, "epoch": epoch, "split": "val", "loss": 2.0 / (epoch + 1),
-                                "acc": 0.5 + 0.1 * epoch, "time": start + (epoch + 1) * 5}) + "\n")
+                                "acc": 0.5 + 0.1 * epoch, "time": float((epoch + 1) * 5)}) + "\n")
     status = {"state": state, "pid": pid or os.getpid(), "message": "done" if state == "finished" else "",
               "started": start, "updated": start + 30, "epoch": epochs - 1, "total_epochs": epochs,
               "step": epochs * 5, "total_steps": epochs * 5}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from d2ltui.engine.rundir import CONFIG, METRICS, SAMPLES, read_json, read_metrics, read_status
+from d2ltui.engine.rundir import CONFIG, METRICS, SAMPLES, read_json, read_metrics
+from d2ltui.engine.runs_index import RunSummary, list_run_summaries
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,7 +16,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 METRIC_KEYS = ("acc", "bleu", "ppl", "mse")
-HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ppl": False, "mse": False, "loss": False}
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -59,63 +58,20 @@ def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[fl
     return xs, ys
 
 
-def best_metric(records: list[dict[str, Any]]) -> str:
-    """'acc 0.912' style best validation value (falls back to the best loss)."""
-    name = metric_name(records) or "loss"
-    _, ys = series(records, "val", name)
-    if not ys:
-        _, ys = series(records, "", name)
-    if not ys:
+def list_runs(root: Path) -> list[RunSummary]:
+    """Every run under `root`, newest first (the same rows as `d2l-tui runs`)."""
+    return sorted(list_run_summaries(root), key=lambda r: r.started or 0.0, reverse=True)
+
+
+def best_text(run: RunSummary) -> str:
+    return f"{run.metric} {run.best:.4g}" if run.metric and run.best is not None else "-"
+
+
+def duration_text(run: RunSummary) -> str:
+    if run.duration_s is None:
         return "-"
-    best = max(ys) if HIGHER_IS_BETTER.get(name, False) else min(ys)
-    return f"{name} {best:.4g}"
-
-
-@dataclass
-class RunInfo:
-    """One row of the runs screen."""
-
-    path: Path
-    state: str
-    model: str
-    data: str
-    best: str
-    duration: str
-    message: str = ""
-
-    @property
-    def id(self) -> str:
-        return self.path.name
-
-
-def duration(records: list[dict[str, Any]], status: dict[str, Any], path: Path) -> str:
-    times = [r["time"] for r in records if isinstance(r.get("time"), (int, float))]
-    start = status.get("started") or (times[0] if times else None)
-    try:
-        start = start or (path / CONFIG).stat().st_mtime
-    except OSError:
-        return "-"
-    end = status.get("updated") if status.get("state") not in ("running", "paused") else time.time()
-    seconds = max(0.0, float(end or time.time()) - float(start))
-    return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-
-
-def run_info(path: Path) -> RunInfo:
-    cfg = read_config(path)
-    status = read_status(path)
-    records = read_metrics(path / METRICS)[0]
-    return RunInfo(path, status.get("state", "?"), cfg.get("model", {}).get("name", "?"),
-                   cfg.get("data", {}).get("name", "?"), best_metric(records),
-                   duration(records, status, path), status.get("message", ""))
-
-
-def list_runs(root: Path) -> list[RunInfo]:
-    """Every run under `root`, newest first."""
-    if not root.is_dir():
-        return []
-    paths = [p for p in root.iterdir() if (p / CONFIG).exists()]
-    paths.sort(key=lambda p: (p / CONFIG).stat().st_mtime, reverse=True)
-    return [run_info(p) for p in paths]
+    seconds = int(run.duration_s)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -82,8 +82,9 @@ class DashboardScreen(Screen):
         if self.launch:
             self.launch.tidy()
         status = read_status(self.path)
-        if self.launch and not self.launch.alive() and not (self.path / "status.json").exists():
-            return {"state": "failed", "message": self.launch.early_error()}
+        if self.launch and not self.launch.alive() and self.launch.proc.returncode and (
+                status.get("state") not in END_STATES or status.get("state") == "crashed"):
+            return {**status, "state": "failed", "message": self.launch.early_error()}
         if self.launch and self.launch.alive() and status.get("state") == "crashed":
             return {"state": "starting", "message": "the engine is starting"}
         return status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +11,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from d2ltui.engine.rundir import LIVE_STATES
-from d2ltui.tui.runlog import RunInfo, list_runs
+from d2ltui.engine.runs_index import RunSummary
+from d2ltui.tui.runlog import best_text, duration_text, list_runs
 from d2ltui.tui.screens.dialogs import ChoiceScreen
 
 COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
@@ -28,7 +30,7 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: list[RunInfo] = []
+        self.runs: list[RunSummary] = []
         self.marked: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -50,14 +52,14 @@ class RunsScreen(Screen):
         table.clear()
         for run in self.runs:
             mark = "●" if run.id in self.marked else " "
-            table.add_row(mark, run.id, run.state, run.model, run.data, run.best, run.duration, key=run.id)
+            table.add_row(mark, run.id, run.state, run.model, run.data, best_text(run), duration_text(run), key=run.id)
         if self.runs:
             table.move_cursor(row=min(cursor, len(self.runs) - 1))
         hint = "no runs yet: start one from the Train tab" if not self.runs else \
             f"{len(self.runs)} runs, {len(self.marked)} marked (space marks, o overlays)"
         self.query_one("#runs-hint", Static).update(hint)
 
-    def current(self) -> RunInfo | None:
+    def current(self) -> RunSummary | None:
         table = self.query_one(DataTable)
         return self.runs[table.cursor_row] if self.runs and 0 <= table.cursor_row < len(self.runs) else None
 
@@ -71,12 +73,13 @@ class RunsScreen(Screen):
 
     def action_open(self) -> None:
         if run := self.current():
-            self.app.open_run(run.path)
+            self.app.open_run(Path(run.path))
 
     def action_overlay(self) -> None:
         from d2ltui.tui.screens.compare import CompareScreen
 
-        chosen = [r.path for r in self.runs if r.id in self.marked] or ([self.current().path] if self.current() else [])
+        chosen = [Path(r.path) for r in self.runs if r.id in self.marked] or (
+            [Path(self.current().path)] if self.current() else [])
         if chosen:
             self.app.push_screen(CompareScreen(chosen))
 
