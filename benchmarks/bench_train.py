@@ -1,0 +1,152 @@
+"""Training throughput: the engine's loop (as `d2l-tui train` runs it) vs a bare loop vs the book's DataLoader style.
+
+Same model, data and batch size for all three, measured in one process and interleaved
+(best of --repeats). Prints samples/s, the ratios the engine is held to (>= 0.95 of the
+bare loop, >= 1.5x the book's style for LeNet at 28x28, batch 256, on the CPU) and the time
+to the first optimizer step.
+
+    python benchmarks/bench_train.py                       # LeNet at 28, batch 256, CPU
+    python benchmarks/bench_train.py --model resnet18 --size 96 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from d2ltui.config import dump_toml, from_dict
+from d2ltui.data.base import DataModule
+from d2ltui.engine import events as ev
+from d2ltui.engine.devices import resolve_device
+from d2ltui.engine.rundir import RunDir
+from d2ltui.engine.trainer import fit
+from d2ltui.zoo.build import build_model
+from d2ltui.zoo.registry import get_spec
+
+
+def make_data(n: int, n_val: int, size: int) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(n + n_val, 1, size, size, generator=g)
+    y = torch.randint(0, 10, (n + n_val,), generator=g)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def build(args, device):
+    spec = get_spec(args.model)
+    knobs = {**spec.defaults(), "num_classes": 10, "in_channels": 1}
+    model = build_model(spec, knobs, ((1, 1, args.size, args.size),), device)
+    return model, torch.optim.SGD(model.parameters(), lr=args.lr)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_loop(args, device, batches) -> tuple[float, float]:
+    """(samples/s after the warm-up steps, seconds to the end of the first step) for a batch iterator."""
+    t0 = time.perf_counter()
+    model, opt = build(args, device)
+    model.train()
+    first = None
+    done, t_start = 0, None
+    for i, (x, y) in enumerate(batches()):
+        if i == args.warmup:
+            sync(device)
+            t_start, done = time.perf_counter(), 0
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done += len(y)
+        if first is None:
+            sync(device)
+            first = time.perf_counter() - t0
+    sync(device)
+    return done / (time.perf_counter() - t_start), first
+
+
+def bare(args, device, data):
+    X, y = data[0].to(device), data[1].to(device)
+
+    def batches():
+        for _ in range(args.epochs):
+            perm = torch.randperm(len(X), device=device)
+            for b in range(0, len(X), args.batch_size):
+                idx = perm[b:b + args.batch_size]
+                yield X[idx], y[idx]
+    return timed_loop(args, device, batches)
+
+
+def book(args, device, data):
+    loader = DataLoader(TensorDataset(data[0], data[1]), batch_size=args.batch_size, shuffle=True,
+                        num_workers=args.workers, pin_memory=device.type == "cuda", persistent_workers=False)
+
+    def batches():
+        for _ in range(args.epochs):
+            yield from loader
+    return timed_loop(args, device, batches)
+
+
+def engine(args, device, data):
+    """`fit` with the run directory written (metrics, status, checkpoints, samples), as `train` does."""
+    cfg = from_dict({"model": {"name": args.model}, "data": {"name": "bench", "batch_size": args.batch_size},
+                     "optim": {"name": "sgd", "lr": args.lr},
+                     "train": {"epochs": args.epochs, "device": str(device), "log_every": 10}})
+    dm = DataModule("bench", "classification", data[:2], data[2:], ((1, 1, args.size, args.size),),
+                    {"num_classes": 10, "in_channels": 1})
+    marks: list[tuple[float, int]] = []
+
+    def watch(event):
+        if isinstance(event, ev.Metrics) and event.record["split"] == "train":
+            marks.append((time.perf_counter(), event.record["step"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunDir.create(tmp, dump_toml(cfg), "bench")
+        result = fit(cfg, run, [watch], data=dm)
+    (t_a, s_a), (t_b, s_b) = marks[0], marks[-1]  # from the first log line (warm) to the last
+    return (s_b - s_a) * args.batch_size / (t_b - t_a), result.first_step_s
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="lenet")
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--num-train", type=int, default=15360)
+    p.add_argument("--num-val", type=int, default=512)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    data = make_data(args.num_train, args.num_val, args.size)
+    build(args, device)  # pay torch's one-off imports (optimizer, dynamo) before timing anything
+    print(f"{args.model} at {args.size}x{args.size}, batch {args.batch_size}, {args.num_train} samples x "
+          f"{args.epochs} epochs on {device} ({torch.get_num_threads()} threads), best of {args.repeats}")
+    best = {"engine": (0.0, 0.0), "bare": (0.0, 0.0), "book": (0.0, 0.0)}
+    for r in range(args.repeats):
+        for name, fn in (("bare", bare), ("engine", engine), ("book", book)):
+            sps, first = fn(args, device, data)
+            print(f"  run {r + 1} {name:<6} {sps:10,.0f} samples/s  first step {first:.3f} s", flush=True)
+            if sps > best[name][0]:
+                best[name] = (sps, first)
+    e, b, k = best["engine"][0], best["bare"][0], best["book"][0]
+    print(f"engine {e:,.0f} samples/s | bare loop {b:,.0f} | book style (DataLoader, {args.workers} workers) {k:,.0f}")
+    print(f"engine / bare = {e / b:.3f} (target >= 0.95)   engine / book = {e / k:.2f} (target >= 1.5)")
+    print("time to first step: " + ", ".join(f"{n} {best[n][1]:.3f} s" for n in ("engine", "bare", "book")))
+
+
+if __name__ == "__main__":
+    main()
