@@ -266,3 +266,32 @@ def test_cuda_bf16_channels_last_runs():
     cfg = cfg_of("lenet", data={"batch_size": 32}, train={"epochs": 1, "device": "cuda"})
     result = fit(cfg, data=images())
     assert result.state == "finished" and next(result.model.parameters()).is_cuda
+
+
+def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
+    from d2ltui.engine import tasks
+
+    def oom(self, model, batch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(tasks.Classification, "loss", oom)
+    cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 1})
+    run = RunDir.create(tmp_path, dump_toml(cfg), "oom")
+    result = fit(cfg, run, data=blobs())
+    assert result.state == "failed" and result.exit_code == 1
+    status = run.status()
+    assert status["state"] == "failed" and "data.batch_size=32" in status["message"]
+
+
+def test_failed_checkpoint_write_is_reported_and_training_goes_on(tmp_path, monkeypatch):
+    from d2ltui.engine import trainer
+
+    def full_disk(path, state):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(trainer, "save_checkpoint", full_disk)
+    cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 2})
+    run = RunDir.create(tmp_path, dump_toml(cfg), "disk")
+    notes = []
+    result = fit(cfg, run, [lambda e: notes.append(e) if isinstance(e, ev.Checkpointed) else None], data=blobs())
+    assert result.state == "finished"
+    assert notes and all("No space left on device" in n.error for n in notes)
+    assert "not written" in run.status()["checkpoint_error"]
