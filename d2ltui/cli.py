@@ -111,9 +111,19 @@ def presets() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the typer app, turning a UserError into one line and exit code 2."""
+    """Entry point: run the typer app; bad input of any kind becomes one line and exit code 2."""
     try:
-        app(args=argv, prog_name="d2l-tui", standalone_mode=True)
+        code = app(args=argv, prog_name="d2l-tui", standalone_mode=False)
     except UserError as err:
         print(f"d2l-tui: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
+    except typer.Abort:
+        print("d2l-tui: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as err:  # click's usage errors: bad option, missing argument
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"d2l-tui: error: {message}{hint}", file=sys.stderr)
+        sys.exit(getattr(err, "exit_code", 2) or 2)
+    sys.exit(code if isinstance(code, int) else 0)
