@@ -87,6 +87,18 @@ def test_fashion_mnist_from_gzipped_idx_in_torchvision_layout(tmp_path):
     assert torch.equal(small.train[0], again.train[0])
 
 
+def test_damaged_idx_files_are_one_line_errors(tmp_path):
+    raw = write_idx(tmp_path, "MNIST", gz=True)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(UserError, match="cannot decompress .*t10k-labels-idx1-ubyte.gz"):
+        load_data(cfg("mnist", tmp_path), "classification", "cpu")
+    assert not (raw / "t10k-labels-idx1-ubyte").exists() and not (raw / "train-images-idx3-ubyte").exists()
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x0c\x01" + bytes(8))  # labels typed as int16
+    with pytest.raises(UserError, match="cannot read the IDX files"):
+        load_data(cfg("mnist", tmp_path), "classification", "cpu")
+
+
 @pytest.mark.parametrize("size", [224, 96])
 def test_mnist_resize_and_channels(tmp_path, size):
     write_idx(tmp_path, "MNIST", gz=False)
