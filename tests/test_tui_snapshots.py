@@ -16,13 +16,6 @@ RUN_SAMPLES = {"epoch": 1, "kind": "images", "items": [
      "image": [[((r + c) % 5) / 4 for c in range(28)] for r in range(28)]}]}
 
 
-def _freeze_clock(monkeypatch):
-    """Durations and ETAs are drawn from the clock: pin it so snapshots are stable."""
-    import d2ltui.tui.runlog as runlog
-
-    monkeypatch.setattr(runlog.time, "time", lambda: 1_700_000_100.0)
-
-
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)])
 def test_browse_layers(snap_compare, size):
     async def ready(pilot):
@@ -50,7 +43,7 @@ def test_train_panel(snap_compare):
     assert snap_compare(create_app(), terminal_size=(80, 24), run_before=ready)
 
 
-def test_dashboard_finished_run(snap_compare, tmp_path, monkeypatch):
+def test_dashboard_finished_run(snap_compare, tmp_path):
     path = write_run(tmp_path / "runs", "run-a", samples=RUN_SAMPLES)
     _pin_status(path)
 
@@ -62,8 +55,7 @@ def test_dashboard_finished_run(snap_compare, tmp_path, monkeypatch):
                         run_before=ready)
 
 
-def test_runs_screen(snap_compare, tmp_path, monkeypatch):
-    _freeze_clock(monkeypatch)
+def test_runs_screen(snap_compare, tmp_path):
     root = tmp_path / "runs"
     for name, knobs in (("run-a", {}), ("run-b", {"norm": "batch"})):
         _pin_status(write_run(root, name, knobs=knobs))

@@ -52,3 +52,38 @@ async def test_configure_start_watch_pause_resume_stop(tmp_path):
         assert "num_train = 256" in config and "lr = 0.05" in config and 'name = "shapes"' in config
         await pilot.press("q")
     assert not launch.alive()
+
+
+@pilot_test
+async def test_quit_while_running_asks_then_leave_and_reattach(tmp_path):
+    runs = tmp_path / "runs"
+    app = create_app(runs_dir=runs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_summary(pilot)
+        await pilot.press("t")
+        await fill(pilot, "cfg-data-num_train", "256")
+        await fill(pilot, "cfg-train-epochs", "500")
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        launch = app.launches[0]
+        await until(pilot, lambda: read_status(launch.path)["state"] == "running", timeout=60)
+        await pilot.press("q")
+        await until(pilot, lambda: type(app.screen).__name__ == "ChoiceScreen")
+        await pilot.press("escape")  # cancel: nothing happens
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        await pilot.press("q")
+        await until(pilot, lambda: type(app.screen).__name__ == "ChoiceScreen")
+        await pilot.click("#leave")
+        await until(pilot, lambda: not app.is_running)
+    try:
+        assert launch.alive()  # left running, in its own session
+        again = create_app(runs_dir=runs, attach=launch.run_id)
+        async with again.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: type(again.screen).__name__ == "DashboardScreen")
+            dash = again.screen
+            await until(pilot, lambda: dash.status.get("state") == "running")
+            await pilot.press("x")  # stop from the re-attached dashboard
+            await until(pilot, lambda: not launch.alive(), timeout=60)
+            await until(pilot, lambda: dash.status.get("state") == "stopped")
+    finally:
+        launch.send("kill")
