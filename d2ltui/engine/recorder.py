@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from d2ltui.engine import events as ev
-from d2ltui.engine.rundir import METRICS, RunDir, atomic_write_bytes
+from d2ltui.engine.rundir import METRICS, STATUS, RunDir, atomic_write_bytes, read_json
 
 
 class Recorder:
@@ -16,7 +16,8 @@ class Recorder:
     def __init__(self, run: RunDir) -> None:
         self.run = run
         self.progress: dict[str, Any] = {}  # step, epoch, totals: repeated in every status write
-        self.started = time.time()
+        previous = read_json(run.path / STATUS) or {}  # a resumed run keeps its first start time
+        self.started = previous.get("started") if isinstance(previous.get("started"), (int, float)) else time.time()
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Metrics):

@@ -92,6 +92,7 @@ class Loop:
 
     def __init__(self, cfg, run, subscribers, control, data, dist_info) -> None:
         self.t0 = time.perf_counter()
+        self.elapsed_before = 0.0  # training time of the run before this process (when resumed)
         self.cfg, self.run_dir, self.control = cfg, run, control
         self.info = dist_info or SingleProcess()
         self.bus = ev.EventBus(subscribers)
@@ -148,7 +149,7 @@ class Loop:
         return self.optimizer.param_groups[0]["lr"]
 
     def wall(self) -> float:
-        return round(time.perf_counter() - self.t0, 3)
+        return round(self.elapsed_before + time.perf_counter() - self.t0, 3)
 
     def reduce(self, values: dict[str, float]) -> dict[str, float]:
         return _dist.reduce_mean(values, self.info) if self.info.distributed else values
@@ -162,7 +163,8 @@ class Loop:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "epoch": self.epoch,
                  "pos": self.pos, "perm": self.perm, "generator": self.gen.get_state(),
-                 "rng_cpu": torch.get_rng_state(), "best": self.best, "model_name": self.cfg.model.name}
+                 "rng_cpu": torch.get_rng_state(), "best": self.best, "model_name": self.cfg.model.name,
+                 "elapsed": self.wall()}
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -177,6 +179,7 @@ class Loop:
         self.step, self.epoch, self.pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
         self.perm = state.get("perm")
         self.best = state.get("best")
+        self.elapsed_before = float(state.get("elapsed", 0.0))
         self.gen.set_state(state["generator"])
         torch.set_rng_state(state["rng_cpu"])
         if state.get("rng_cuda") and torch.cuda.is_available():
