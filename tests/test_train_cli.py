@@ -109,6 +109,9 @@ BAD = [
     (["mlp", "--set", "lr"], "expected section.key=value"),
     ([], "train needs a TARGET"),
     (["mlp", "--set", "train.amp=fp8"], "train.amp"),
+    (["mlp", "--set", "lr=-1"], "optim.lr: -1.0 must be > 0"),  # a bare key finds its section
+    (["mlp", "--set", "seed=1"], "ambiguous, write data.seed or train.seed"),
+    (["mlp", "--set", "dropuot=0.1"], "did you mean dropout"),
 ]
 
 

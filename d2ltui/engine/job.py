@@ -112,12 +112,21 @@ def resolve(target: str | None, overrides: list[str] = (), device: str | None = 
 
 
 def normalise_overrides(overrides: list[str]) -> list[str]:
-    """`dropout=0.3` (a bare key) is read as model.dropout; everything else must be section.key=value."""
+    """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
+    import dataclasses
+
+    from d2ltui.config import SECTIONS
+
     out = []
     for item in overrides:
         key, sep, value = item.partition("=")
-        if sep and "." not in key.strip() and key.strip() and key.strip() != "name":
-            item = f"model.{key.strip()}={value}"
+        key = key.strip()
+        if sep and key and "." not in key:
+            owners = [s for s, kind in SECTIONS.items() if key in {f.name for f in dataclasses.fields(kind)}]
+            if key == "name" or len(owners) > 1:
+                choices = " or ".join(f"{s}.{key}" for s in (["model"] if key == "name" else []) + owners)
+                raise UserError(f"--set {key}: ambiguous, write {choices}")
+            item = f"{owners[0] if owners else 'model'}.{key}={value}"
         out.append(item)
     return out
 
