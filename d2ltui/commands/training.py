@@ -36,7 +36,11 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     from d2ltui.engine.job import resolve
 
     cfg = _resume_config(resume, overrides, device, runs_dir) if resume else resolve(target, overrides, device)[0]
-    return _train(cfg, runs_dir, resume, run_id, plain)
+    try:
+        return _train(cfg, runs_dir, resume, run_id, plain)
+    except KeyboardInterrupt:  # before training started (loading data): nothing to checkpoint yet
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint, rdzv_id,
