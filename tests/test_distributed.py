@@ -83,6 +83,7 @@ WORKER = textwrap.dedent("""
            "flags": any_ranks((info.rank == 0, False, True), info),
            "obj": broadcast_object({"ckpt": info.rank} if info.is_main else None, info)}
     barrier(info)
+    del model, opt
     dist_teardown(info)
     with open(os.path.join(sys.argv[1], f"rank{info.rank}.json"), "w") as f:
         json.dump(out, f)
@@ -95,7 +96,7 @@ def test_two_gloo_processes_agree(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert (r0["world"], r0["backend"], r1["rank"]) == (2, "gloo", 1)
     assert sorted(r0["idx"] + r1["idx"]) == list(range(20)) and len(r0["idx"]) == len(r1["idx"]) == 10

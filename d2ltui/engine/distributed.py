@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -140,8 +141,13 @@ def barrier(info: DistInfo) -> None:
 
 
 def dist_teardown(info: DistInfo) -> None:
-    """Leave the process group (safe to call twice or for one process)."""
+    """Leave the process group (safe to call twice or for one process).
+
+    Collects unreachable DDP wrappers first: a reducer still alive at interpreter shutdown
+    can make gloo's threads abort the process after a run that finished well.
+    """
     if info.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
