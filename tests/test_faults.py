@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,15 +78,33 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_exact(reference, tmp_pa
     assert kinds["mid-epoch"] >= 2 and kinds["epoch boundary"] >= 2, kinds
 
 
-def test_sigterm_finishes_the_batch_checkpoints_and_stops(reference, tmp_path):
+def _wait_status(run: Path, state: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (status := read_json(run / STATUS)) and status["state"] == state:
+            return status
+        time.sleep(0.01)
+    raise TimeoutError(f"{run.name} never became {state}")
+
+
+def test_pause_resume_then_sigterm_stops_with_a_checkpoint(reference, tmp_path):
+    """SIGUSR1 pauses (after a checkpoint), SIGUSR2 goes on, SIGTERM stops; the result is still exact."""
+    run = tmp_path / "term"
     proc = spawn("train", *TINY, "--runs-dir", str(tmp_path), "--run-id", "term",
                  "--set", "train.checkpoint_every=50")
     try:
-        assert wait_for_step(proc, tmp_path / "term", 70) is not None
+        assert wait_for_step(proc, run, 30, need_checkpoint=False) is not None
+        proc.send_signal(signal.SIGUSR1)
+        paused = _wait_status(run, "paused")
+        assert run_states(tmp_path)["term"] == "paused"
+        assert load_checkpoint(run / CHECKPOINT)["step"] == paused["step"] >= 30
+        time.sleep(0.3)
+        assert read_json(run / STATUS)["step"] == paused["step"]  # nothing moves while paused
+        proc.send_signal(signal.SIGUSR2)
+        assert wait_for_step(proc, run, max(70, paused["step"] + 5)) is not None
         proc.send_signal(signal.SIGTERM)
     finally:
         code = proc.wait(timeout=60)
-    run = tmp_path / "term"
     assert code != 0
     status = read_json(run / STATUS)
     assert status["state"] == "stopped" and "--resume term" in status["message"]
@@ -154,3 +173,25 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(reference, tmp_path, damag
     assert len(lines) == 1 and lines[0].startswith("d2l-tui: error: ") and "checkpoint" in lines[0]
     assert not marker.exists()
     assert json.loads((run / STATUS).read_text())["state"] == "finished"  # the record is untouched
+
+
+def test_control_turns_signals_into_intents():
+    from d2ltui.engine.control import Control, send
+
+    before = signal.getsignal(signal.SIGTERM)
+    control = Control().install()
+    try:
+        send(os.getpid(), "pause")
+        assert control.paused.is_set() and not control.stop.is_set()
+        send(os.getpid(), "resume")
+        assert not control.paused.is_set()
+        send(os.getpid(), "pause")
+        os.kill(os.getpid(), signal.SIGTERM)  # a stop also ends a pause
+        assert control.stop.is_set() and not control.paused.is_set()
+        assert control.exit_code == 128 + signal.SIGTERM and control.reason == "stopped by SIGTERM"
+        assert control.wait_if_paused() is False
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C while stopping aborts at once
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        control.restore()
+    assert signal.getsignal(signal.SIGTERM) is before
