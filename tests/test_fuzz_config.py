@@ -162,7 +162,7 @@ def test_near_valid_configs_are_valid_or_one_user_error(raw):
 
 SMALL_MODELS = ["linear-regression", "softmax-regression", "mlp", "lenet", "rnn", "seq2seq", "nin", "nope"]
 OPTIONS = ["--set", "-s", "--device", "--json", "--depth", "-d", "--input", "-i", "--resume", "--run-id",
-           "--plain", "--help", "--runs-dir", "--bogus", "-x", "--"]
+           "--plain", "--help", "--runs-dir", "--bogus", "-x", "--", "~nosuchuser", "~", "/dev/null"]
 word = st.one_of(st.sampled_from(SMALL_MODELS + OPTIONS + ["1x1x28x28", "1x9,1x9", "3", "-1", "cpu", "quick"]),
                  set_strings, texts(8))
 argvs = st.one_of(

@@ -122,3 +122,10 @@ def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
     rundir.atomic_write_bytes(tmp_path / "checkpoint.pt", b"new")
     assert not stale.exists() and live.exists()
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"new"
+
+
+def test_an_unknown_users_home_is_one_clear_line(tmp_path):
+    with pytest.raises(UserError, match="--runs-dir '~nosuchuser/runs': no such user"):
+        list_runs("~nosuchuser/runs")
+    with pytest.raises(UserError, match="run '~nosuchuser': no such user"):
+        RunDir.find("~nosuchuser", tmp_path)

@@ -25,10 +25,18 @@ STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting t
 END_STATES = ("finished", "stopped", "failed", "diverged", "crashed")
 
 
+def expand_path(path: str | Path, what: str = "path") -> Path:
+    """`path` with ~ expanded; a ~user that does not exist is a UserError naming it."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise UserError(f"{what} {str(path)!r}: no such user's home folder") from None
+
+
 def default_runs_dir() -> Path:
     """$D2LTUI_RUNS_DIR, else $XDG_DATA_HOME/d2ltui/runs (~/.local/share/d2ltui/runs)."""
     if env := os.environ.get("D2LTUI_RUNS_DIR"):
-        return Path(env).expanduser()
+        return expand_path(env, "D2LTUI_RUNS_DIR")
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "d2ltui" / "runs"
 
@@ -159,7 +167,7 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]
 
 
 def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
-    return Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+    return expand_path(runs_dir, "--runs-dir") if runs_dir else default_runs_dir()
 
 
 PREPARED = {LOG, STATUS}  # what a launcher may put in a run folder before the engine starts
@@ -210,7 +218,7 @@ class RunDir:
     @classmethod
     def find(cls, run: str, runs_dir: str | Path | None = None) -> "RunDir":
         """A run by folder path, or by id (or unique id prefix) under the runs folder."""
-        direct = Path(run).expanduser()
+        direct = expand_path(run, "run")
         if (direct / CONFIG).exists():
             return cls(direct)
         root = resolve_runs_dir(runs_dir)
