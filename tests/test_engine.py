@@ -295,3 +295,9 @@ def test_failed_checkpoint_write_is_reported_and_training_goes_on(tmp_path, monk
     assert result.state == "finished"
     assert notes and all("No space left on device" in n.error for n in notes)
     assert "not written" in run.status()["checkpoint_error"]
+
+
+def test_bf16_autocast_on_the_cpu_when_asked():
+    cfg = cfg_of("mlp", data={"batch_size": 32}, optim={"lr": 0.5}, train={"epochs": 3, "amp": "bf16"})
+    result = fit(cfg, data=blobs())
+    assert result.state == "finished" and result.val["acc"] > 0.9
