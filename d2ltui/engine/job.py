@@ -50,7 +50,10 @@ class Preset:
 
 def read_preset_file(path: Path) -> tuple[dict[str, Any], str]:
     """The TOML dict of a preset or config file (without `description`) and its description."""
-    raw = load_toml(path)
+    try:
+        raw = load_toml(path)
+    except OSError as err:  # a folder, no permission, a name too long
+        raise UserError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
     description = raw.pop("description", "")
     if not isinstance(description, str):
         raise UserError(f"{path}: description must be a string")
@@ -87,10 +90,13 @@ def target_dict(target: str | None) -> tuple[dict[str, Any], str]:
     """The TOML-shaped dict and description a TARGET names."""
     if not target:
         raise UserError("train needs a TARGET: a preset (see `d2l-tui presets`), a .toml file or a model name")
-    path = Path(target).expanduser()
-    if target.endswith(".toml") or path.is_file():
+    try:
+        path = Path(target).expanduser()
+    except RuntimeError:  # "~someone" with no such user: not a path of ours
+        path = Path(target)
+    if target.endswith(".toml") or _is_file(path):
         return read_preset_file(path)
-    if (PRESETS_DIR / f"{target}.toml").is_file():
+    if "/" not in target and _is_file(PRESETS_DIR / f"{target}.toml"):
         return read_preset_file(PRESETS_DIR / f"{target}.toml")
     names = [s.name for s in all_specs()]
     if target in names:
@@ -98,6 +104,13 @@ def target_dict(target: str | None) -> tuple[dict[str, Any], str]:
         return model_defaults(spec), f"{spec.name} on the default data of its task"
     raise UserError(f"unknown target {target!r}: not a preset, a .toml file or a model"
                     f"{suggest(target, preset_names() + names)}")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
 
 
 def resolve(target: str | None, overrides: list[str] = (), device: str | None = None) -> tuple[RunConfig, str]:
