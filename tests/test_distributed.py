@@ -188,6 +188,8 @@ def test_stopping_a_two_process_job_leaves_no_process_behind(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
     assert code != 0
+    log = (tmp_path / "launcher.log").read_text()
+    assert "Traceback" not in log and "stopped: stopped at step" in log
     assert all(group_pids(pid) == [] for pid in members) and all(_dead(pid) for pid in members)
     status = read_json(tmp_path / "job" / "status.json")
     assert status["state"] == "stopped", (tmp_path / "launcher.log").read_text()[-2000:]
@@ -232,3 +234,45 @@ def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+TORCHRUN_STDERR = """\
+W1127 08:47:10.829000 9307 site-packages/torch/distributed/elastic/agent/server/api.py:753] Received 15 death signal
+d2l-tui: error: a worker's own one-line error
+Traceback (most recent call last):
+  File "<frozen runpy>", line 198, in _run_module_as_main
+  File "/x/torch/distributed/run.py", line 1129, in run
+    elastic_launch(
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError: 
+============================================================
+d2ltui FAILED
+------------------------------------------------------------
+Failures:
+[1]:
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 26703)
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : 2 (pid: 26702)
+============================================================
+Traceback (most recent call last):
+  File "/x/d2ltui/engine/trainer.py", line 1, in fit
+ValueError: a worker's real crash
+"""
+
+
+def test_torchrun_noise_is_condensed_and_worker_output_kept():
+    import io
+
+    from d2ltui.engine.launch import TorchrunFilter
+
+    out = io.StringIO()
+    quiet = TorchrunFilter(io.BytesIO(TORCHRUN_STDERR.encode()), out)
+    quiet.run()
+    assert out.getvalue() == ("d2l-tui: error: a worker's own one-line error\n"
+                              "Traceback (most recent call last):\n"
+                              '  File "/x/d2ltui/engine/trainer.py", line 1, in fit\n'
+                              "ValueError: a worker's real crash\n")
+    assert quiet.failures == [("1", "-9"), ("0", "2")]

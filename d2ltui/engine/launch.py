@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,14 +136,18 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
 
     torchrun starts each worker in a session of its own, so this launcher keeps track of
     every process below it (and, as a child subreaper, inherits any orphan). SIGINT,
-    SIGTERM and SIGHUP reaching the launcher go to torchrun and to every worker (each
-    finishes its batch, rank 0 checkpoints); whatever is still alive `grace` seconds later
-    is killed, and so is anything left once torchrun exits: no worker outlives the job.
+    SIGTERM and SIGHUP reaching the launcher go to every worker (each finishes its batch,
+    rank 0 checkpoints; torchrun then ends by itself); whatever is still alive `grace`
+    seconds later is killed, and so is anything left once torchrun exits: no worker
+    outlives the job. torchrun's own tracebacks and log lines are condensed to one line
+    per failed worker.
     """
     cmd = torchrun_command(argv, nproc, nnodes, rdzv_endpoint, rdzv_id)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     _set_subreaper(True)
-    proc = subprocess.Popen(cmd, start_new_session=True, env=env)
+    proc = subprocess.Popen(cmd, start_new_session=True, env=env, stderr=subprocess.PIPE)
+    quiet = TorchrunFilter(proc.stderr, sys.stderr)
+    quiet.start()
     tree = ProcessTree(proc.pid)
     stop_at: list[float] = []
     received: list[int] = []
@@ -150,7 +156,7 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
         received.append(signum)
         if not stop_at:
             stop_at.append(time.monotonic() + grace)
-        tree.signal(signum)
+        tree.signal(signum, workers_only=True)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -167,9 +173,65 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
         _set_subreaper(False)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        quiet.join(timeout=5)
+    if not received:
+        for rank, exit_code in quiet.failures:
+            print(f"d2l-tui: worker rank {rank} exited with code {exit_code}", file=sys.stderr, flush=True)
+        if code and any(exit_code == "2" for _rank, exit_code in quiet.failures):
+            return 2  # a worker refused its input (a UserError): the same exit code as one process
     if received and code == 0:
         return 128 + received[0]
     return 128 - code if code < 0 else code
+
+
+class TorchrunFilter(threading.Thread):
+    """Copies the job's stderr (torchrun's and the workers') minus torchrun's own noise.
+
+    Dropped: torchrun's log lines, and its tracebacks (SignalException, ChildFailedError)
+    with the failure report that follows, whose ranks and exit codes are kept in `failures`.
+    A worker's own output and tracebacks pass through unchanged.
+    """
+
+    LOG = re.compile(r"^[WEI]\d{4} [\d:.]+ +\d+ .*torch/distributed/")
+
+    def __init__(self, src, dst) -> None:
+        super().__init__(daemon=True)
+        self.src, self.dst = src, dst
+        self.failures: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        block: list[str] = []
+        rules, rank = -1, "?"  # rules >= 0: inside a failure report, counting its ==== lines
+        for raw in iter(self.src.readline, b""):
+            line = raw.decode(errors="replace")
+            if rules >= 0:
+                rules += line.startswith("=====")
+                if found := re.match(r"\s*rank\s*:\s*(\d+)", line):
+                    rank = found.group(1)
+                elif found := re.match(r"\s*exitcode\s*:\s*(-?\d+)", line):
+                    self.failures.append((rank, found.group(1)))
+                rules = -1 if rules >= 2 else rules
+            elif block:
+                block.append(line)
+                if line.strip() and not line[0].isspace():  # the exception line ends a traceback
+                    if not line.startswith("torch.distributed.elastic."):
+                        self.write("".join(block))
+                    elif "ChildFailedError" in line:
+                        rules = 0
+                    block = []
+            elif line.startswith("Traceback (most recent call last):"):
+                block = [line]
+            elif not self.LOG.match(line):
+                self.write(line)
+        if block:
+            self.write("".join(block))
+
+    def write(self, text: str) -> None:
+        try:
+            self.dst.write(text)
+            self.dst.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _set_subreaper(on: bool) -> None:
@@ -218,10 +280,14 @@ class ProcessTree:
                 out.append(pid)
         return out
 
-    def signal(self, sig: int) -> None:
+    def signal(self, sig: int, workers_only: bool = False) -> None:
+        """Send `sig` to every live process below the root, and to the root's group unless `workers_only`
+        (then the root is signalled only while it has no workers yet)."""
         self.refresh()
-        _killpg(self.root, sig)
-        for pid in self.alive():
+        alive = self.alive()
+        if not workers_only or not alive:
+            _killpg(self.root, sig)
+        for pid in alive:
             try:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
@@ -257,14 +323,3 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def group_alive(pgid: int) -> bool:
-    """True while any process of the group exists."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
