@@ -21,8 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-RunsDir = Annotated[Optional[str], typer.Option("--runs-dir", help="Folder holding run directories.", show_default=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override, e.g. --set dropout=0.3 (repeatable).")]
+RunsDir = Annotated[Optional[str], typer.Option("--runs-dir", metavar="DIR", help="Folder holding run directories (default: $D2LTUI_RUNS_DIR or ~/.local/share/d2ltui/runs).", show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override, e.g. --set dropout=0.3 (repeatable).")]
 
 
 @app.callback(invoke_without_command=True)
@@ -44,10 +44,10 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="Machine-r
 
 @app.command()
 def inspect(
-    name: Annotated[str, typer.Argument(help="Model name, e.g. lenet (see `d2l-tui list`).")],
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, e.g. 1x1x28x28 (two inputs: 1x9,1x9).")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`).")],
+    input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE", help="Input shape, e.g. 1x1x28x28 (two inputs: 1x9,1x9).")] = None,
     set_: SetOpt = None,
-    depth: Annotated[int, typer.Option("--depth", "-d", min=0, help="How deep into nested blocks to show rows.")] = 1,
+    depth: Annotated[int, typer.Option("--depth", "-d", min=0, metavar="N", help="How deep into nested blocks to show rows.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object instead of a table.")] = False,
 ) -> None:
     """Show every layer's output shape, parameters, FLOPs and receptive field."""
@@ -58,17 +58,17 @@ def inspect(
 
 @app.command(context_settings={"allow_extra_args": False})
 def train(
-    target: Annotated[Optional[str], typer.Argument(help="Preset name, preset path (.toml) or model name.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.", show_default=False)] = None,
     set_: SetOpt = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
     runs_dir: RunsDir = None,
-    resume: Annotated[Optional[str], typer.Option("--resume", help="Run id or folder to resume from its last checkpoint.", show_default=False)] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", metavar="RUN", help="Run id or folder to resume from its last checkpoint.", show_default=False)] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background, surviving the terminal; prints the run id.")] = False,
-    nproc: Annotated[int, typer.Option("--nproc", min=0, help="Processes (GPUs) per node; >1 launches torchrun.")] = 0,
-    nnodes: Annotated[Optional[str], typer.Option("--nnodes", help="torchrun: nodes, e.g. 2 or 1:4.", show_default=False)] = None,
-    rdzv_endpoint: Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="torchrun: host:port of the rendezvous.", show_default=False)] = None,
-    rdzv_id: Annotated[Optional[str], typer.Option("--rdzv-id", help="torchrun: job id shared by all nodes.", show_default=False)] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Name the run directory (default: time-model-random).", show_default=False)] = None,
+    nproc: Annotated[int, typer.Option("--nproc", min=0, metavar="N", help="Processes (GPUs) per node; >1 launches torchrun.")] = 0,
+    nnodes: Annotated[Optional[str], typer.Option("--nnodes", metavar="N", help="torchrun: nodes, e.g. 2 or 1:4.", show_default=False)] = None,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option("--rdzv-endpoint", metavar="HOST:PORT", help="torchrun: host:port of the rendezvous.", show_default=False)] = None,
+    rdzv_id: Annotated[Optional[str], typer.Option("--rdzv-id", metavar="ID", help="torchrun: job id shared by all nodes.", show_default=False)] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", metavar="ID", help="Name the run directory (default: time-model-random).", show_default=False)] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Plain progress lines even on a terminal.")] = False,
 ) -> None:
     """Train a model, writing a run directory that any view can read."""
@@ -93,7 +93,7 @@ def runs(
 
 @app.command()
 def attach(
-    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id or run folder.")],
     runs_dir: RunsDir = None,
 ) -> None:
     """Open the dashboard on a run, live or finished."""
