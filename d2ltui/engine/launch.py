@@ -179,7 +179,7 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
             print(f"d2l-tui: worker rank {rank} exited with code {exit_code}", file=sys.stderr, flush=True)
         if code and any(exit_code == "2" for _rank, exit_code in quiet.failures):
             return 2  # a worker refused its input (a UserError): the same exit code as one process
-    if received and code == 0:
+    if received:  # stopped on request: the shell's convention, whatever torchrun made of it
         return 128 + received[0]
     return 128 - code if code < 0 else code
 
