@@ -154,9 +154,13 @@ class Loop:
     def reduce(self, values: dict[str, float]) -> dict[str, float]:
         return _dist.reduce_mean(values, self.info) if self.info.distributed else values
 
+    def intents(self) -> tuple[bool, bool]:
+        """(stop, pause) as all ranks agree: a flag set on any rank holds on every rank (one collective)."""
+        flags = (self.control.stop.is_set(), self.control.paused.is_set())
+        return _dist.any_ranks(flags, self.info) if self.info.distributed else flags
+
     def stop_requested(self) -> bool:
-        flag = self.control.stop.is_set()
-        return _dist.any_rank(flag, self.info) if self.info.distributed else flag
+        return self.intents()[0]
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -293,9 +297,10 @@ class Loop:
                 win_samples, win_t = 0, now
             if ckpt_every and self.step % ckpt_every == 0:
                 self.checkpoint()
-            if self.stop_requested():
+            stop, paused = self.intents()
+            if stop:
                 return True
-            if self.control.paused.is_set():
+            if paused:
                 self.pause()
                 if self.stop_requested():
                     return True
@@ -324,7 +329,7 @@ class Loop:
     def pause(self) -> None:
         self.checkpoint()
         self.status("paused", f"paused at step {self.step}")
-        while self.control.paused.is_set() and not self.control.stop.is_set():
+        while (intents := self.intents())[1] and not intents[0]:  # every rank waits, polling together
             time.sleep(0.1)
         self.status("running", f"resumed at step {self.step}")
 
