@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import torch
@@ -132,6 +133,15 @@ def _proc_children(pid: int) -> list[int]:
     return out
 
 
+def _wait_state(run, state: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (status := read_json(run / "status.json")) and status["state"] == state:
+            return status
+        time.sleep(0.02)
+    raise TimeoutError(f"{run.name} never became {state}")
+
+
 def _dead(pid: int) -> bool:
     """Gone, or a zombie (exited; nothing left holding memory or a device)."""
     try:
@@ -172,7 +182,7 @@ def test_torchrun_job_writes_one_run_with_reduced_metrics(tmp_path):
 
 
 @pytest.mark.slow
-def test_stopping_a_two_process_job_leaves_no_process_behind(tmp_path):
+def test_pausing_then_stopping_a_two_process_job_leaves_no_process_behind(tmp_path):
     args = [*TINY, "--set", "train.epochs=30", "--set", "train.checkpoint_every=10", "--runs-dir", str(tmp_path),
             "--run-id", "job", "--nproc", "2"]
     launcher = spawn("train", *args, log=tmp_path / "launcher.log")
@@ -182,6 +192,12 @@ def test_stopping_a_two_process_job_leaves_no_process_behind(tmp_path):
         workers = _proc_children(torchrun)  # torchrun starts each worker in a session of its own
         members = [torchrun, *workers]
         assert len(workers) == 2 and all(os.getsid(w) == w for w in workers), workers
+        rank0 = read_json(tmp_path / "job" / "status.json")["pid"]
+        assert rank0 in workers
+        os.kill(rank0, signal.SIGUSR1)  # a view pauses the job through rank 0: every rank waits
+        paused = _wait_state(tmp_path / "job", "paused")
+        os.kill(rank0, signal.SIGUSR2)
+        assert wait_for_step(launcher, tmp_path / "job", paused["step"] + 3) is not None
         launcher.send_signal(signal.SIGTERM)
         code = launcher.wait(timeout=90)
     finally:
@@ -218,7 +234,7 @@ def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
         for _ in range(400):
             if pidfile.exists() and pidfile.read_text():
                 break
-            __import__("time").sleep(0.02)
+            time.sleep(0.02)
         worker = int(pidfile.read_text())
         tree = ProcessTree(parent.pid)
         assert list(tree.known) == [worker]
@@ -229,7 +245,7 @@ def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
         for _ in range(100):
             if _dead(worker):
                 break
-            __import__("time").sleep(0.02)
+            time.sleep(0.02)
         assert _dead(worker)
     finally:
         if parent.poll() is None:
