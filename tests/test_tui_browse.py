@@ -94,7 +94,7 @@ async def test_invalid_dropout_marked_and_start_refused():
         await pilot.pause(0.1)
         assert "-invalid" in field.classes
         await pilot.press("escape")
-        app.screen.action_start()
+        await app.screen.action_start()
         await pilot.pause(0.1)
         assert not app.launches
 
@@ -114,3 +114,29 @@ async def test_help_and_command_palette():
         await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
         await pilot.press(*"cycle norm", "enter")
         await until(pilot, lambda: app.screen.query_one("#knob-norm").value == "batch")
+
+
+@pilot_test
+async def test_preset_loads_into_panel_and_panel_saves_as_preset(tmp_path):
+    from d2ltui.tui.choices import list_presets, load_preset
+
+    app = create_app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_summary(pilot)
+        app.screen.query_one(Catalog).select_model("mlp")
+        await settle_summary(pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: bool(app.screen.query("#preset")))
+        app.screen.query_one("#preset").value = "quick-lenet-shapes"
+        await until(pilot, lambda: app.screen.model == "lenet")
+        table = await settle_summary(pilot)
+        assert "ReLU" in row_types(table)  # the preset's activation knob reaches the inspector
+        assert app.screen.query_one("#cfg-optim-name").value == "adam"
+        assert app.screen.query_one("#cfg-optim-lr").value == "0.003"
+        app.screen.query_one("#cfg-train-epochs").value = "3"
+        app.screen.query_one("#preset-name").value = "my-lenet"
+        await pilot.click("#save-preset")
+        await until(pilot, lambda: "my-lenet" in list_presets())
+        saved = load_preset(list_presets()["my-lenet"])
+        assert saved["model"]["name"] == "lenet" and saved["model"]["activation"] == "relu"
+        assert saved["train"]["epochs"] == 3 and saved["optim"]["name"] == "adam"

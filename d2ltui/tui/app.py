@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
-from d2ltui.engine.rundir import RunDir, default_runs_dir
+from d2ltui.engine.rundir import END_STATES, RunDir, default_runs_dir, read_status
 from d2ltui.tui.launcher import Launch, start_training
 from d2ltui.tui.screens.browse import BrowseScreen
 from d2ltui.tui.screens.dialogs import ChoiceScreen, HelpScreen
@@ -43,8 +43,8 @@ class WorkbenchApp(App):
             yield SystemCommand("Start training", "Start a run with the Train tab's settings", screen.action_start)
             yield SystemCommand("Cycle normalisation", "none -> batch -> layer", screen.action_cycle_norm)
             yield SystemCommand("Edit input shape", "Focus the input shape field", screen.action_focus_input)
-            yield SystemCommand("Train tab", "Show the configuration panel", lambda: screen.action_show_tab("train"))
-            yield SystemCommand("Layers tab", "Show the layer table", lambda: screen.action_show_tab("layers"))
+            yield SystemCommand("Train tab", "Show the configuration panel", lambda: screen.run_action("show_tab('train')"))
+            yield SystemCommand("Layers tab", "Show the layer table", lambda: screen.run_action("show_tab('layers')"))
 
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
@@ -60,7 +60,9 @@ class WorkbenchApp(App):
         self.push_screen(DashboardScreen(path, launch))
 
     def live_launches(self) -> list[Launch]:
-        return [launch for launch in self.launches if launch.alive()]
+        """Runs this app started that still train (one that has recorded its end is just exiting)."""
+        return [launch for launch in self.launches
+                if launch.alive() and read_status(launch.path).get("state") not in END_STATES]
 
     # actions
     def action_help(self) -> None:
@@ -95,9 +97,9 @@ class WorkbenchApp(App):
     def _exit_when_stopped(self) -> None:
         self._stop_ticks += 1
         if self._stop_ticks == 150:  # 30 s without exiting: force it
-            for launch in self.live_launches():
+            for launch in self.launches:
                 launch.send("kill")
-        if not self.live_launches():
+        if not any(launch.alive() for launch in self.launches):
             self.exit()
 
 

@@ -49,8 +49,7 @@ class BrowseScreen(Screen):
                 with TabbedContent(id="tabs", initial="layers"):
                     with TabPane("Layers", id="layers"):
                         yield LayerTable(id="inspector")
-                    with TabPane("Train", id="train"):
-                        yield ConfigPanel(id="config")
+                    yield TabPane("Train", id="train")  # its panel is built when first shown
         yield Footer()
 
     def on_mount(self) -> None:
@@ -66,9 +65,25 @@ class BrowseScreen(Screen):
         self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one(KnobBar).load(spec)
+        if self.query(ConfigPanel):
+            self.fill_panel(self.plan.base)
+
+    def fill_panel(self, raw: dict[str, Any]) -> None:
+        spec = get_spec(self.model)
         panel = self.query_one(ConfigPanel)
         panel.set_task(spec.task, "init" in spec.knobs)
-        panel.load(self.plan.base)
+        panel.load(raw)
+
+    async def panel(self) -> ConfigPanel:
+        """The configuration panel, built on first use (the first paint does not pay for it)."""
+        if not self.query(ConfigPanel):
+            await self.query_one("#train", TabPane).mount(ConfigPanel(id="config"))
+            self.fill_panel(self.plan.base if self.plan else {})
+        return self.query_one(ConfigPanel)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "train":
+            await self.panel()
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
@@ -94,11 +109,14 @@ class BrowseScreen(Screen):
         if not norm.disabled:
             norm.value = NORMS[(NORMS.index(norm.value) + 1) % len(NORMS)]
 
-    def action_show_tab(self, tab: str) -> None:
+    async def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        if tab == "train":
+            panel = await self.panel()
+            panel.query_one("#cfg-data-name").focus()
 
-    def action_start(self) -> None:
-        panel, bar = self.query_one(ConfigPanel), self.query_one(KnobBar)
+    async def action_start(self) -> None:
+        panel, bar = await self.panel(), self.query_one(KnobBar)
         errors = panel.errors() + ([] if bar.valid() else ["a knob above is invalid"])
         plan = None
         if not errors and self.plan is not None:
@@ -108,26 +126,26 @@ class BrowseScreen(Screen):
                 errors.append(reason)
         if errors or plan is None:
             panel.check()
-            self.action_show_tab("train")
+            await self.action_show_tab("train")
             self.notify("; ".join(errors), title="cannot start", severity="error")
             return
         device, nproc = panel.device()
         self.app.start_run(self.model, plan.overrides, device, nproc, base_toml=plan.base_toml())
 
     # presets
-    def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:
-        self.action_start()
+    async def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:
+        await self.action_start()
 
-    def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
+    async def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
         try:
             raw = load_preset(list_presets()[event.name])
         except (UserError, KeyError) as err:
             self.notify(str(err), title="preset", severity="error")
             return
-        self.apply_config(raw)
+        await self.apply_config(raw)
         self.notify(f"loaded preset {event.name}")
 
-    def apply_config(self, raw: dict[str, Any]) -> None:
+    async def apply_config(self, raw: dict[str, Any]) -> None:
         """Make `raw` (TOML-shaped) the base config: select its model, fill the knob bar and panel."""
         name = raw.get("model", {}).get("name", self.model)
         if name != self.model:
@@ -138,7 +156,8 @@ class BrowseScreen(Screen):
         for knob in ("dropout", "norm", "num_classes"):
             if knob in raw.get("model", {}):
                 bar.set_knob(knob, raw["model"][knob])
-        self.query_one(ConfigPanel).load(raw)
+        await self.panel()
+        self.fill_panel(raw)
 
     def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
         panel, bar = self.query_one(ConfigPanel), self.query_one(KnobBar)

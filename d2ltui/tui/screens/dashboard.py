@@ -55,10 +55,8 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        cfg = read_config(self.path)
         self.sub_title = self.path.name
-        head = Text(f"{cfg.get('model', {}).get('name', '?')} on {cfg.get('data', {}).get('name', '?')}", "bold")
-        self.query_one("#run-head", Static).update(head.append(f"  {self.path.name}", "dim"))
+        self._head_known = False
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
@@ -66,6 +64,8 @@ class DashboardScreen(Screen):
         """Read what is new (only appended metric lines), then redraw what changed, coalesced."""
         if self.tail.poll():
             self._dirty = True
+        if not self._head_known:
+            self.show_head()
         self.status = self.read_state()
         last = next((r for r in reversed(self.tail.records) if r.get("split") == "train"), None)
         self.query_one(ProgressLine).show(self.status, last)
@@ -77,6 +77,14 @@ class DashboardScreen(Screen):
         self.refresh_samples()
         if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:
             self.redraw_plots()
+
+    def show_head(self) -> None:
+        """Model and data from config.toml (which a just-started engine writes a moment later)."""
+        cfg = read_config(self.path)
+        self._head_known = bool(cfg)
+        model, data = cfg.get("model", {}).get("name", "?"), cfg.get("data", {}).get("name", "?")
+        head = Text(f"{model} on {data}", "bold").append(f"  {self.path.name}", "dim")
+        self.query_one("#run-head", Static).update(head)
 
     def read_state(self) -> dict:
         if self.launch:
@@ -126,5 +134,4 @@ class DashboardScreen(Screen):
     def action_toggle_smoothing(self) -> None:
         for plot in self.query(MetricPlot):
             plot.smoothing = not plot.smoothing
-        self.notify(f"smoothing {'on' if plot.smoothing else 'off'}")
         self.redraw_plots()

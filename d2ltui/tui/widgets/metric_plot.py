@@ -49,7 +49,7 @@ class MetricPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
+        plt.title(f"{self.title} (smoothed)" if self.smoothing else self.title)
         budget = max(8, 2 * (self.size.width or 40))
         for label, (xs, ys) in self.series.items():
             ys = smooth(ys) if self.smoothing and len(ys) > 2 else ys

@@ -1,0 +1,88 @@
+"""End to end: drive the installed `d2l-tui` in tmux as a user would, train LeNet for one epoch on shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not shutil.which("tmux") or not shutil.which("d2l-tui"),
+                                reason="needs tmux and the installed d2l-tui")
+
+
+class Tmux:
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
+                        f"env {exports} TERM=xterm-256color d2l-tui; sleep 30"], check=True)
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        time.sleep(0.3)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        time.sleep(0.3)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
+    def wait_for(self, *texts: str, timeout: float = 60.0, unless: str = "") -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if all(t in screen for t in texts):
+                return screen
+            if unless and unless in screen:
+                raise AssertionError(f"{unless!r} on screen:\n{screen}")
+            time.sleep(0.3)
+        raise AssertionError(f"{texts} not on screen after {timeout}s:\n{self.screen()}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_train_lenet_one_epoch_in_tmux(tmp_path):
+    runs = tmp_path / "runs"
+    tmux = Tmux(f"d2ltui-e2e-{os.getpid()}", {"D2LTUI_RUNS_DIR": str(runs), "XDG_DATA_HOME": str(tmp_path)})
+    try:
+        tmux.wait_for("LeNet-5", "Conv2d", "61,706")  # lenet is picked, its layers are shown
+        tmux.send("t")
+        tmux.wait_for("num_train")
+        tmux.send("Tab", "Tab", "Tab", "C-a", "C-k")  # dataset -> optimizer -> init -> batch size
+        tmux.type("16")
+        tmux.send("Tab", "C-a", "C-k")  # epochs
+        tmux.type("1")
+        tmux.send("Tab", "C-a", "C-k")  # num_train
+        tmux.type("256")
+        tmux.send("C-p")
+        tmux.type("start training")
+        tmux.send("Enter")
+        screen = tmux.wait_for("FINISHED", "predicted/true", "lenet on shapes", "train", "val",
+                               timeout=120, unless="FAILED")
+        assert "loss" in screen and "acc" in screen
+        assert any(ch in screen for ch in "⠁⠂⠄⡀⢀⠈⠐⠠⣀⠤⠒⠉⢄⡠⠔⠊")  # braille curve points
+        assert "▀" in screen  # the half-block prediction grid
+        tmux.send("q")
+        deadline = time.monotonic() + 15
+        while "d2l-tui" in tmux.screen() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        (run,) = list(runs.iterdir())
+        status = json.loads((run / "status.json").read_text())
+        assert status["state"] == "finished"
+        assert "epochs = 1" in (run / "config.toml").read_text()
+        assert "d2l-tui" not in tmux.screen()  # the app has exited
+        deadline = time.monotonic() + 10  # a finished engine may take a moment to exit
+        while (leftover := subprocess.run(["pgrep", "-f", f"d2ltui train.*{runs}"], capture_output=True,
+                                          text=True).stdout.split()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not leftover, f"processes left running: {leftover}"
+    finally:
+        tmux.kill()
