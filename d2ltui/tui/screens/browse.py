@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,13 +11,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from d2ltui.errors import UserError
-from d2ltui.tui.choices import list_presets, load_preset, save_preset
-from d2ltui.tui.runplan import RunPlan
 from d2ltui.tui.widgets.catalog import Catalog
-from d2ltui.tui.widgets.config_panel import ConfigPanel
 from d2ltui.tui.widgets.knob_bar import KnobBar
 from d2ltui.tui.widgets.layer_table import LayerTable
 from d2ltui.zoo.registry import get_spec
+
+if TYPE_CHECKING:  # the panel, presets and run plans load on first use, after the first paint
+    from d2ltui.tui.runplan import RunPlan
+    from d2ltui.tui.widgets.config_panel import ConfigPanel
 
 NORMS = ("none", "batch", "layer")
 
@@ -61,21 +62,25 @@ class BrowseScreen(Screen):
             self.load_model(event.name)
 
     def load_model(self, name: str) -> None:
+        from d2ltui.tui.runplan import RunPlan
+
         spec = get_spec(name)
         self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one(KnobBar).load(spec)
-        if self.query(ConfigPanel):
+        if self.query("#config"):
             self.fill_panel(self.plan.base)
 
     def fill_panel(self, raw: dict[str, Any]) -> None:
         spec = get_spec(self.model)
-        panel = self.query_one(ConfigPanel)
+        panel = self.query_one("#config")
         panel.set_task(spec.task, "init" in spec.knobs)
         panel.load(raw)
 
     async def panel(self) -> ConfigPanel:
         """The configuration panel, built on first use (the first paint does not pay for it)."""
+        from d2ltui.tui.widgets.config_panel import ConfigPanel
+
         if not self.query(ConfigPanel):
             await self.query_one("#train", TabPane).mount(ConfigPanel(id="config"))
             self.fill_panel(self.plan.base if self.plan else {})
@@ -137,6 +142,8 @@ class BrowseScreen(Screen):
         await self.action_start()
 
     async def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
+        from d2ltui.tui.choices import list_presets, load_preset
+
         try:
             raw = load_preset(list_presets()[event.name])
         except (UserError, KeyError) as err:
@@ -151,6 +158,8 @@ class BrowseScreen(Screen):
         if name != self.model:
             self.load_model(name)
             self.query_one(Catalog).select_model(name)
+        from d2ltui.tui.runplan import RunPlan
+
         self.plan = RunPlan(raw)
         bar = self.query_one(KnobBar)
         for knob in ("dropout", "norm", "num_classes"):
@@ -159,8 +168,10 @@ class BrowseScreen(Screen):
         await self.panel()
         self.fill_panel(raw)
 
-    def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
-        panel, bar = self.query_one(ConfigPanel), self.query_one(KnobBar)
+    async def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
+        from d2ltui.tui.choices import save_preset
+
+        panel, bar = await self.panel(), self.query_one(KnobBar)
         raw: dict[str, Any] = {"model": {"name": self.model, **self.base_knobs(), **bar.knobs()}}
         for key, value in panel.values().items():
             section, _, name = key.partition(".")

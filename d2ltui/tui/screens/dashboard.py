@@ -37,7 +37,7 @@ class DashboardScreen(Screen):
         self.path, self.launch = Path(path), launch
         self.tail = MetricsTail(self.path)
         self.status: dict = {}
-        self._dirty, self._last_draw, self._samples_mtime = True, 0.0, -1.0
+        self._dirty, self._last_draw, self._samples_mtime, self._note = True, 0.0, -1.0, ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,11 +69,13 @@ class DashboardScreen(Screen):
         self.status = self.read_state()
         last = next((r for r in reversed(self.tail.records) if r.get("split") == "train"), None)
         self.query_one(ProgressLine).show(self.status, last)
-        message = self.query_one("#run-message", Static)
-        if self.status.get("state") in END_STATES:
-            style = "bold green" if self.status["state"] == "finished" else "bold red"
-            message.update(Text(f"{self.status['state']}: {self.status.get('message', '')}", style))
-        message.display = self.status.get("state") in END_STATES
+        ended = self.status.get("state") in END_STATES
+        note = f"{self.status['state']}: {self.status.get('message', '')}" if ended else ""
+        if note != self._note:
+            self._note = note
+            message = self.query_one("#run-message", Static)
+            message.update(Text(note, "bold green" if self.status.get("state") == "finished" else "bold red"))
+            message.display = ended
         self.refresh_samples()
         if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:
             self.redraw_plots()

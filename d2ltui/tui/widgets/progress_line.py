@@ -39,5 +39,12 @@ def progress_text(status: dict[str, Any], last: dict[str, Any] | None) -> Text:
 
 
 class ProgressLine(Static):
+    """Updated a few times a second; repaints only when the text changes."""
+
+    _shown: str = ""
+
     def show(self, status: dict[str, Any], last: dict[str, Any] | None) -> None:
-        self.update(progress_text(status, last))
+        text = progress_text(status, last)
+        if text.plain != self._shown:
+            self._shown = text.plain
+            self.update(text, layout=False)  # one line, fixed height: no reflow
