@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tui_pilot import pilot_test, row_types, settle_summary, until
 
 from d2ltui.tui.app import create_app
@@ -140,3 +142,41 @@ async def test_preset_loads_into_panel_and_panel_saves_as_preset(tmp_path):
         saved = load_preset(list_presets()["my-lenet"])
         assert saved["model"]["name"] == "lenet" and saved["model"]["activation"] == "relu"
         assert saved["train"]["epochs"] == 3 and saved["optim"]["name"] == "adam"
+
+
+@pilot_test
+async def test_device_picker_lists_real_devices():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_summary(pilot)
+        await pilot.press("t")
+        picker = await _device_picker(pilot)
+        values = {value for _, value in picker._options}
+        assert {"auto", "cpu"} <= values
+
+
+@pytest.mark.gpu
+@pilot_test
+async def test_device_picker_lists_each_gpu_with_free_memory():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_summary(pilot)
+        await pilot.press("t")
+        picker = await _device_picker(pilot)
+        labels = {value: str(label) for label, value in picker._options}
+        for i in range(torch.cuda.device_count()):
+            assert f"cuda:{i}" in labels and "GiB free" in labels[f"cuda:{i}"]
+        if torch.cuda.device_count() > 1:
+            assert f"all:{torch.cuda.device_count()}" in labels
+
+
+async def _device_picker(pilot):
+    await until(pilot, lambda: bool(pilot.app.screen.query("#cfg-device")))
+    picker = pilot.app.screen.query_one("#cfg-device")
+    panel = pilot.app.screen.query_one("#config")
+    await until(pilot, lambda: panel.devices_listed, timeout=60)  # torch's own listing has arrived
+    return picker

@@ -102,3 +102,12 @@ async def test_crashed_run_shows_crashed_and_resume_reports_the_engine(cli_runs,
         # it had reached its last epoch: the engine refuses, and the dashboard says why
         await until(pilot, lambda: app.screen.status.get("state") == "failed")
         assert "already reached train.epochs" in str(app.screen.query_one("#run-message").render())
+
+
+@pilot_test
+async def test_live_runs_are_announced_at_start(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "r-live", state="running")  # this test process stands in for the engine's pid
+    app = create_app(runs_dir=root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("r-live" in str(n.message) for n in app._notifications))

@@ -43,7 +43,8 @@ def test_train_panel(snap_compare):
     assert snap_compare(create_app(), terminal_size=(80, 24), run_before=ready)
 
 
-def test_dashboard_finished_run(snap_compare, tmp_path):
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+def test_dashboard_finished_run(snap_compare, tmp_path, size):
     path = write_run(tmp_path / "runs", "run-a", samples=RUN_SAMPLES)
     _pin_status(path)
 
@@ -51,7 +52,7 @@ def test_dashboard_finished_run(snap_compare, tmp_path):
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "DashboardScreen")
         await pilot.pause(0.8)
 
-    assert snap_compare(create_app(runs_dir=tmp_path / "runs", attach="run-a"), terminal_size=(100, 30),
+    assert snap_compare(create_app(runs_dir=tmp_path / "runs", attach="run-a"), terminal_size=size,
                         run_before=ready)
 
 
@@ -65,6 +66,21 @@ def test_runs_screen(snap_compare, tmp_path):
         await pilot.press("r")
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen")
         await pilot.pause(0.2)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
+
+
+def test_compare_screen(snap_compare, tmp_path):
+    root = tmp_path / "runs"
+    for name, knobs in (("run-a", {}), ("run-b", {"norm": "batch"})):
+        _pin_status(write_run(root, name, knobs=knobs))
+
+    async def ready(pilot):
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen")
+        await pilot.press("space", "down", "space", "o")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
+        await pilot.pause(0.3)
 
     assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
 

@@ -34,6 +34,17 @@ class WorkbenchApp(App):
         self.push_screen(BrowseScreen())
         if self.attach:
             self.open_run(RunDir.find(self.attach, self.runs_dir).path)
+        self.run_worker(self._announce_live_runs, thread=True, group="startup")
+
+    def _announce_live_runs(self) -> None:
+        """After the first paint: say which runs (from any terminal) are training right now."""
+        from d2ltui.engine.rundir import LIVE_STATES
+        from d2ltui.tui.runlog import list_runs
+
+        live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
+        if live:
+            self.call_from_thread(self.notify, f"{', '.join(live[:3])}{' ...' if len(live) > 3 else ''}: "
+                                  "press r for the runs screen", title=f"{len(live)} run(s) training")
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)

@@ -90,7 +90,7 @@ def config_diff(paths: list[Path]) -> list[tuple[str, list[str]]]:
     keys = sorted(set().union(*flat)) if flat else []
     rows = []
     for key in keys:
-        values = [repr(f.get(key, "-")) if not isinstance(f.get(key), str) else f[key] for f in flat]
+        values = ["-" if key not in f else f[key] if isinstance(f[key], str) else repr(f[key]) for f in flat]
         if len(set(values)) > 1:
             rows.append((key, values))
     return rows

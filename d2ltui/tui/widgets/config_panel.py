@@ -82,7 +82,7 @@ class ConfigPanel(VerticalScroll):
         for key, title in titles.items():
             set_title(self.query_one(f"#{_fid(key)}"), title)
         set_title(self.query_one("#cfg-device"), "device")
-        self._devices_asked = False
+        self._devices_asked = self.devices_listed = False
         self.load({})
 
     def load(self, raw: dict[str, Any]) -> None:
@@ -114,6 +114,7 @@ class ConfigPanel(VerticalScroll):
         picker = self.query_one("#cfg-device", Select)
         picker.set_options([("auto", "auto"), *options])
         picker.value = "auto"
+        self.devices_listed = True
 
     def set_task(self, task: str, honours_init: bool) -> None:
         names = datasets_for(task)
