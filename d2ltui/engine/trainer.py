@@ -123,6 +123,7 @@ class Loop:
             self.total_steps = min(self.total_steps, cfg.train.max_steps)
         self.optimizer = make_optimizer(cfg.optim, self.model.parameters())
         self.scheduler = make_scheduler(cfg.optim, self.optimizer, self.total_steps)
+        self.scheduled = cfg.optim.schedule != "none" or cfg.optim.warmup_steps > 0  # else the lr is constant
         self.train_model = _dist.wrap_model(self.model, self.info) if self.info.distributed else self.model
         if cfg.train.compile:
             self.train_model = torch.compile(self.train_model)
@@ -279,7 +280,8 @@ class Loop:
             if clip:
                 nn.utils.clip_grad_norm_(params, clip)
             self.optimizer.step()
-            self.scheduler.step()
+            if self.scheduled:
+                self.scheduler.step()
             self.step, self.pos = self.step + 1, b + 1
             if not self.check_now:
                 self.lagged_check(loss.detach())
