@@ -90,16 +90,16 @@ def start_training(model: str, overrides: list[str], runs_dir: Path, device: str
 
 
 def signal_run(path: Path, intent: str) -> str:
-    """Send pause/resume/stop to the run's process group; returns a one-line outcome."""
+    """Send pause/resume/stop to the process the run's status names; returns a one-line outcome.
+
+    Only that process is signalled (a shell pipeline around it, such as `| tee`, is left alone).
+    """
     status = read_status(path)
     pid = status.get("pid")
     if status.get("state") not in ("running", "paused", "starting") or not pid:
         return f"run is {status.get('state')}: nothing to {intent}"
     try:
-        if os.getpgid(pid) == pid:  # started in its own session: signal the whole group (torchrun too)
-            os.killpg(pid, SIGNALS[intent])
-        else:
-            os.kill(pid, SIGNALS[intent])
+        os.kill(pid, SIGNALS[intent])
     except (ProcessLookupError, PermissionError) as err:
         return f"cannot signal process {pid}: {err.strerror}"
     return f"sent {intent}"

@@ -131,7 +131,11 @@ class DashboardScreen(Screen):
         self.notify(signal_run(self.path, intent))
 
     def action_stop(self) -> None:
-        self.notify(signal_run(self.path, "stop"))
+        if self.launch and self.launch.alive() and self.status.get("state") in ("running", "paused", "starting"):
+            self.launch.send("stop")  # our own session: a torchrun launcher passes it to every worker
+            self.notify("sent stop")
+        else:
+            self.notify(signal_run(self.path, "stop"))
 
     def action_toggle_smoothing(self) -> None:
         for plot in self.query(MetricPlot):
