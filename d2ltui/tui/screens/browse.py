@@ -39,7 +39,7 @@ class BrowseScreen(Screen):
         super().__init__()
         self.model = model
         self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
-        self._loaded = ""
+        self._loaded = self._wanted = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -58,8 +58,13 @@ class BrowseScreen(Screen):
         self.call_after_refresh(self.query_one(Catalog).select_model, self.model)
 
     def on_catalog_model_chosen(self, event: Catalog.ModelChosen) -> None:
-        if event.name != self._loaded:
-            self.load_model(event.name)
+        """Coalesce a run of cursor moves: the knobs and table follow once the cursor rests."""
+        self._wanted = event.name
+        self.set_timer(0.08, self._load_wanted)
+
+    def _load_wanted(self) -> None:
+        if self._wanted and self._wanted != self._loaded:
+            self.load_model(self._wanted)
 
     def load_model(self, name: str) -> None:
         from d2ltui.tui.runplan import RunPlan

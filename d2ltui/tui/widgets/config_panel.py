@@ -9,40 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
-from textual.validation import Function, Integer, Number
 from textual.widgets import Button, Input, Select, Static
 
-from d2ltui.config import DataConfig, OptimConfig, TrainConfig
+from d2ltui.tui.widgets.config_fields import DEFAULTS, NUMBERS, field_id as _fid
 from d2ltui.tui.widgets.knob_bar import set_title
 from d2ltui.tui.choices import datasets_for, list_devices, list_presets
-
-AUGMENTS = ("flip", "crop", "jitter")
-
-
-def _augment_ok(text: str) -> bool:
-    return all(a.strip() in AUGMENTS for a in text.split(",") if a.strip())
-
-
-# (field id "section.key", label, validators); defaults come from the config dataclasses
-NUMBERS = (
-    ("data.batch_size", "batch size", [Integer(1, 65536)]),
-    ("train.epochs", "epochs", [Integer(1, 100000)]),
-    ("data.num_train", "num_train", [Integer(0, 10**8)]),
-    ("optim.lr", "lr", [Number(1e-8, 10.0)]),
-    ("optim.weight_decay", "decay", [Number(0.0, 1.0)]),
-    ("data.resize", "resize", [Integer(0, 4096)]),
-    ("train.seed", "seed", [Integer(0, 2**31 - 1)]),
-    ("data.augment", "augment",
-     [Function(_augment_ok, "use a comma list of flip, crop, jitter")]),
-)
-DEFAULTS: dict[str, Any] = {f"data.{k}": v for k, v in vars(DataConfig()).items()}
-DEFAULTS |= {f"optim.{k}": v for k, v in vars(OptimConfig()).items()}
-DEFAULTS |= {f"train.{k}": v for k, v in vars(TrainConfig()).items()}
-
-
-def _fid(key: str) -> str:
-    return "cfg-" + key.replace(".", "-")
-
 
 class ConfigPanel(VerticalScroll):
     """Everything a run needs besides the model knobs of the knob bar."""
