@@ -27,10 +27,10 @@ class BrowseScreen(Screen):
     """Pick a model, see its layers change with its knobs, configure and start a run."""
 
     BINDINGS = [
-        Binding("c", "focus_catalog", "Catalog"),
+        Binding("c", "focus_catalog", "Models"),
         Binding("i", "focus_input", "Input"),
         Binding("b", "cycle_norm", "Norm"),
-        Binding("l", "show_tab('layers')", "Layers"),
+        Binding("l", "show_tab('layers')", "Table"),
         Binding("t", "show_tab('train')", "Train"),
         Binding("s", "start", "Start"),
     ]
@@ -51,7 +51,7 @@ class BrowseScreen(Screen):
                     with TabPane("Layers", id="layers"):
                         yield LayerTable(id="inspector")
                     yield TabPane("Train", id="train")  # its panel is built when first shown
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Catalog).focus()

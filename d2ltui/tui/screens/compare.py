@@ -28,7 +28,7 @@ class CompareScreen(Screen):
             yield MetricPlot("val loss", id="cmp-loss")
             yield MetricPlot("val metric", id="cmp-metric")
         yield DataTable(id="diff-table", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"{len(self.paths)} runs"

@@ -52,7 +52,7 @@ class DashboardScreen(Screen):
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
         yield Static("", id="run-message")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self.path.name

@@ -15,9 +15,9 @@ A workbench for the models of *Dive into Deep Learning*.
 
 | key | where | does |
 |---|---|---|
-| `c` / `i` | home | focus the catalog / the input shape |
+| `c` / `i` | home | focus the model catalog / the input shape |
 | `b` | home | cycle normalisation none → batch → layer |
-| `l` / `t` | home | layers tab / train tab |
+| `l` / `t` | home | layer table tab / train tab |
 | `s` | home | start training with the panel's settings |
 | `r` | anywhere | the runs screen |
 | `space` | dashboard | pause / resume the run |
