@@ -29,8 +29,8 @@ class Task:
     def inputs_target(self, batch: Batch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         return batch[:-1], batch[-1]
 
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(mean loss, number of units it averages over, correct predictions or None), all on the device."""
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int | torch.Tensor, torch.Tensor | None]:
+        """(mean loss, the units it averages over (an int, or a device tensor), correct predictions or None)."""
         raise NotImplementedError
 
     def summarise(self, loss: float, count: float, correct: float | None) -> dict[str, float]:
@@ -64,7 +64,7 @@ class Regression(Task):
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
         out = model(*inputs).reshape(y.shape).float()
-        return F.mse_loss(out, y.float()), torch.tensor(len(y), device=y.device), None
+        return F.mse_loss(out, y.float()), len(y), None
 
     @torch.no_grad()
     def samples(self, model, prepare):
@@ -97,7 +97,7 @@ class Classification(Task):
         inputs, y = self.inputs_target(batch)
         logits = model(*inputs).float()
         correct = (logits.argmax(1) == y).sum()
-        return F.cross_entropy(logits, y), torch.tensor(len(y), device=y.device), correct
+        return F.cross_entropy(logits, y), len(y), correct
 
     def summarise(self, loss, count, correct):
         out = {"loss": loss / max(count, 1)}
@@ -159,8 +159,7 @@ class LanguageModel(Task):
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)
         logits = model(X).float()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1)), \
-            torch.tensor(Y.numel(), device=Y.device), None
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1)), Y.numel(), None
 
     def summarise(self, loss, count, correct):
         mean = loss / max(count, 1)

@@ -263,7 +263,7 @@ class Loop:
         ckpt_every, clip = self.cfg.train.checkpoint_every, self.cfg.optim.clip
         index = self.shard(self.perm).to(self.device)
         window = torch.zeros(3, device=self.device, dtype=torch.float64)
-        win_samples, win_t = 0, time.perf_counter()
+        win_samples, win_count, win_t = 0, 0, time.perf_counter()
         self.train_model.train()
         params = [p for p in self.model.parameters() if p.requires_grad]
         for b in range(self.pos, self.spe):
@@ -273,7 +273,7 @@ class Loop:
                 batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
             with self.autocast():
                 loss, count, correct = self.task.loss(self.train_model, batch)
-            if self.check_now and not bool(torch.isfinite(loss)):
+            if self.check_now and not math.isfinite(loss.detach().item()):
                 self.diverge(loss, self.step + 1)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -285,18 +285,22 @@ class Loop:
             self.step, self.pos = self.step + 1, b + 1
             if not self.check_now:
                 self.lagged_check(loss.detach())
-            window[0] += loss.detach() * count
-            window[1] += count
+            if isinstance(count, int):  # the usual case: no extra device work for the count
+                window[0].add_(loss.detach(), alpha=count)
+                win_count += count
+            else:
+                window[0].add_(loss.detach() * count)
+                window[1].add_(count)
             if correct is not None:
-                window[2] += correct
+                window[2].add_(correct)
             win_samples += len(idx)
             if self.first_step_s is None:
                 self.first_step_s = time.perf_counter() - self.t0
             if self.step % log_every == 0:
                 now = time.perf_counter()
-                self.log_train(window, win_samples / max(now - win_t, 1e-9))
+                self.log_train(window, win_count, win_samples / max(now - win_t, 1e-9))
                 window.zero_()
-                win_samples, win_t = 0, now
+                win_samples, win_count, win_t = 0, 0, now
             if ckpt_every and self.step % ckpt_every == 0:
                 self.checkpoint()
             stop, paused = self.intents()
@@ -335,8 +339,9 @@ class Loop:
             time.sleep(0.1)
         self.status("running", f"resumed at step {self.step}")
 
-    def log_train(self, window: torch.Tensor, samples_per_s: float) -> None:
+    def log_train(self, window: torch.Tensor, host_count: int, samples_per_s: float) -> None:
         loss_sum, count, correct = window.tolist()
+        count += host_count
         stats = self.task.summarise(loss_sum, count, correct if self.task.metric == "acc" else None)
         stats = self.reduce(stats)
         record = {"step": self.step, "epoch": self.epoch + 1, "split": "train", **stats,
