@@ -16,7 +16,7 @@ async def fill(pilot, field_id: str, text: str) -> None:
 
 
 @pilot_test
-async def test_configure_start_watch_pause_resume_stop(tmp_path):
+async def test_configure_start_watch_pause_resume_then_quit_stops_it(tmp_path):
     app = create_app(runs_dir=tmp_path / "runs")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle_summary(pilot)
@@ -45,13 +45,15 @@ async def test_configure_start_watch_pause_resume_stop(tmp_path):
         assert len(dash.tail.records) == paused_lines  # nothing trains while paused
         await pilot.press("space")
         await until(pilot, lambda: read_status(launch.path)["state"] == "running", timeout=30)
-        await pilot.press("x")
-        await until(pilot, lambda: not launch.alive(), timeout=60)
-        await until(pilot, lambda: "stopped" in str(dash.query_one("#run-message").render()))
-        config = (launch.path / "config.toml").read_text()
-        assert "num_train = 256" in config and "lr = 0.05" in config and 'name = "shapes"' in config
-        await pilot.press("q")
+        await pilot.press("q")  # quitting while it trains asks; "Stop them" stops it and then quits
+        await until(pilot, lambda: type(app.screen).__name__ == "ChoiceScreen")
+        await pilot.click("#stop")
+        await until(pilot, lambda: not app.is_running, timeout=60)
     assert not launch.alive()
+    status = read_status(launch.path)
+    assert status["state"] == "stopped" and status.get("checkpoint_step")
+    config = (launch.path / "config.toml").read_text()
+    assert "num_train = 256" in config and "lr = 0.05" in config and 'name = "shapes"' in config
 
 
 @pilot_test
