@@ -48,7 +48,7 @@ async def test_runs_overlay_and_settings_diff(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle_summary(pilot)
         await pilot.press("r")
-        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
         runs = app.screen
         assert {r.id for r in runs.runs} == {"r-plain", "r-bn"}
         await pilot.press("space", "down", "space", "o")
@@ -59,7 +59,7 @@ async def test_runs_overlay_and_settings_diff(tmp_path):
         keys = [table.get_row_at(i)[0] for i in range(table.row_count)]
         assert keys == ["model.norm", "optim.weight_decay"]
         await pilot.press("escape")
-        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
 
 
 @pilot_test
@@ -69,11 +69,11 @@ async def test_delete_asks_first(tmp_path):
     app = create_app(runs_dir=root)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
         await pilot.press("d")
         await until(pilot, lambda: type(app.screen).__name__ == "ChoiceScreen")
         await pilot.press("escape")  # cancel keeps it
-        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
         assert (root / "r-old").exists()
         await pilot.press("d")
         await until(pilot, lambda: type(app.screen).__name__ == "ChoiceScreen")
@@ -92,7 +92,7 @@ async def test_crashed_run_shows_crashed_and_resume_reports_the_engine(cli_runs,
     app = create_app(runs_dir=root)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("r")
-        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
         assert app.screen.runs[0].state == "crashed"
         await pilot.press("u")
         await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")

@@ -64,7 +64,7 @@ def test_runs_screen(snap_compare, tmp_path):
     async def ready(pilot):
         await settle_summary(pilot)
         await pilot.press("r")
-        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
         await pilot.pause(0.2)
 
     assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
@@ -77,7 +77,7 @@ def test_compare_screen(snap_compare, tmp_path):
 
     async def ready(pilot):
         await pilot.press("r")
-        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
         await pilot.press("space", "down", "space", "o")
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
         await pilot.pause(0.3)

@@ -27,16 +27,31 @@ def read_config(path: Path) -> dict[str, Any]:
 
 @dataclass
 class MetricsTail:
-    """Follows a run's metrics.jsonl, parsing only the lines appended since the last call."""
+    """Follows a run's metrics.jsonl, parsing only the lines appended since the last call.
+
+    Keeps every numeric field as a (steps, values) column per split, appended as lines
+    arrive, so a plot of a very long run never rescans the records.
+    """
 
     path: Path
     offset: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[tuple[str, str], tuple[list[float], list[float]]] = field(default_factory=dict)
 
     def poll(self) -> list[dict[str, Any]]:
         new, self.offset = read_metrics(self.path / METRICS, self.offset)
         self.records.extend(new)
+        for rec in new:
+            step = float(rec.get("step", 0))
+            for key, value in rec.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
+                    xs, ys = self.columns.setdefault((rec.get("split", ""), key), ([], []))
+                    xs.append(step)
+                    ys.append(float(value))
         return new
+
+    def series(self, split: str, key: str) -> tuple[list[float], list[float]]:
+        return self.columns.get((split, key), ([], []))
 
 
 def metric_name(records: list[dict[str, Any]]) -> str | None:

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from d2ltui.tui.runlog import MetricsTail, config_diff, metric_name, series
+from d2ltui.tui.runlog import MetricsTail, config_diff, metric_name
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 
 
@@ -48,10 +48,10 @@ class CompareScreen(Screen):
         metric = next((m for t in self.tails if (m := metric_name(t.records))), None)
         losses, metrics = {}, {}
         for path, tail in zip(self.paths, self.tails):
-            split = "val" if series(tail.records, "val", "loss")[0] else "train"
-            losses[path.name[-24:]] = series(tail.records, split, "loss")
+            split = "val" if tail.series("val", "loss")[0] else "train"
+            losses[path.name[-24:]] = tail.series(split, "loss")
             if metric:
-                metrics[path.name[-24:]] = series(tail.records, split, metric)
+                metrics[path.name[-24:]] = tail.series(split, metric)
         for plot_id, title, data in (("cmp-loss", "loss", losses), ("cmp-metric", metric or "metric", metrics)):
             plot = self.query_one(f"#{plot_id}", MetricPlot)
             plot.title = title

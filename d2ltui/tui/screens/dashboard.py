@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from d2ltui.engine.rundir import END_STATES, SAMPLES, read_status
 from d2ltui.tui.launcher import Launch, signal_run
-from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples, series
+from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
@@ -57,6 +57,15 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = self.path.name
         self._head_known = False
+        self.run_worker(self._read_history, thread=True, group="history")
+
+    def _read_history(self) -> None:
+        """Parse what the run has written so far off the event loop (a long run has many lines)."""
+        self.tail.poll()
+        self.app.call_from_thread(self._follow)
+
+    def _follow(self) -> None:
+        self._dirty = True
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
@@ -109,14 +118,14 @@ class DashboardScreen(Screen):
             self.query_one(SamplesView).show(samples(self.path))
 
     def redraw_plots(self) -> None:
-        records = self.tail.records
-        metric = metric_name(records)
+        tail = self.tail
+        metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
         plots = {
-            "plot-loss": {"train": series(records, "train", "loss"), "val": series(records, "val", "loss")},
-            "plot-metric": {f"train {metric}": series(records, "train", metric or ""),
-                            f"val {metric}": series(records, "val", metric or "")},
-            "plot-speed": {"samples/s": series(records, "train", "samples_per_s")},
-            "plot-lr": {"lr": series(records, "train", "lr")},
+            "plot-loss": {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")},
+            "plot-metric": {f"train {metric}": tail.series("train", metric or ""),
+                            f"val {metric}": tail.series("val", metric or "")},
+            "plot-speed": {"samples/s": tail.series("train", "samples_per_s")},
+            "plot-lr": {"lr": tail.series("train", "lr")},
         }
         for plot_id, data in plots.items():
             plot = self.query_one(f"#{plot_id}", MetricPlot)

@@ -32,6 +32,7 @@ class RunsScreen(Screen):
         super().__init__()
         self.runs: list[RunSummary] = []
         self.marked: set[str] = set()
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -46,8 +47,17 @@ class RunsScreen(Screen):
         self.set_interval(1.0, self.reload)
 
     def reload(self) -> None:
+        """Re-read the runs folder in a worker thread (long runs have long metrics files)."""
+        self.run_worker(self._gather, thread=True, exclusive=True, group="runs")
+
+    def _gather(self) -> None:
+        runs = list_runs(self.app.runs_dir)
+        self.app.call_from_thread(self._show, runs)
+
+    def _show(self, runs: list[RunSummary]) -> None:
         table = self.query_one(DataTable)
-        self.runs = list_runs(self.app.runs_dir)
+        self.runs = runs
+        self.loaded = True
         cursor = table.cursor_row
         table.clear()
         for run in self.runs:
@@ -66,7 +76,7 @@ class RunsScreen(Screen):
     def action_toggle_mark(self) -> None:
         if run := self.current():
             self.marked ^= {run.id}
-            self.reload()
+            self._show(self.runs)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

@@ -52,8 +52,8 @@ class MetricPlot(PlotextPlot):
         plt.title(f"{self.title} (smoothed)" if self.smoothing else self.title)
         budget = max(8, 2 * (self.size.width or 40))
         for label, (xs, ys) in self.series.items():
-            ys = smooth(ys) if self.smoothing and len(ys) > 2 else ys
-            dx, dy = downsample(xs, ys, budget)
+            dx, dy = downsample(xs, ys, budget)  # bucket means in C-level sums: cheap for long runs
+            dy = smooth(dy) if self.smoothing and len(dy) > 2 else dy
             plt.plot(dx, dy, label=label, marker="braille")
         if not self.series:
             plt.title(f"{self.title} (no data yet)")
