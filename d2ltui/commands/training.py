@@ -112,7 +112,7 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.engine.control import Control
     from d2ltui.engine.recorder import truncate_metrics
     from d2ltui.engine.rundir import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
-    from d2ltui.engine.trainer import fit
+    from d2ltui.engine.trainer import check_world_size, fit, validated
 
     info, device, data = _prepare(cfg)
     state, run = None, None
@@ -123,15 +123,17 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
             raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
         state = distributed.broadcast_object(
             load_checkpoint(found.path / CHECKPOINT, map_location="cpu") if info.is_main else None, info)
+        check_world_size(state, info.world_size)
         max_steps = cfg.train.max_steps
-        if int(state["epoch"]) >= cfg.train.epochs or (max_steps and int(state["step"]) >= max_steps):
+        if int(state["epoch"]) >= cfg.train.epochs or (max_steps and int(state["step"]) >= max_steps
+                                                         and validated(state)):
             raise UserError(f"run {found.id} already reached train.epochs={cfg.train.epochs}"
                             + (f" / train.max_steps={max_steps}" if max_steps else "")
                             + "; raise them with --set to train further")
         if info.is_main:
             run = found
             atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
-            truncate_metrics(run, int(state["step"]))
+            truncate_metrics(run, int(state["step"]), validated(state))
     elif info.is_main:
         run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
     subscribers = []

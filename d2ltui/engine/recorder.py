@@ -41,8 +41,12 @@ class Recorder:
                 self.progress["checkpoint_step"] = event.step
 
 
-def truncate_metrics(run: RunDir, step: int) -> int:
-    """Drop metrics lines past `step` (written after the checkpoint a resume starts from); returns how many."""
+def truncate_metrics(run: RunDir, step: int, validated: bool = True) -> int:
+    """Drop metrics lines past `step` (written after the checkpoint a resume starts from); returns how many.
+
+    `validated` False: the checkpoint was taken before the validation at `step`, which the resumed
+    run repeats, so a validation line at `step` is dropped too.
+    """
     path = run.path / METRICS
     if not path.exists():
         return 0
@@ -53,7 +57,8 @@ def truncate_metrics(run: RunDir, step: int) -> int:
         except ValueError:
             dropped += 1
             continue
-        if int(record.get("step", 0)) > step:
+        at = int(record.get("step", 0))
+        if at > step or (at == step and not validated and record.get("split") == "val"):
             dropped += 1
         else:
             kept.append(line)

@@ -74,6 +74,21 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, full + (1 if rest > 1 or full == 0 else 0))
 
 
+def validated(state: dict[str, Any]) -> bool:
+    """Whether a checkpoint was taken after the validation at its own step (a step checkpoint at an
+    epoch's end precedes it); checkpoints that do not say are taken to have been."""
+    return int(state.get("val_step", state["step"])) == int(state["step"])
+
+
+def check_world_size(state: dict[str, Any], world_size: int) -> None:
+    """A run resumes only with as many processes as it was trained with (its shards and shuffles depend on it)."""
+    trained = int(state.get("world_size", 1))
+    if trained != world_size:
+        from d2ltui.errors import UserError
+        raise UserError(f"--nproc: this run was trained with {trained} process{'es' if trained > 1 else ''} "
+                        f"(world size {trained}); resume it with --nproc {trained}, not {world_size}")
+
+
 def fit(cfg: RunConfig, run: RunDir | None = None, subscribers: list[ev.Subscriber] | tuple = (),
         control: Control | None = None, data: DataModule | None = None, resume: dict[str, Any] | None = None,
         dist_info: Any = None) -> FitResult:
@@ -131,6 +146,7 @@ class Loop:
         self.step, self.epoch, self.pos, self.perm = 0, 0, 0, None
         self.best: dict[str, Any] | None = None
         self.last_val: dict[str, float] = {}
+        self.val_step = -1  # the step of the last validation (a resumed run must not repeat it)
         self.first_step_s: float | None = None
         self.check_now = self.device.type == "cpu"  # elsewhere the finite check lags one step (no sync)
         self.pending: tuple[torch.Tensor, int, float] | None = None
@@ -169,7 +185,7 @@ class Loop:
                  "scheduler": self.scheduler.state_dict(), "step": self.step, "epoch": self.epoch,
                  "pos": self.pos, "perm": self.perm, "generator": self.gen.get_state(),
                  "rng_cpu": torch.get_rng_state(), "best": self.best, "model_name": self.cfg.model.name,
-                 "elapsed": self.wall()}
+                 "elapsed": self.wall(), "world_size": self.info.world_size, "val_step": self.val_step}
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -178,6 +194,7 @@ class Loop:
         if state.get("model_name", self.cfg.model.name) != self.cfg.model.name:
             from d2ltui.errors import UserError
             raise UserError(f"checkpoint holds model {state.get('model_name')}, the config {self.cfg.model.name}")
+        check_world_size(state, self.info.world_size)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -185,6 +202,7 @@ class Loop:
         self.perm = state.get("perm")
         self.best = state.get("best")
         self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.val_step = self.step if validated(state) else int(state["val_step"])
         self.gen.set_state(state["generator"])
         torch.set_rng_state(state["rng_cpu"])
         if state.get("rng_cuda") and torch.cuda.is_available():
@@ -232,6 +250,11 @@ class Loop:
     def train(self) -> FitResult:
         cfg = self.cfg.train
         max_steps = cfg.max_steps or math.inf
+        if self.step >= max_steps and self.val_step != self.step:  # killed between the last step and its validation
+            self.validate()
+            if self.pos >= self.spe:
+                self.epoch, self.pos, self.perm = self.epoch + 1, 0, None
+            self.checkpoint()
         while self.epoch < cfg.epochs and self.step < max_steps:
             if self.perm is None:
                 self.perm = torch.randperm(self.data.num_train, generator=self.gen)
@@ -359,7 +382,7 @@ class Loop:
             samples = self.task.samples(self.model, self.data.prepare) if self.info.is_main else {}
         finally:
             self.model.train()
-        self.last_val = stats
+        self.last_val, self.val_step = stats, self.step
         epoch = self.epoch + 1
         self.bus.emit(ev.Metrics({"step": self.step, "epoch": epoch, "split": "val", **stats, "lr": self.lr(),
                                   "time": self.wall()}))
