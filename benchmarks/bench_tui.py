@@ -8,7 +8,7 @@ for a minimal Textual app (a Static and a Footer), alternating, `repeat` times e
 medians are compared (target: ratio <= 1.5).
 
 Latency: a real CPU training run (LeNet on the embedded shapes) is started as its own
-process; the dashboard is attached to it, and keys that force a redraw ('m' toggles smoothing
+process, the way the workbench starts runs (at a slightly lower CPU priority); the dashboard is attached to it, and keys that force a redraw ('m' toggles smoothing
 of all four plots, 'down' moves the catalog cursor and starts a summary) are pressed one at a
 time; each sample is the time from sending the key to the first screen update written after
 the key's action ran (target: p95 < 50 ms).
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -172,17 +170,17 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60, help="keys pressed per latency measurement")
     args = parser.parse_args()
     startup(args.repeat)
+    from d2ltui.tui.launcher import start_training
+
     with tempfile.TemporaryDirectory() as tmp:
-        runs, run_id = Path(tmp) / "runs", "bench-run"
-        train = subprocess.Popen(
-            [sys.executable, "-m", "d2ltui", "train", "quick-lenet-shapes", "--set", "train.epochs=1000",
-             "--run-id", run_id, "--runs-dir", str(runs), "--plain", "--device", "cpu"],
-            stdout=subprocess.DEVNULL, start_new_session=True)
+        runs = Path(tmp) / "runs"
+        # started as the workbench starts runs (same launcher, same priority), flat out on the CPU
+        train = start_training("quick-lenet-shapes", ["train.epochs=1000"], runs, device="cpu")
         try:
-            asyncio.run(latency(args.keys, runs, run_id))
+            asyncio.run(latency(args.keys, runs, train.run_id))
         finally:
-            os.killpg(train.pid, signal.SIGTERM)
-            train.wait(timeout=60)
+            train.send("stop")
+            train.proc.wait(timeout=60)
 
 
 if __name__ == "__main__":

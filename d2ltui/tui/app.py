@@ -34,7 +34,7 @@ class WorkbenchApp(App):
         self.push_screen(BrowseScreen())
         if self.attach:
             self.open_run(RunDir.find(self.attach, self.runs_dir).path)
-        self.run_worker(self._announce_live_runs, thread=True, group="startup")
+        self.set_timer(1.0, lambda: self.run_worker(self._announce_live_runs, thread=True, group="startup"))
 
     def _announce_live_runs(self) -> None:
         """After the first paint: say which runs (from any terminal) are training right now."""
@@ -56,6 +56,10 @@ class WorkbenchApp(App):
             yield SystemCommand("Edit input shape", "Focus the input shape field", screen.action_focus_input)
             yield SystemCommand("Train tab", "Show the configuration panel", lambda: screen.run_action("show_tab('train')"))
             yield SystemCommand("Layers tab", "Show the layer table", lambda: screen.run_action("show_tab('layers')"))
+        else:  # every other screen: each of its key bindings, by its footer name
+            for binding in screen.BINDINGS:
+                yield SystemCommand(binding.description, f"the {binding.key} key on this screen",
+                                    lambda action=binding.action: screen.run_action(action))
 
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
