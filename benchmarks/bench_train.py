@@ -1,11 +1,24 @@
-"""Training throughput: the engine's loop (as `d2l-tui train` runs it) vs a bare loop vs the book's DataLoader style.
+"""Training throughput on Fashion-MNIST files: the engine vs a bare tensor loop vs the book's DataLoader style.
 
-Same model, data and batch size for all three, measured in one process and interleaved
-(best of --repeats). Prints samples/s, the ratios the engine is held to (>= 0.95 of the
-bare loop, >= 1.5x the book's style for LeNet at 28x28, batch 256, on the CPU) and the time
-to the first optimizer step.
+A full-size Fashion-MNIST (IDX files in torchvision's raw layout, random pixels) is written to a
+temporary folder; all three read those same files:
 
-    python benchmarks/bench_train.py                       # LeNet at 28, batch 256, CPU
+- book:   torchvision.datasets.FashionMNIST(root, train=True, transform=Compose([Resize?, ToTensor()]))
+          through DataLoader(dataset, batch_size, shuffle=True, num_workers=W), as the book's
+          FashionMNIST data module does (a PIL image and ToTensor per sample, in worker processes);
+- bare:   the same files preloaded as float tensors, a shuffled index sliced per batch, no logging;
+- engine: `fit` on d2ltui's own fashion-mnist loader (data.root = the folder, download off), with
+          its run directory (metrics, status, checkpoints, samples) written as `train` does.
+
+Same model, optimizer (d2ltui's SGD from the same optim config), loss and batch size; every loop
+trains --epochs epochs. Only training steps are timed, after the first --warmup steps: the
+engine's rate is what its metrics report (samples_per_s of each logged window; the epoch-end
+validation, checkpoint and samples fall outside those windows); the bare and book rates span
+every step after the warm-up, epoch boundaries included (the book's workers restart per epoch).
+Time to first step: from "files on disk" (dataset read, model built) to the end of the first
+optimizer step. Repeats are interleaved; medians are reported.
+
+    python benchmarks/bench_train.py                                  # LeNet at 28, batch 256, CPU
     python benchmarks/bench_train.py --model resnet18 --size 96 --device cuda
 """
 
@@ -13,63 +26,82 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import warnings
+
+import numpy as np
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
 
 from d2ltui.config import dump_toml, from_dict
-from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
 from d2ltui.engine.devices import resolve_device
+from d2ltui.engine.optim import make_optimizer
 from d2ltui.engine.rundir import RunDir
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.trainer import fit, steps_per_epoch
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 
 
-def make_data(n: int, n_val: int, size: int) -> tuple[torch.Tensor, ...]:
-    g = torch.Generator().manual_seed(0)
-    X = torch.rand(n + n_val, 1, size, size, generator=g)
-    y = torch.randint(0, 10, (n + n_val,), generator=g)
-    return X[:n], y[:n], X[n:], y[n:]
+def write_fashion_mnist(root: Path, n_train: int, n_test: int, seed: int = 0) -> None:
+    """Uncompressed IDX files (big-endian header, ubyte data) in <root>/FashionMNIST/raw."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x0803, n, 28, 28) + images.tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x0801, n) + labels.tobytes())
 
 
-def build(args, device):
+def config(args, root: str, device) -> object:
+    return from_dict({"model": {"name": args.model},
+                      "data": {"name": "fashion-mnist", "root": root, "download": False,
+                               "batch_size": args.batch_size, "resize": 0 if args.size == 28 else args.size},
+                      "optim": {"name": "sgd", "lr": args.lr},
+                      "train": {"epochs": args.epochs, "device": str(device), "log_every": args.warmup}})
+
+
+def build(args, cfg, device):
     spec = get_spec(args.model)
     knobs = {**spec.defaults(), "num_classes": 10, "in_channels": 1}
     model = build_model(spec, knobs, ((1, 1, args.size, args.size),), device)
-    return model, torch.optim.SGD(model.parameters(), lr=args.lr)
+    return model, make_optimizer(cfg.optim, model.parameters())
 
 
-def sync(device):
+def warm_up(args, cfg, device) -> None:
+    """One training step before anything is timed: torch's one-off imports, thread pools, autograd start."""
+    model, opt = build(args, cfg, device)
+    x = torch.rand(args.batch_size, 1, args.size, args.size, device=device)
+    F.cross_entropy(model(x), torch.zeros(args.batch_size, dtype=torch.long, device=device)).backward()
+    opt.step()
+
+
+def sync(device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (DataLoader workers)."""
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + kids.ru_utime + kids.ru_stime
-
-
-def timed_loop(args, device, batches) -> tuple[float, float, float]:
-    """(samples/s after the warm-up steps, samples per CPU second, seconds to the end of the first step)."""
-    t0 = time.perf_counter()
-    model, opt = build(args, device)
+def timed_loop(args, cfg, device, batches, t0: float) -> dict:
+    """Train on `batches()`; the rate over the steps after the warm-up and the time to the first step."""
+    model, opt = build(args, cfg, device)
     model.train()
-    first = None
-    done, t_start, c_start = 0, None, None
+    first, done, t_start = None, 0, None
     for i, (x, y) in enumerate(batches()):
         if i == args.warmup:
             sync(device)
-            t_start, c_start, done = time.perf_counter(), cpu_seconds(), 0
+            t_start, done = time.perf_counter(), 0
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -80,11 +112,15 @@ def timed_loop(args, device, batches) -> tuple[float, float, float]:
             sync(device)
             first = time.perf_counter() - t0
     sync(device)
-    return done / (time.perf_counter() - t_start), done / (cpu_seconds() - c_start), first
+    return {"rate": done / (time.perf_counter() - t_start), "samples": done, "first": first}
 
 
-def bare(args, device, data):
-    X, y = data[0].to(device), data[1].to(device)
+def bare(args, cfg, device, root) -> dict:
+    t0 = time.perf_counter()
+    ds = datasets.FashionMNIST(root, train=True, download=False)
+    X, y = (ds.data.unsqueeze(1).float() / 255).to(device), ds.targets.to(device)
+    if args.size != 28:
+        X = F.interpolate(X, size=(args.size, args.size), mode="bilinear", align_corners=False)
 
     def batches():
         for _ in range(args.epochs):
@@ -92,45 +128,56 @@ def bare(args, device, data):
             for b in range(0, len(X), args.batch_size):
                 idx = perm[b:b + args.batch_size]
                 yield X[idx], y[idx]
-    return timed_loop(args, device, batches)
+    return timed_loop(args, cfg, device, batches, t0)
 
 
-def book(args, device, data):
-    loader = DataLoader(TensorDataset(data[0], data[1]), batch_size=args.batch_size, shuffle=True,
-                        num_workers=args.workers, pin_memory=device.type == "cuda", persistent_workers=False)
+def book(args, cfg, device, root) -> dict:
+    t0 = time.perf_counter()
+    trans = [transforms.ToTensor()]
+    if args.size != 28:
+        trans.insert(0, transforms.Resize(args.size))
+    ds = datasets.FashionMNIST(root, train=True, transform=transforms.Compose(trans), download=False)
+    loader = DataLoader(ds, args.batch_size, shuffle=True, num_workers=args.workers)
 
     def batches():
         for _ in range(args.epochs):
             yield from loader
-    return timed_loop(args, device, batches)
+    return timed_loop(args, cfg, device, batches, t0)
 
 
-def engine(args, device, data):
-    """`fit` with the run directory written (metrics, status, checkpoints, samples), as `train` does."""
-    cfg = from_dict({"model": {"name": args.model}, "data": {"name": "bench", "batch_size": args.batch_size},
-                     "optim": {"name": "sgd", "lr": args.lr},
-                     "train": {"epochs": args.epochs, "device": str(device), "log_every": 10}})
-    dm = DataModule("bench", "classification", data[:2], data[2:], ((1, 1, args.size, args.size),),
-                    {"num_classes": 10, "in_channels": 1})
-    marks: list[tuple[float, float, int]] = []
+def engine(args, cfg, device, root) -> dict:
+    """`fit` loading fashion-mnist itself; the rate from its logged windows after the first (warm-up) one."""
+    records: list[dict] = []
 
     def watch(event):
         if isinstance(event, ev.Metrics) and event.record["split"] == "train":
-            marks.append((time.perf_counter(), cpu_seconds(), event.record["step"]))
+            records.append(event.record)
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir.create(tmp, dump_toml(cfg), "bench")
-        result = fit(cfg, run, [watch], data=dm)
-    (t_a, c_a, s_a), (t_b, c_b, s_b) = marks[0], marks[-1]  # from the first log line (warm) to the last
-    samples = (s_b - s_a) * args.batch_size
-    return samples / (t_b - t_a), samples / (c_b - c_a), result.first_step_s
+        result = fit(cfg, run, [watch])
+    n = len(datasets.FashionMNIST(root, train=True).targets)
+    spe = steps_per_epoch(n, args.batch_size)
+
+    def samples(lo: int, hi: int) -> int:  # examples in steps lo+1..hi (the last batch of an epoch is smaller)
+        return sum(min(args.batch_size, n - ((k - 1) % spe) * args.batch_size) for k in range(lo + 1, hi + 1))
+    total, seconds, previous = 0, 0.0, 0
+    for i, r in enumerate(records):
+        start = max(previous, (r["epoch"] - 1) * spe)  # a window starts with its epoch at the latest
+        previous = r["step"]
+        if i == 0:
+            continue
+        count = samples(start, r["step"])
+        total, seconds = total + count, seconds + count / r["samples_per_s"]
+    return {"rate": total / seconds, "samples": total, "first": result.first_step_s}
 
 
-def cold_start(args) -> float:
+def cold_start(args, root: str) -> float:
     """Seconds from launching `python -m d2ltui train` to its first train metrics line (imports included)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "d2ltui", "train", args.model, "--set", "data.name=shapes",
-               "--set", f"data.num_train={4 * args.batch_size}", "--set", "data.num_val=64", "--set", "train.log_every=1",
-               "--set", f"data.batch_size={args.batch_size}", "--set", "train.max_steps=2", "--set", f"data.resize={args.size}",
+        cmd = [sys.executable, "-m", "d2ltui", "train", args.model, "--set", "data.name=fashion-mnist",
+               "--set", f"data.root={root}", "--set", "data.download=false", "--set", "train.log_every=1",
+               "--set", f"data.batch_size={args.batch_size}", "--set", "train.max_steps=2",
+               "--set", f"data.resize={0 if args.size == 28 else args.size}",
                "--device", args.device, "--runs-dir", tmp, "--run-id", "cold", "--plain"]
         metrics = Path(tmp) / "cold" / "metrics.jsonl"
         t0 = time.perf_counter()
@@ -151,47 +198,49 @@ def main() -> None:
     p.add_argument("--model", default="lenet")
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--num-train", type=int, default=60000)  # Fashion-MNIST's size
-    p.add_argument("--num-val", type=int, default=1000)
+    p.add_argument("--num-train", type=int, default=60000, help="training images written (Fashion-MNIST: 60000)")
+    p.add_argument("--num-test", type=int, default=10000)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--workers", type=int, default=4, help="the book's DataLoader workers (its default: 4)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed first steps (also the engine's log_every)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--only", default="bare,engine,book", help="comma-separated subset to run")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*worker processes in total")  # more workers than cores: as asked
     device = resolve_device(args.device)
-    data = make_data(args.num_train, args.num_val, args.size)
-    build(args, device)  # pay torch's one-off imports (optimizer, dynamo) before timing anything
-    print(f"{args.model} at {args.size}x{args.size}, batch {args.batch_size}, {args.num_train} samples x "
-          f"{args.epochs} epochs on {device} ({torch.get_num_threads()} threads), best of {args.repeats}")
-    best = {name: [0.0, 0.0, 0.0] for name in ("engine", "bare", "book")}  # wall rate, CPU rate, first step
-    paired: dict[str, list[float]] = {"bare": [], "book": []}  # engine / other within one repeat
-    for r in range(args.repeats):
-        rates = {}
-        for name, fn in (("bare", bare), ("engine", engine), ("book", book)):
-            sps, per_cpu, first = fn(args, device, data)
-            rates[name] = sps
-            print(f"  run {r + 1} {name:<6} {sps:10,.0f} samples/s  {per_cpu:10,.0f} samples/CPU-s  "
-                  f"first step {first:.3f} s", flush=True)
-            best[name] = [max(best[name][0], sps), max(best[name][1], per_cpu),
-                          min(best[name][2], first) if best[name][2] else first]
-        for other in paired:
-            paired[other].append(rates["engine"] / rates[other])
-    for i, label in ((0, "samples/s (wall clock)"), (1, "samples per CPU second (all processes)")):
-        e, b, k = best["engine"][i], best["bare"][i], best["book"][i]
-        print(f"{label}: engine {e:,.0f} | bare loop {b:,.0f} | book style (DataLoader, {args.workers} workers) "
-              f"{k:,.0f}  ->  engine/bare {e / b:.3f} (target >= 0.95), engine/book {e / k:.2f} (target >= 1.5)")
-    med = {k: sorted(v)[len(v) // 2] for k, v in paired.items()}
-    print(f"median of the per-repeat ratios (robust to a busy machine): engine/bare {med['bare']:.3f}, "
-          f"engine/book {med['book']:.2f}")
-    print("time to first step (in process, imports paid): "
-          + ", ".join(f"{n} {best[n][2]:.3f} s" for n in ("engine", "bare", "book")))
-    print(f"time to first step from a cold `python -m d2ltui train {args.model}` (imports, data, model): "
-          f"{cold_start(args):.2f} s")
+    names = [n for n in ("bare", "engine", "book") if n in args.only.split(",")]
+    with tempfile.TemporaryDirectory() as root:
+        write_fashion_mnist(Path(root), args.num_train, args.num_test)
+        cfg = config(args, root, device)
+        warm_up(args, cfg, device)
+        print(f"{args.model} at {args.size}x{args.size}, batch {args.batch_size}, Fashion-MNIST files "
+              f"({args.num_train} train images, random pixels) x {args.epochs} epochs on {device} "
+              f"({torch.get_num_threads()} threads, {os.cpu_count()} cores), book style with {args.workers} "
+              f"workers, median of {args.repeats}; load {os.getloadavg()[0]:.2f}")
+        runs: dict[str, list[dict]] = {n: [] for n in names}
+        for r in range(args.repeats):
+            for name in names:
+                out = globals()[name](args, cfg, device, root)
+                runs[name].append(out)
+                print(f"  run {r + 1} {name:<6} {out['rate']:9,.0f} samples/s over {out['samples']:,} samples  "
+                      f"first step {out['first']:.3f} s", flush=True)
+        med = {n: {k: statistics.median(o[k] for o in runs[n]) for k in ("rate", "first")} for n in names}
+        print("median samples/s: " + ", ".join(f"{n} {med[n]['rate']:,.0f}" for n in names))
+        if "engine" in med:
+            e = med["engine"]["rate"]
+            if "bare" in med:
+                print(f"engine/bare {e / med['bare']['rate']:.3f} (target >= 0.95)")
+            if "book" in med:
+                print(f"engine/book {e / med['book']['rate']:.2f} (target >= 1.5)")
+        print("median time to first step (in process, imports paid): "
+              + ", ".join(f"{n} {med[n]['first']:.3f} s" for n in names))
+        print(f"time to first step from a cold `python -m d2ltui train {args.model}` on these files "
+              f"(imports, data, model): {cold_start(args, root):.2f} s; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
