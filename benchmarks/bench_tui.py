@@ -152,6 +152,7 @@ async def latency(keys: int, runs_dir: Path, run_id: str) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         paints = spy_on_paints(app)
         await pilot.pause(1.0)
+        await app.workers.wait_for_complete()  # the home screen's first summary (torch's import) is done
         dash = [await press_and_time(pilot, paints, "m") for _ in range(keys)]
         await pilot.press("escape")
         await pilot.pause(2.0)  # the first summary imports torch's meta kernels: let it finish

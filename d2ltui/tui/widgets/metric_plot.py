@@ -36,7 +36,7 @@ class MetricPlot(PlotextPlot):
         self.title = title
         self.series: dict[str, tuple[list[float], list[float]]] = {}
         self.smoothing = False
-        self.log_y = False
+        self._version, self._cached_key, self._cached = 0, None, None
 
     def set_series(self, series: dict[str, tuple[list[float], list[float]]]) -> None:
         self.series = {k: v for k, v in series.items() if v[0]}
@@ -57,4 +57,12 @@ class MetricPlot(PlotextPlot):
             plt.plot(dx, dy, label=label, marker="braille")
         if not self.series:
             plt.title(f"{self.title} (no data yet)")
+        self._version += 1
         self.refresh()
+
+    def render(self):
+        """The built plot, rebuilt only after `redraw` or a resize (not on every repaint)."""
+        key = (self._version, self.size, self.app.theme, self.theme)
+        if key != self._cached_key:
+            self._cached_key, self._cached = key, super().render()
+        return self._cached
