@@ -23,8 +23,9 @@ A workbench for the models of *Dive into Deep Learning*.
 | `space` | dashboard | pause / resume the run |
 | `x` | dashboard | stop the run (it checkpoints) |
 | `m` | dashboard | smoothing on / off |
-| `o` | runs | overlay the selected runs |
+| `space` / `o` | runs | mark a run / overlay the marked runs and diff their settings |
 | `enter` | runs | open the dashboard of a run |
+| `u` / `d` | runs | resume a stopped or crashed run / delete a run (asks first) |
 | `ctrl+p` | anywhere | command palette (every action) |
 | `escape` | anywhere | back |
 | `q` | anywhere | quit (asks first when a run goes on) |
