@@ -24,6 +24,7 @@ async def until(pilot, condition: Callable[[], bool], timeout: float = 30.0, ste
 
 async def settle_summary(pilot, timeout: float = 30.0) -> LayerTable:
     """Wait until the inspector has shown the summary of the latest request."""
+    await until(pilot, lambda: bool(pilot.app.screen.query(LayerTable)), timeout)  # mounted after the first paint
     table = pilot.app.screen.query_one(LayerTable)
     await pilot.pause(0.2)
     await until(pilot, lambda: table._pending is None and not [

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
-from d2ltui.engine.rundir import END_STATES, RunDir, default_runs_dir, read_status
-from d2ltui.tui.launcher import Launch, start_training
 from d2ltui.tui.screens.browse import BrowseScreen
-from d2ltui.tui.screens.dialogs import ChoiceScreen, HelpScreen
+
+if TYPE_CHECKING:  # run directories, launching and dialogs load on first use, after the first paint
+    from d2ltui.tui.launcher import Launch
 
 
 class WorkbenchApp(App):
@@ -26,13 +27,24 @@ class WorkbenchApp(App):
 
     def __init__(self, runs_dir: str | Path | None = None, attach: str | None = None) -> None:
         super().__init__()
-        self.runs_dir = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+        self._runs_dir = Path(runs_dir).expanduser() if runs_dir else None
         self.attach = attach
         self.launches: list[Launch] = []
+
+    @property
+    def runs_dir(self) -> Path:
+        """The folder of run directories (the default one is looked up on first use)."""
+        if self._runs_dir is None:
+            from d2ltui.engine.rundir import default_runs_dir
+
+            self._runs_dir = default_runs_dir()
+        return self._runs_dir
 
     def on_mount(self) -> None:
         self.push_screen(BrowseScreen())
         if self.attach:
+            from d2ltui.engine.rundir import RunDir
+
             self.open_run(RunDir.find(self.attach, self.runs_dir).path)
         self.set_timer(1.0, lambda: self.run_worker(self._announce_live_runs, thread=True, group="startup"))
 
@@ -64,6 +76,8 @@ class WorkbenchApp(App):
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
                   resume: str = "", base_toml: str = "") -> Launch:
+        from d2ltui.tui.launcher import start_training
+
         launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
         self.launches.append(launch)
         self.open_run(launch.path, launch)
@@ -76,11 +90,15 @@ class WorkbenchApp(App):
 
     def live_launches(self) -> list[Launch]:
         """Runs this app started that still train (one that has recorded its end is just exiting)."""
+        from d2ltui.engine.rundir import END_STATES, read_status
+
         return [launch for launch in self.launches
                 if launch.alive() and read_status(launch.path).get("state") not in END_STATES]
 
     # actions
     def action_help(self) -> None:
+        from d2ltui.tui.screens.dialogs import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -97,6 +115,8 @@ class WorkbenchApp(App):
             return
         question = f"{len(live)} run(s) still training ({', '.join(l.run_id for l in live)}). Stop or leave running?"
         choices = [("stop", "Stop them"), ("leave", "Leave running"), ("cancel", "Cancel")]
+        from d2ltui.tui.screens.dialogs import ChoiceScreen
+
         self.push_screen(ChoiceScreen(question, choices), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
@@ -126,5 +146,7 @@ def create_app(runs_dir: str | Path | None = None, attach: str | None = None) ->
 def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> None:
     """Run the workbench in this terminal (an unknown run to attach is a UserError before start)."""
     if attach:
+        from d2ltui.engine.rundir import RunDir
+
         RunDir.find(attach, runs_dir)
     create_app(runs_dir, attach).run()

@@ -8,17 +8,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header
 
 from d2ltui.errors import UserError
 from d2ltui.tui.widgets.catalog import Catalog
-from d2ltui.tui.widgets.knob_bar import KnobBar
-from d2ltui.tui.widgets.layer_table import LayerTable
 from d2ltui.zoo.registry import get_spec
 
-if TYPE_CHECKING:  # the panel, presets and run plans load on first use, after the first paint
+if TYPE_CHECKING:  # the right-hand side, panel, presets and run plans load after the first paint
+    from textual.widgets import TabbedContent
+
     from d2ltui.tui.runplan import RunPlan
     from d2ltui.tui.widgets.config_panel import ConfigPanel
+    from d2ltui.tui.widgets.knob_bar import KnobBar
 
 NORMS = ("none", "batch", "layer")
 
@@ -45,17 +46,35 @@ class BrowseScreen(Screen):
         yield Header()
         with Horizontal():
             yield Catalog(id="catalog")
-            with Vertical(id="right"):
-                yield KnobBar(id="knobs")
-                with TabbedContent(id="tabs", initial="layers"):
-                    with TabPane("Layers", id="layers"):
-                        yield LayerTable(id="inspector")
-                    yield TabPane("Train", id="train")  # its panel is built when first shown
+            yield Vertical(id="right")  # filled just after the first paint (see on_mount)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(Catalog).focus()
-        self.call_after_refresh(self.query_one(Catalog).select_model, self.model)
+        catalog = self.query_one(Catalog)
+        catalog.focus()
+        self.call_after_refresh(catalog.select_model, self.model)
+        self.call_after_refresh(self.call_after_refresh, self._fill_right)
+
+    async def _fill_right(self) -> None:
+        """The knobs and tabs (a good part of the screen's start-up cost) follow the first frame."""
+        right = self.query_one("#right")
+        if not right.is_attached:  # the app quit before its second frame
+            return
+        from textual.widgets import TabbedContent, TabPane
+
+        from d2ltui.tui.widgets.knob_bar import KnobBar
+        from d2ltui.tui.widgets.layer_table import LayerTable
+
+        tabs = TabbedContent(id="tabs", initial="layers")
+        tabs.compose_add_child(TabPane("Layers", LayerTable(id="inspector"), id="layers"))
+        tabs.compose_add_child(TabPane("Train", id="train"))  # its panel is built when first shown
+        await right.mount(KnobBar(id="knobs"), tabs)
+        self._load_wanted()  # the model the cursor rests on (it may have moved already)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the knobs and tabs are mounted (keys that need them do nothing before)."""
+        return bool(self.query("#knobs"))
 
     def on_catalog_model_chosen(self, event: Catalog.ModelChosen) -> None:
         """Coalesce a run of cursor moves: the knobs and table follow once the cursor rests."""
@@ -63,7 +82,7 @@ class BrowseScreen(Screen):
         self.set_timer(0.08, self._load_wanted)
 
     def _load_wanted(self) -> None:
-        if self._wanted and self._wanted != self._loaded:
+        if self.ready and self._wanted and self._wanted != self._loaded:
             self.load_model(self._wanted)
 
     def load_model(self, name: str) -> None:
@@ -72,7 +91,7 @@ class BrowseScreen(Screen):
         spec = get_spec(name)
         self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
         self.sub_title = f"{spec.name}: {spec.doc}"
-        self.query_one(KnobBar).load(spec)
+        self.query_one("#knobs").load(spec)
         if self.query("#config"):
             self.fill_panel(self.plan.base)
 
@@ -87,7 +106,7 @@ class BrowseScreen(Screen):
         from d2ltui.tui.widgets.config_panel import ConfigPanel
 
         if not self.query(ConfigPanel):
-            await self.query_one("#train", TabPane).mount(ConfigPanel(id="config"))
+            await self.query_one("#train").mount(ConfigPanel(id="config"))
             self.fill_panel(self.plan.base if self.plan else {})
         return self.query_one(ConfigPanel)
 
@@ -97,7 +116,7 @@ class BrowseScreen(Screen):
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
-            self.query_one(LayerTable).request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
+            self.query_one("#inspector").request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
 
     def base_knobs(self) -> dict[str, Any]:
         """Model knobs the base config sets beyond the knob bar's (e.g. a preset's activation)."""
@@ -112,21 +131,28 @@ class BrowseScreen(Screen):
         self.query_one(Catalog).focus()
 
     def action_focus_input(self) -> None:
-        self.query_one("#input-shape").focus()
+        if self.ready:
+            self.query_one("#input-shape").focus()
 
     def action_cycle_norm(self) -> None:
+        if not self.ready:
+            return
         norm = self.query_one("#knob-norm")
         if not norm.disabled:
             norm.value = NORMS[(NORMS.index(norm.value) + 1) % len(NORMS)]
 
     async def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        if not self.ready:
+            return
+        self.query_one("#tabs").active = tab
         if tab == "train":
             panel = await self.panel()
             panel.query_one("#cfg-data-name").focus()
 
     async def action_start(self) -> None:
-        panel, bar = await self.panel(), self.query_one(KnobBar)
+        if not self.ready:
+            return
+        panel, bar = await self.panel(), self.query_one("#knobs")
         errors = panel.errors() + ([] if bar.valid() else ["a knob above is invalid"])
         plan = None
         if not errors and self.plan is not None:
@@ -166,7 +192,7 @@ class BrowseScreen(Screen):
         from d2ltui.tui.runplan import RunPlan
 
         self.plan = RunPlan(raw)
-        bar = self.query_one(KnobBar)
+        bar = self.query_one("#knobs")
         for knob in ("dropout", "norm", "num_classes"):
             if knob in raw.get("model", {}):
                 bar.set_knob(knob, raw["model"][knob])
@@ -176,7 +202,7 @@ class BrowseScreen(Screen):
     async def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
         from d2ltui.tui.choices import save_preset
 
-        panel, bar = await self.panel(), self.query_one(KnobBar)
+        panel, bar = await self.panel(), self.query_one("#knobs")
         raw: dict[str, Any] = {"model": {"name": self.model, **self.base_knobs(), **bar.knobs()}}
         for key, value in panel.values().items():
             section, _, name = key.partition(".")
