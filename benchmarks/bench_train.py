@@ -94,14 +94,20 @@ def sync(device) -> None:
 
 
 def timed_loop(args, cfg, device, batches, t0: float) -> dict:
-    """Train on `batches()`; the rate over the steps after the warm-up and the time to the first step."""
+    """Train on `batches()`; the rate over the steps after the warm-up, the rates of its windows of
+    --warmup steps (as the engine logs them) and the time to the first step."""
     model, opt = build(args, cfg, device)
     model.train()
-    first, done, t_start = None, 0, None
+    first, done, t_start, windows, mark = None, 0, None, [], (0, 0.0)
     for i, (x, y) in enumerate(batches()):
-        if i == args.warmup:
+        if i >= args.warmup and (i - args.warmup) % args.warmup == 0:
             sync(device)
-            t_start, done = time.perf_counter(), 0
+            now = time.perf_counter()
+            if i == args.warmup:
+                t_start, done = now, 0
+            else:
+                windows.append((done - mark[0]) / (now - mark[1]))
+            mark = (done, now)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -112,7 +118,8 @@ def timed_loop(args, cfg, device, batches, t0: float) -> dict:
             sync(device)
             first = time.perf_counter() - t0
     sync(device)
-    return {"rate": done / (time.perf_counter() - t_start), "samples": done, "first": first}
+    rate = done / (time.perf_counter() - t_start)
+    return {"rate": rate, "window": statistics.median(windows or [rate]), "samples": done, "first": first}
 
 
 def bare(args, cfg, device, root) -> dict:
@@ -160,7 +167,7 @@ def engine(args, cfg, device, root) -> dict:
 
     def samples(lo: int, hi: int) -> int:  # examples in steps lo+1..hi (the last batch of an epoch is smaller)
         return sum(min(args.batch_size, n - ((k - 1) % spe) * args.batch_size) for k in range(lo + 1, hi + 1))
-    total, seconds, previous = 0, 0.0, 0
+    total, seconds, previous, windows = 0, 0.0, 0, []
     for i, r in enumerate(records):
         start = max(previous, (r["epoch"] - 1) * spe)  # a window starts with its epoch at the latest
         previous = r["step"]
@@ -168,7 +175,9 @@ def engine(args, cfg, device, root) -> dict:
             continue
         count = samples(start, r["step"])
         total, seconds = total + count, seconds + count / r["samples_per_s"]
-    return {"rate": total / seconds, "samples": total, "first": result.first_step_s}
+        windows.append(r["samples_per_s"])
+    return {"rate": total / seconds, "window": statistics.median(windows), "samples": total,
+            "first": result.first_step_s}
 
 
 def cold_start(args, root: str) -> float:
@@ -227,17 +236,21 @@ def main() -> None:
             for name in names:
                 out = globals()[name](args, cfg, device, root)
                 runs[name].append(out)
-                print(f"  run {r + 1} {name:<6} {out['rate']:9,.0f} samples/s over {out['samples']:,} samples  "
+                print(f"  run {r + 1} {name:<6} {out['rate']:9,.0f} samples/s over {out['samples']:,} samples "
+                      f"(median window {out['window']:,.0f})  "
                       f"first step {out['first']:.3f} s  (load {os.getloadavg()[0]:.2f})", flush=True)
-        med = {n: {k: statistics.median(o[k] for o in runs[n]) for k in ("rate", "first")} for n in names}
+        med = {n: {k: statistics.median(o[k] for o in runs[n]) for k in ("rate", "window", "first")} for n in names}
         print("median samples/s: " + ", ".join(f"{n} {med[n]['rate']:,.0f}" for n in names))
+        print("median of the median window rates (robust to bursts of load): "
+              + ", ".join(f"{n} {med[n]['window']:,.0f}" for n in names))
         print("best samples/s (the least disturbed repeat; a busy machine only slows runs down): "
               + ", ".join(f"{n} {max(o['rate'] for o in runs[n]):,.0f}" for n in names))
         for other, target in (("bare", 0.95), ("book", 1.5)):
             if "engine" in med and other in med:  # ratios within each repeat (neighbours in time), then their median
                 paired = statistics.median(e["rate"] / o["rate"] for e, o in zip(runs["engine"], runs[other]))
-                print(f"engine/{other}: {med['engine']['rate'] / med[other]['rate']:.3f} of the medians, "
-                      f"{paired:.3f} median of the per-repeat ratios (target >= {target})")
+                print(f"engine/{other} (target >= {target}): {med['engine']['rate'] / med[other]['rate']:.3f} of the "
+                      f"medians, {paired:.3f} median of the per-repeat ratios, "
+                      f"{med['engine']['window'] / med[other]['window']:.3f} of the window medians")
         print("median time to first step (in process, imports paid): "
               + ", ".join(f"{n} {med[n]['first']:.3f} s" for n in names))
         print(f"time to first step from a cold `python -m d2ltui train {args.model}` on these files "
