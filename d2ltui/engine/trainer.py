@@ -85,8 +85,8 @@ def check_world_size(state: dict[str, Any], world_size: int) -> None:
     trained = int(state.get("world_size", 1))
     if trained != world_size:
         from d2ltui.errors import UserError
-        raise UserError(f"--nproc: this run was trained with {trained} process{'es' if trained > 1 else ''} "
-                        f"(world size {trained}); resume it with --nproc {trained}, not {world_size}")
+        raise UserError(f"--nproc: this run was trained by {trained} process{'es' if trained > 1 else ''} in all; "
+                        f"resume it with as many (--nproc {trained} on one node), not {world_size}")
 
 
 def fit(cfg: RunConfig, run: RunDir | None = None, subscribers: list[ev.Subscriber] | tuple = (),
