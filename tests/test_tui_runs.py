@@ -30,7 +30,7 @@ async def test_attach_to_a_cli_run_shows_curves_and_predictions(cli_runs):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
         dash = app.screen
-        await until(pilot, lambda: dash.query_one("#plot-loss", MetricPlot).point_count > 0)
+        await until(pilot, lambda: dash.query_one("#plot-metric", MetricPlot).point_count > 0)  # plots draw in turn
         assert dash.status["state"] == "finished"
         assert "finished" in str(dash.query_one("#run-message").render())
         samples = str(dash.query_one(SamplesView).render())

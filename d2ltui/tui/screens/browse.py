@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from d2ltui.errors import UserError
@@ -41,6 +42,7 @@ class BrowseScreen(Screen):
         self.model = model
         self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
         self._loaded = self._wanted = ""
+        self._rest: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,7 +81,9 @@ class BrowseScreen(Screen):
     def on_catalog_model_chosen(self, event: Catalog.ModelChosen) -> None:
         """Coalesce a run of cursor moves: the knobs and table follow once the cursor rests."""
         self._wanted = event.name
-        self.set_timer(0.08, self._load_wanted)
+        if self._rest is not None:
+            self._rest.stop()  # the cursor moved again: wait for it to rest
+        self._rest = self.set_timer(0.08, self._load_wanted)
 
     def _load_wanted(self) -> None:
         if self.ready and self._wanted and self._wanted != self._loaded:

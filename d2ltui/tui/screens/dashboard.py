@@ -20,10 +20,11 @@ from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
 
 POLL_S, REDRAW_S = 0.25, 0.5
+PLOTS = ("plot-loss", "plot-metric", "plot-speed", "plot-lr")
 
 
 class DashboardScreen(Screen):
-    """Follows a run directory a few times a second; plots redraw at most every REDRAW_S."""
+    """Follows a run directory a few times a second; plots redraw at most every REDRAW_S, one per frame."""
 
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause/resume"),
@@ -38,6 +39,9 @@ class DashboardScreen(Screen):
         self.tail = MetricsTail(self.path)
         self.status: dict = {}
         self._dirty, self._last_draw, self._samples_mtime, self._note = True, 0.0, -1.0, ""
+        self._stale: list[str] = []  # plots still to rebuild, one per frame (a plotext build costs milliseconds)
+        self._shown: dict[str, tuple] = {}  # what each plot last drew: (title, smoothing, series lengths)
+        self._drawing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -117,23 +121,46 @@ class DashboardScreen(Screen):
             self._samples_mtime = mtime
             self.query_one(SamplesView).show(samples(self.path))
 
-    def redraw_plots(self) -> None:
+    def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
+        """A plot's title (None: keep its own) and series, straight from the tail's columns."""
         tail = self.tail
-        metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
-        plots = {
-            "plot-loss": {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")},
-            "plot-metric": {f"train {metric}": tail.series("train", metric or ""),
-                            f"val {metric}": tail.series("val", metric or "")},
-            "plot-speed": {"samples/s": tail.series("train", "samples_per_s")},
-            "plot-lr": {"lr": tail.series("train", "lr")},
-        }
-        for plot_id, data in plots.items():
+        if plot_id == "plot-loss":
+            return None, {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
+        if plot_id == "plot-metric":
+            metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
+            return metric or "metric", {f"train {metric}": tail.series("train", metric or ""),
+                                        f"val {metric}": tail.series("val", metric or "")}
+        if plot_id == "plot-speed":
+            return None, {"samples/s": tail.series("train", "samples_per_s")}
+        return None, {"lr": tail.series("train", "lr")}
+
+    def redraw_plots(self) -> None:
+        """Queue the plots whose data or smoothing changed; they rebuild one per frame."""
+        self._stale = list(PLOTS)  # a chain under way picks up the new list
+        self._dirty, self._last_draw = False, time.monotonic()
+        if not self._drawing:
+            self._drawing = True
+            self._draw_next()
+
+    def _draw_next(self) -> None:
+        """Rebuild the next queued plot that changed; the rest follow after this frame is painted."""
+        while self._stale:
+            plot_id = self._stale.pop(0)
             plot = self.query_one(f"#{plot_id}", MetricPlot)
-            if plot_id == "plot-metric":
-                plot.title = metric or "metric"
+            title, data = self.plot_data(plot_id)
+            shown = (title, plot.smoothing, plot.size, tuple(len(xs) for xs, _ in data.values()))
+            if shown == self._shown.get(plot_id):
+                continue  # nothing new to draw (e.g. the validation curves between epochs)
+            self._shown[plot_id] = shown
+            if title is not None:
+                plot.title = title
             plot.set_series(data)
             plot.redraw()
-        self._dirty, self._last_draw = False, time.monotonic()
+            break
+        if self._stale:
+            self.call_after_refresh(self._draw_next)
+        else:
+            self._drawing = False
 
     def action_toggle_pause(self) -> None:
         intent = "resume" if self.status.get("state") == "paused" else "pause"
@@ -147,6 +174,7 @@ class DashboardScreen(Screen):
             self.notify(signal_run(self.path, "stop"))
 
     def action_toggle_smoothing(self) -> None:
+        """Flip smoothing; the plots follow one per frame (the first with this key's repaint)."""
         for plot in self.query(MetricPlot):
             plot.smoothing = not plot.smoothing
         self.redraw_plots()

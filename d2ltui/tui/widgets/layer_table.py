@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
@@ -25,6 +26,7 @@ class LayerTable(Vertical):
         self.inspection: Inspection | None = None
         self._pending: tuple[str, dict[str, Any], str] | None = None
         self._last: tuple[str, dict[str, Any], str] | None = None
+        self._wait: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="layer-rows", cursor_type="row", zebra_stripes=True)
@@ -41,7 +43,9 @@ class LayerTable(Vertical):
         if request == self._last:
             return
         self._pending = self._last = request
-        self.set_timer(0.15, self._start)
+        if self._wait is not None:
+            self._wait.stop()  # another edit: start once they pause
+        self._wait = self.set_timer(0.15, self._start)
 
     def _start(self) -> None:
         if self._pending is not None:
