@@ -180,3 +180,25 @@ async def _device_picker(pilot):
     panel = pilot.app.screen.query_one("#config")
     await until(pilot, lambda: panel.devices_listed, timeout=60)  # torch's own listing has arrived
     return picker
+
+
+def test_chapter_labels_are_short_and_keep_the_registry_names():
+    from d2ltui.tui.widgets.catalog import chapter_label
+    from d2ltui.zoo.registry import all_specs
+
+    chapters = {spec.chapter for spec in all_specs()}
+    assert "5 Multilayer perceptrons" in chapters  # the registry is untouched; only the tree shortens
+    assert chapter_label("5 Multilayer perceptrons") == "Ch 5 MLP"
+    assert chapter_label("12 Something new") == "Ch 12 Something new"
+    assert all(len(chapter_label(c)) <= 20 for c in chapters)
+
+
+@pilot_test
+async def test_catalog_labels_fit_at_80x24():
+    app = create_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_summary(pilot)
+        catalog = app.screen.query_one(Catalog)
+        assert len(catalog.root.children) >= 7
+        # every line (chapter or model) fits the column: nothing is cut or scrolls sideways
+        assert catalog.virtual_size.width <= catalog.scrollable_content_region.width

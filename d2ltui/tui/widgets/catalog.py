@@ -7,6 +7,20 @@ from textual.widgets import Tree
 
 from d2ltui.zoo.registry import ModelSpec, all_specs
 
+SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
+    "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
+    "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq",
+    "Attention and Transformers": "Attention",
+}
+
+
+def chapter_label(chapter: str) -> str:
+    """'5 Multilayer perceptrons' -> 'Ch 5 MLP': fits the catalog's column at 80x24."""
+    number, _, title = chapter.partition(" ")
+    if not number[:1].isdigit():
+        return chapter
+    return f"Ch {number} {SHORT_TITLES.get(title, title)}".rstrip()
+
 
 class Catalog(Tree[str]):
     """Chapters as branches, models as leaves. Highlighting a model chooses it."""
@@ -27,7 +41,7 @@ class Catalog(Tree[str]):
         for spec in self.specs.values():
             chapters.setdefault(spec.chapter, []).append(spec)
         for chapter, specs in chapters.items():
-            branch = self.root.add(chapter, expand=True)
+            branch = self.root.add(chapter_label(chapter), expand=True)
             for spec in specs:
                 branch.add_leaf(spec.name, data=spec.name)
 
