@@ -34,6 +34,42 @@ def test_first_paint_needs_no_torch():
     assert int(chapters) >= 7 and torch_loaded == "False"
 
 
+CLI_PAINT = """
+import sys
+from textual.app import App
+from d2ltui.tui.screens.browse import BrowseScreen
+
+mount, run = BrowseScreen.on_mount, App.run
+
+def on_mount(self):
+    mount(self)
+    self.call_after_refresh(lambda: (print("typer" in sys.modules, "torch" in sys.modules), self.app.exit()))
+
+BrowseScreen.on_mount = on_mount
+App.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
+from d2ltui.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["--runs-dir", "some/runs"], ["--runs-dir=some/runs"]])
+def test_bare_command_opens_the_tui_without_typer(tmp_path, args):
+    out = subprocess.run([sys.executable, "-c", CLI_PAINT, *args], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]  # neither typer nor torch before the first paint
+
+
+def test_cli_fast_path_only_for_the_tui():
+    from d2ltui.cli import _tui_only
+
+    assert _tui_only([]) == (True, None)
+    assert _tui_only(["--runs-dir", "r"]) == (True, "r")
+    assert _tui_only(["--runs-dir=r"]) == (True, "r")
+    for args in (["list"], ["--help"], ["--runs-dir"], ["--runs-dir", "--help"], ["--runs-dir="], ["attach", "x"]):
+        assert _tui_only(args)[0] is False, args
+
+
 @pilot_test
 async def test_select_model_and_change_input():
     app = create_app()
