@@ -301,3 +301,13 @@ def test_bf16_autocast_on_the_cpu_when_asked():
     cfg = cfg_of("mlp", data={"batch_size": 32}, optim={"lr": 0.5}, train={"epochs": 3, "amp": "bf16"})
     result = fit(cfg, data=blobs())
     assert result.state == "finished" and result.val["acc"] > 0.9
+
+
+def test_epochs_shorter_than_log_every_still_write_a_train_line(tmp_path):
+    cfg = cfg_of("mlp", model={"name": "mlp", "hidden": [16]}, optim={"lr": 0.5},
+                 data={"batch_size": 100}, train={"epochs": 2, "log_every": 10})
+    run = RunDir.create(tmp_path, dump_toml(cfg), "short")
+    fit(cfg, run, data=blobs())  # 300 samples at batch 100: 3 steps an epoch
+    train = [r for r in run.metrics() if r["split"] == "train"]
+    assert [(r["epoch"], r["step"]) for r in train] == [(1, 3), (2, 6)]
+    assert all(math.isfinite(r["loss"]) and r["samples_per_s"] > 0 for r in train)

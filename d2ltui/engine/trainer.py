@@ -337,6 +337,8 @@ class Loop:
                 win_samples, win_t = 0, time.perf_counter()
             if self.step >= max_steps:
                 break
+        if self.spe < log_every and win_samples:  # epochs shorter than log_every still get a train line
+            self.log_train(window, win_count, win_samples / max(time.perf_counter() - win_t, 1e-9))
         return False
 
     def lagged_check(self, loss: torch.Tensor) -> None:
