@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import signal
 
 import pytest
 import torch
+
+from fault_helpers import cli
 
 from d2ltui.engine.checkpoint import load_checkpoint
 from d2ltui.engine.rundir import CHECKPOINT, list_runs
 
 MOONS = ["mlp", "--set", "data.name=moons", "--set", "model.hidden=(16,)", "--set", "train.epochs=2",
          "--set", "data.num_train=256", "--set", "data.num_val=64", "--set", "data.batch_size=32", "--plain"]
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run `d2l-tui ARGS` in this process on one thread; exit code, stdout, stderr."""
-    from d2ltui.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        torch.set_num_threads(threads)
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_train_writes_a_run_and_runs_lists_it(tmp_path):
