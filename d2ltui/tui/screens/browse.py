@@ -55,7 +55,7 @@ class BrowseScreen(Screen):
         catalog = self.query_one(Catalog)
         catalog.focus()
         self.call_after_refresh(catalog.select_model, self.model)
-        self.call_after_refresh(self.call_after_refresh, self._fill_right)
+        self.call_later(self.call_after_refresh, self._fill_right)  # queued behind the first frame
 
     async def _fill_right(self) -> None:
         """The knobs and tabs (a good part of the screen's start-up cost) follow the first frame."""
