@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 
@@ -60,9 +61,14 @@ class MetricPlot(PlotextPlot):
         self._version += 1
         self.refresh()
 
-    def render(self):
-        """The built plot, rebuilt only after `redraw` or a resize (not on every repaint)."""
+    def render_line(self, y: int) -> Strip:
+        """A line of the built plot: built (and turned into strips) only after `redraw` or a resize."""
         key = (self._version, self.size, self.app.theme, self.theme)
         if key != self._cached_key:
-            self._cached_key, self._cached = key, super().render()
-        return self._cached
+            width, console = self.size.width, self.app.console
+            lines = super().render().split("\n", allow_blank=True)  # plotext's ANSI text, as rich Text
+            self._cached_key, self._cached = key, [
+                Strip(list(line.render(console)), line.cell_len).crop_extend(0, width, None) for line in lines]
+        if y < len(self._cached):
+            return self._cached[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
