@@ -97,7 +97,7 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
     kind, items = samples.get("kind"), samples.get("items", [])
     head = Text(f"epoch {samples.get('epoch', '?')}: ", style="bold")
     if kind == "images":
-        return head.append(f"predicted/true\n") + image_grid(items, width)
+        return head.append("predicted/true\n") + image_grid(items, width)
     if kind == "points":
         return head.append("decision boundary\n") + boundary(samples, width)
     if kind == "text":
