@@ -176,6 +176,9 @@ def engine(args, cfg, device, root) -> dict:
         count = samples(start, r["step"])
         total, seconds = total + count, seconds + count / r["samples_per_s"]
         windows.append(r["samples_per_s"])
+    if not windows:
+        raise SystemExit("bench_train: too few steps to time the engine after its warm-up window; "
+                         "raise --num-train or --epochs")
     return {"rate": total / seconds, "window": statistics.median(windows), "samples": total,
             "first": result.first_step_s}
 
