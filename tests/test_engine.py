@@ -21,12 +21,7 @@ from d2ltui.errors import UserError
 from d2ltui.zoo.build import EOS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def cfg_of(name: str, **sections) -> object:

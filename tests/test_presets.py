@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from d2ltui.engine.job import list_presets, resolve
 from d2ltui.engine.rundir import RunDir
@@ -25,12 +24,7 @@ TARGETS = {"quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-
            "quick-rnn-python-docs": ("ppl", "<=", 7.0), "quick-seq2seq-reverse": ("bleu", ">=", 0.8)}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_book_experiments_and_quick_ones_are_shipped():
