@@ -8,7 +8,9 @@ import shutil
 import socket
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from d2ltui.errors import UserError
 
 TIMEOUT_S = 15.0
 
@@ -74,3 +76,24 @@ def describe(err: BaseException | None) -> str:
         return type(err).__name__
     body = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
     return f"{type(err).__name__}: {body[:300]}"
+
+
+def ensure_file(name: str, path: Path, root: Path, allowed: bool, fetch: Callable[[], object], advice: str) -> Path:
+    """`path`, fetched by `fetch()` first when it is missing and downloads are `allowed`.
+
+    A failed fetch leaves nothing new under `root`; a file still missing is one UserError line
+    starting with the dataset's `name`, saying why and ending with `advice`.
+    """
+    if path.exists():
+        return path
+    err = None
+    if allowed:
+        try:
+            with no_leftovers(root):
+                fetch()
+        except Exception as e:  # noqa: BLE001 - any failure becomes one line
+            err = e
+    if not path.exists():
+        why = f"download failed ({describe(err)})" if err else "data.download is off"
+        raise UserError(f"{name}: {path} not found; {why}. {advice}")
+    return path

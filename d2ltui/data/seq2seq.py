@@ -14,7 +14,7 @@ import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import build_vocab, generator, sizes
-from d2ltui.data.fetch import describe, download, no_leftovers
+from d2ltui.data.fetch import download, ensure_file
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
 
@@ -112,23 +112,16 @@ def _fra_file(cfg) -> Path:
         return path
     root = data_root(cfg)
     path = root / "fra-eng" / "fra.txt"
-    if path.exists():
-        return path
-    err = None
-    if cfg.download:
-        try:
-            with no_leftovers(root):
-                archive = download(FRA_ENG_URL, root / "fra-eng.zip")
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extract("fra-eng/fra.txt", root)
-                archive.unlink()
-        except Exception as e:  # noqa: BLE001 - any failure becomes one line
-            err = e
-    if not path.exists():
-        why = f"download failed ({describe(err)})" if err else "data.download is off"
-        raise UserError(f"fra-eng: {path} not found; {why}. Put fra.txt there (from {FRA_ENG_URL}), "
-                        f"set data.path, or use data.name=dates or data.name=reverse")
-    return path
+
+    def fetch() -> None:
+        archive = download(FRA_ENG_URL, root / "fra-eng.zip")
+        with zipfile.ZipFile(archive) as zf:
+            zf.extract("fra-eng/fra.txt", root)
+        archive.unlink()
+
+    return ensure_file("fra-eng", path, root, cfg.download, fetch,
+                       f"Put fra.txt there (from {FRA_ENG_URL}), set data.path, "
+                       f"or use data.name=dates or data.name=reverse")
 
 
 def load_fra_eng(cfg, task: str) -> DataModule:

@@ -15,7 +15,7 @@ import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import generator
-from d2ltui.data.fetch import describe, download, no_leftovers
+from d2ltui.data.fetch import download, ensure_file
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
 
@@ -92,17 +92,8 @@ def load_time_machine(cfg, task: str) -> DataModule:
     """`<root>/timemachine.txt`, downloaded from the book's URL when missing and data.download is on."""
     root = data_root(cfg)
     path = root / "timemachine.txt"
-    if not path.exists():
-        err = None
-        if cfg.download:
-            try:
-                with no_leftovers(root):
-                    download(TIME_MACHINE_URL, path)
-            except Exception as e:  # noqa: BLE001 - any failure becomes one line
-                err = e
-        if not path.exists():
-            why = f"download failed ({describe(err)})" if err else "data.download is off"
-            raise UserError(f"time-machine: {path} not found; {why}. Put timemachine.txt there "
-                            f"(from {TIME_MACHINE_URL}), set data.root, or use data.name=python-docs")
+    ensure_file("time-machine", path, root, cfg.download, lambda: download(TIME_MACHINE_URL, path),
+                f"Put timemachine.txt there (from {TIME_MACHINE_URL}), set data.root, "
+                f"or use data.name=python-docs")
     return corpus_module(cfg, task, _read(path, "data.root"), str(path))
 
