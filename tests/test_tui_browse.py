@@ -238,3 +238,20 @@ async def test_catalog_labels_fit_at_80x24():
         assert len(catalog.root.children) >= 7
         # every line (chapter or model) fits the column: nothing is cut or scrolls sideways
         assert catalog.virtual_size.width <= catalog.scrollable_content_region.width
+
+
+@pilot_test
+async def test_invalid_input_says_why_and_keeps_the_last_table():
+    app = create_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await settle_summary(pilot)
+        await pilot.press("i", "ctrl+a", "ctrl+k", *"1x1xabc")
+        failure = app.screen.query_one("#failure")
+        await until(pilot, lambda: failure.display)
+        text = str(failure.render())
+        assert "not updated" in text and "input" in text and "1x1x28x28" in text
+        assert table.inspection.input == "1x1x28x28" and table.inspection.totals["params"] == "61,706"
+        await pilot.press("ctrl+a", "ctrl+k", *"1x1x28x28")  # back to the same valid input: recomputed
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: not failure.display)
+        assert table.inspection.totals["params"] == "61,706"

@@ -121,6 +121,8 @@ class BrowseScreen(Screen):
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
             self.query_one("#inspector").request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
+        else:
+            self.query_one("#inspector").show_problems(event.problems)
 
     def base_knobs(self) -> dict[str, Any]:
         """Model knobs the base config sets beyond the knob bar's (e.g. a preset's activation)."""

@@ -34,8 +34,8 @@ class KnobBar(Horizontal):
     """Editable input shape and knobs of the selected model; unhonoured knobs are disabled."""
 
     class Changed(Message):
-        def __init__(self, knobs: dict[str, Any], input_text: str, valid: bool) -> None:
-            self.knobs, self.input_text, self.valid = knobs, input_text, valid
+        def __init__(self, knobs: dict[str, Any], input_text: str, valid: bool, problems: list[str]) -> None:
+            self.knobs, self.input_text, self.valid, self.problems = knobs, input_text, valid, problems
             super().__init__()
 
     def __init__(self, **kwargs) -> None:
@@ -99,8 +99,20 @@ class KnobBar(Horizontal):
     def valid(self) -> bool:
         return all(f.disabled or f.is_valid for f in self.query(Input))
 
+    def problems(self) -> list[str]:
+        """'field: reason' for every enabled field whose value its validators refuse."""
+        out = []
+        for field in self.query(Input):
+            if field.disabled or field.is_valid:
+                continue
+            result = field.validate(field.value)
+            reasons = "; ".join(result.failure_descriptions) if result else "invalid value"
+            out.append(f"{field.border_title or field.id}: {reasons}")
+        return out
+
     def _announce(self) -> None:
-        self.post_message(self.Changed(self.knobs(), self.input_text(), self.valid()))
+        problems = self.problems()
+        self.post_message(self.Changed(self.knobs(), self.input_text(), not problems, problems))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -77,3 +77,13 @@ class LayerTable(Vertical):
         failure = self.query_one("#failure", Static)
         failure.update(Text.assemble(("failed: ", "bold"), result.error or ""))
         failure.display = bool(result.error)
+
+    def show_problems(self, problems: list[str]) -> None:
+        """Say why the table is not recomputed; the next valid request recomputes even if unchanged."""
+        self._last = self._pending = None
+        if self._wait is not None:
+            self._wait.stop()
+        self.workers.cancel_group(self, "summary")
+        failure = self.query_one("#failure", Static)
+        failure.update(Text.assemble(("not updated: ", "bold"), "; ".join(problems)))
+        failure.display = True
