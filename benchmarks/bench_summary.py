@@ -33,10 +33,10 @@ def main() -> None:
     start = time.perf_counter()
     import torch
 
-    from d2ltui.summary import META, construct, summarize
+    from d2ltui.inspector.summary import META, construct, summarize
     from d2ltui.zoo.build import example_inputs
     from d2ltui.zoo.registry import all_specs, resolve_knobs
-    print(f"import torch and d2ltui.summary: {time.perf_counter() - start:.2f} s")
+    print(f"import torch and d2ltui.inspector.summary: {time.perf_counter() - start:.2f} s")
 
     start = time.perf_counter()
     summarize("lenet")

@@ -43,11 +43,11 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from d2ltui.config import dump_toml, from_dict
+from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine import events as ev
 from d2ltui.engine.devices import resolve_device
 from d2ltui.engine.optim import make_optimizer
-from d2ltui.engine.rundir import RunDir
+from d2ltui.rundir.store import RunDir
 from d2ltui.engine.trainer import fit, steps_per_epoch
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec

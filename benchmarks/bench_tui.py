@@ -149,7 +149,7 @@ async def press_and_time(pilot, paints: list[float], key: str, gap: float = 0.05
 async def latency(keys: int, runs_dir: Path, run_id: str) -> None:
     from textual.widgets import Tree
 
-    from d2ltui.engine.rundir import read_status
+    from d2ltui.rundir.store import read_status
     from d2ltui.tui.app import create_app
     from d2ltui.tui.screens.dashboard import DashboardScreen
 

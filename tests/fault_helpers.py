@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from d2ltui.engine.rundir import CHECKPOINT, METRICS, read_metrics
+from d2ltui.rundir.store import CHECKPOINT, METRICS, read_metrics
 
 # A small MLP with dropout (so resuming must restore the random state) on the embedded moons set:
 # 63 steps an epoch, 252 in all, about 1.5 s of training on one CPU thread.

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 import torch
 
-from d2ltui.engine import rundir
+from d2ltui.rundir import store as rundir
 from d2ltui.engine.checkpoint import (CheckpointWriteError, capture_rng, load_checkpoint, restore_rng,
                                       save_checkpoint, try_save_checkpoint)
 from d2ltui.errors import UserError

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from d2ltui.config import DataConfig
+from d2ltui.config.schema import DataConfig
 from d2ltui.data import DATASETS, datasets_for, load_data
 from d2ltui.errors import UserError
 

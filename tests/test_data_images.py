@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from d2ltui.config import DataConfig
+from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
 from d2ltui.data.shapes import CLASSES, one_thread, render
 from d2ltui.errors import UserError

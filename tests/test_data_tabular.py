@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from d2ltui.config import DataConfig
+from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
 from d2ltui.errors import UserError
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import torch
 
-from d2ltui.config import DataConfig
+from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
 from d2ltui.data.seq2seq import preprocess
 from d2ltui.errors import UserError

@@ -13,7 +13,7 @@ import pytest
 from fault_helpers import CHILD_ENV, TINY, cli, run_states
 
 from d2ltui.engine.launch import launch_detached
-from d2ltui.engine.rundir import LOG, STATUS, read_json, read_status
+from d2ltui.rundir.store import LOG, STATUS, read_json, read_status
 from d2ltui.errors import UserError
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from fault_helpers import CHILD_ENV, TINY, cli, curve, group_pids, spawn, wait_f
 from d2ltui.engine.checkpoint import load_checkpoint
 from d2ltui.engine.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, unwrap_model, wrap_model
 from d2ltui.engine.launch import torchrun_command
-from d2ltui.engine.rundir import read_json
+from d2ltui.rundir.store import read_json
 from d2ltui.errors import UserError
 
 

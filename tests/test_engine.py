@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from d2ltui.config import dump_toml, from_dict
+from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
 from d2ltui.engine.checkpoint import load_checkpoint
 from d2ltui.engine.control import Control
 from d2ltui.engine.devices import list_devices, resolve_device
 from d2ltui.engine.optim import lr_factor
-from d2ltui.engine.rundir import CHECKPOINT, RunDir
+from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.engine.tasks import bleu, thumbnails
 from d2ltui.engine.trainer import fit, steps_per_epoch
 from d2ltui.errors import UserError

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from d2ltui.engine.checkpoint import load_checkpoint, save_checkpoint
-from d2ltui.engine.rundir import CHECKPOINT, METRICS
+from d2ltui.rundir.store import CHECKPOINT, METRICS
 from d2ltui.engine.trainer import Loop
 from test_train_cli import MOONS, cli
 

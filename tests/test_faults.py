@@ -15,9 +15,9 @@ import pytest
 import torch
 from fault_helpers import (TINY, assert_same_weights, cli, curve, run_states, spawn, wait_for_step)
 
-from d2ltui.engine import rundir
+from d2ltui.rundir import store as rundir
 from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.rundir import CHECKPOINT, STATUS, read_json
+from d2ltui.rundir.store import CHECKPOINT, STATUS, read_json
 
 pytestmark = pytest.mark.slow
 TOTAL_STEPS, STEPS_PER_EPOCH = 252, 63

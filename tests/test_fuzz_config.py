@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from d2ltui import config
-from d2ltui.config import RunConfig, apply_overrides, dump_toml, from_dict
+from d2ltui.config import schema as config
+from d2ltui.config.schema import RunConfig, apply_overrides, dump_toml, from_dict
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import all_specs
 
@@ -50,7 +50,7 @@ def raw_configs(draw):
 
 
 def _validate(raw: dict) -> RunConfig | None:
-    from d2ltui.engine.job import validate
+    from d2ltui.config.resolve import validate
 
     try:
         cfg = from_dict(raw)
@@ -94,7 +94,7 @@ set_strings = st.one_of(st.builds(lambda k, v: f"{k}={v}", key_strings, value_st
 @given(st.one_of(st.sampled_from(MODELS), texts(10)), st.lists(set_strings, max_size=4),
        st.one_of(st.none(), st.sampled_from(["cpu", "cuda", "cuda:0", "mps", "auto", "tpu", "cuda:x", ""])))
 def test_random_set_overrides_resolve_or_fail_in_one_line(target, overrides, device):
-    from d2ltui.engine.job import resolve
+    from d2ltui.config.resolve import resolve
 
     try:
         cfg, _ = resolve(target, overrides, device)
@@ -201,7 +201,7 @@ def test_random_command_lines_end_cleanly(argv, cli_runner, tmp_path_factory, mo
 @pytest.fixture(scope="module")
 def monkeypatch_module():
     """No training inside the fuzz loop: a valid `train` stops right before the job would start."""
-    from d2ltui.commands import training
+    from d2ltui.cli import training
 
     patch = pytest.MonkeyPatch()
     patch.setattr(training, "_train", lambda cfg, *a, **k: 0)

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from d2ltui.engine.job import list_presets, resolve
-from d2ltui.engine.rundir import RunDir
+from d2ltui.config.resolve import list_presets, resolve
+from d2ltui.rundir.store import RunDir
 from d2ltui.engine.trainer import fit
-from d2ltui.config import dump_toml
+from d2ltui.config.schema import dump_toml
 
 PRESETS = list_presets()
 BOOK = [p.name for p in PRESETS if not p.name.startswith("quick-")]

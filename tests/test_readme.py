@@ -12,7 +12,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from d2ltui.cli import app
-from d2ltui.config import from_dict
+from d2ltui.config.schema import from_dict
 from d2ltui.zoo.registry import all_specs
 
 ROOT = Path(__file__).resolve().parents[1]

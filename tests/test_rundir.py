@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from d2ltui.engine import rundir
-from d2ltui.engine.rundir import CONFIG, LOG, METRICS, STATUS, RunDir, list_runs, read_metrics, read_status
+from d2ltui.rundir import store as rundir
+from d2ltui.rundir.store import CONFIG, LOG, METRICS, STATUS, RunDir, list_runs, read_metrics, read_status
 from d2ltui.errors import UserError
 
 

@@ -10,7 +10,7 @@ import torch
 from fault_helpers import cli
 
 from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.rundir import CHECKPOINT, list_runs
+from d2ltui.rundir.store import CHECKPOINT, list_runs
 
 MOONS = ["mlp", "--set", "data.name=moons", "--set", "model.hidden=(16,)", "--set", "train.epochs=2",
          "--set", "data.num_train=256", "--set", "data.num_val=64", "--set", "data.batch_size=32", "--plain"]
@@ -110,7 +110,7 @@ def test_missing_real_dataset_fails_before_any_run(tmp_path):
 
 
 def test_presets_lists_every_preset():
-    from d2ltui.engine.job import preset_names
+    from d2ltui.config.resolve import preset_names
 
     code, out, _ = cli("presets")
     assert code == 0 and out.splitlines()[0].split() == ["PRESET", "MODEL", "DATA", "DESCRIPTION"]

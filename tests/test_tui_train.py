@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_pilot import pilot_test, settle_summary, until
 
-from d2ltui.engine.rundir import read_status
+from d2ltui.rundir.store import read_status
 from d2ltui.tui.app import create_app
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 

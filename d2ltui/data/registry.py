@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from d2ltui.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from d2ltui.config import DataConfig
+    from d2ltui.config.schema import DataConfig
     from d2ltui.data.base import DataModule
 
 DEFAULT_ROOT = "~/.cache/d2ltui/data"

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from d2ltui.engine.rundir import atomic_write_bytes
+from d2ltui.rundir.store import atomic_write_bytes
 from d2ltui.errors import UserError
 
 

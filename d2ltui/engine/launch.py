@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from d2ltui.engine.rundir import (LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start,
+from d2ltui.rundir.store import (LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start,
                                   resolve_runs_dir)
 from d2ltui.errors import UserError
 

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import torch
 
-from d2ltui.config import OptimConfig
+from d2ltui.config.schema import OptimConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")

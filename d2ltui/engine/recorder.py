@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from d2ltui.engine import events as ev
-from d2ltui.engine.rundir import METRICS, STATUS, RunDir, atomic_write_bytes, read_json
+from d2ltui.rundir.store import METRICS, STATUS, RunDir, atomic_write_bytes, read_json
 
 
 class Recorder:

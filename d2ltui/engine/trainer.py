@@ -16,16 +16,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2ltui.config import RunConfig
+from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
 from d2ltui.engine.checkpoint import save_checkpoint
 from d2ltui.engine.control import Control
 from d2ltui.engine.devices import resolve_device
-from d2ltui.engine.job import merge_data_knobs
+from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.engine.optim import make_optimizer, make_scheduler
 from d2ltui.engine.recorder import Recorder
-from d2ltui.engine.rundir import CHECKPOINT, RunDir
+from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.engine.tasks import make_task
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec

@@ -35,7 +35,7 @@ class WorkbenchApp(App):
     def runs_dir(self) -> Path:
         """The folder of run directories (the default one is looked up on first use)."""
         if self._runs_dir is None:
-            from d2ltui.engine.rundir import default_runs_dir
+            from d2ltui.rundir.store import default_runs_dir
 
             self._runs_dir = default_runs_dir()
         return self._runs_dir
@@ -43,14 +43,14 @@ class WorkbenchApp(App):
     def on_mount(self) -> None:
         self.push_screen(BrowseScreen())
         if self.attach:
-            from d2ltui.engine.rundir import RunDir
+            from d2ltui.rundir.store import RunDir
 
             self.open_run(RunDir.find(self.attach, self.runs_dir).path)
         self.set_timer(1.0, lambda: self.run_worker(self._announce_live_runs, thread=True, group="startup"))
 
     def _announce_live_runs(self) -> None:
         """After the first paint: say which runs (from any terminal) are training right now."""
-        from d2ltui.engine.rundir import LIVE_STATES
+        from d2ltui.rundir.store import LIVE_STATES
         from d2ltui.tui.runlog import list_runs
 
         live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
@@ -90,7 +90,7 @@ class WorkbenchApp(App):
 
     def live_launches(self) -> list[Launch]:
         """Runs this app started that still train (one that has recorded its end is just exiting)."""
-        from d2ltui.engine.rundir import END_STATES, read_status
+        from d2ltui.rundir.store import END_STATES, read_status
 
         return [launch for launch in self.launches
                 if launch.alive() and read_status(launch.path).get("state") not in END_STATES]
@@ -146,7 +146,7 @@ def create_app(runs_dir: str | Path | None = None, attach: str | None = None) ->
 def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> None:
     """Run the workbench in this terminal (an unknown run to attach is a UserError before start)."""
     if attach:
-        from d2ltui.engine.rundir import RunDir
+        from d2ltui.rundir.store import RunDir
 
         RunDir.find(attach, runs_dir)
     create_app(runs_dir, attach).run()

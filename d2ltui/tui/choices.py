@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import d2ltui
-from d2ltui.config import dump_toml, from_dict
+from d2ltui.config.schema import dump_toml, from_dict
 
 SHIPPED_PRESETS = Path(d2ltui.__file__).parent / "presets"
 
@@ -53,7 +53,7 @@ def list_presets() -> dict[str, Path]:
 
 def load_preset(path: Path) -> dict[str, Any]:
     """A preset's TOML as a dict, checked by RunConfig (raises UserError naming the key)."""
-    from d2ltui.engine.job import read_preset_file
+    from d2ltui.config.resolve import read_preset_file
 
     raw, _ = read_preset_file(path)
     from_dict(raw, source=path.name)

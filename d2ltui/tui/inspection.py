@@ -1,4 +1,4 @@
-"""The inspector's view of a layer summary: input parsing and an adapter over d2ltui.summary.
+"""The inspector's view of a layer summary: input parsing and an adapter over d2ltui.inspector.summary.
 
 Runs in a worker thread: torch is imported here only when a summary is computed.
 """
@@ -76,7 +76,7 @@ def inspect_model(name: str, knobs: dict[str, Any], input_text: str, depth: int 
     except (UserError, ValueError) as err:
         result.error = str(err)
         return result
-    from d2ltui import summary as summary_mod  # imports torch
+    from d2ltui.inspector import summary as summary_mod  # imports torch
 
     try:
         summary = summary_mod.summarize(spec, resolved, shapes, depth=depth)  # a Summary, even on failure

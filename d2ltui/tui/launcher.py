@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d2ltui.engine.rundir import new_run_id, read_status
+from d2ltui.rundir.store import new_run_id, read_status
 
 TRAIN_NICENESS = 5  # the engine yields the CPU to the interface's redraws; alone, it still gets all of it
 SIGNALS: dict[str, signal.Signals] = {"pause": signal.SIGUSR1, "resume": signal.SIGUSR2, "stop": signal.SIGTERM}

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from d2ltui.engine.rundir import CONFIG, METRICS, SAMPLES, read_json, read_metrics
-from d2ltui.engine.runs_index import RunSummary, list_run_summaries
+from d2ltui.rundir.store import CONFIG, METRICS, SAMPLES, read_json, read_metrics
+from d2ltui.rundir.index import RunSummary, list_run_summaries
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -6,8 +6,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from d2ltui.config import apply_overrides, dump_toml, from_dict
-from d2ltui.engine.job import model_defaults, validate
+from d2ltui.config.schema import apply_overrides, dump_toml, from_dict
+from d2ltui.config.resolve import model_defaults, validate
 from d2ltui.zoo.registry import get_spec
 
 

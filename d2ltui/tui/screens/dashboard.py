@@ -12,7 +12,7 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from d2ltui.engine.rundir import END_STATES, SAMPLES, read_status
+from d2ltui.rundir.store import END_STATES, SAMPLES, read_status
 from d2ltui.tui.launcher import Launch, signal_run
 from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples
 from d2ltui.tui.widgets.metric_plot import MetricPlot

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from d2ltui.engine.rundir import LIVE_STATES
-from d2ltui.engine.runs_index import RunSummary
+from d2ltui.rundir.store import LIVE_STATES
+from d2ltui.rundir.index import RunSummary
 from d2ltui.tui.runlog import best_text, duration_text, list_runs
 from d2ltui.tui.screens.dialogs import ChoiceScreen
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.validation import Function, Integer, Number
 
-from d2ltui.config import DataConfig, OptimConfig, TrainConfig
+from d2ltui.config.schema import DataConfig, OptimConfig, TrainConfig
 
 AUGMENTS = ("flip", "crop", "jitter")
 

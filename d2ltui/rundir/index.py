@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from d2ltui.engine.rundir import CONFIG, END_STATES, list_runs, read_metrics, read_status, METRICS
+from d2ltui.rundir.store import CONFIG, END_STATES, list_runs, read_metrics, read_status, METRICS
 
 HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ppl": False, "loss": False}
 
@@ -36,7 +36,7 @@ class RunSummary:
 
 
 def _config_names(path: Path) -> tuple[str, str]:
-    from d2ltui.config import load_toml
+    from d2ltui.config.schema import load_toml
     from d2ltui.errors import UserError
 
     try:

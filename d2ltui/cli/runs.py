@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from d2ltui.commands.progress import fmt_duration
-from d2ltui.engine.runs_index import list_run_summaries
+from d2ltui.cli.progress import fmt_duration
+from d2ltui.rundir.index import list_run_summaries
 
 
 def run_runs(json_out: bool = False, runs_dir: str | None = None) -> None:

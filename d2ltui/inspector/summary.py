@@ -3,7 +3,7 @@
 `summarize(name_or_spec, overrides, shapes, depth)` builds the model under
 `torch.device("meta")` (no memory), hooks every module, and runs one forward pass in eval
 mode under torch's `FlopCounterMode` (FLOPs per module, attention matmuls included) and a
-`ReceptiveFieldMode` (see d2ltui.receptive). Lazy layers materialise during that pass. If a
+`ReceptiveFieldMode` (see d2ltui.inspector.receptive). Lazy layers materialise during that pass. If a
 layer raises, the rows that ran survive and `Summary.error` names the layer, its input,
 torch's reason and the smallest input of the same form that flows (`smallest_working_input`).
 """
@@ -20,8 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from torch.utils._pytree import tree_flatten
 
 from d2ltui.errors import UserError
-from d2ltui.receptive import ReceptiveFieldMode
-from d2ltui.shapes import Shape, format_shape, format_shapes
+from d2ltui.inspector.receptive import ReceptiveFieldMode
+from d2ltui.inspector.shapes import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
 from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from d2ltui.commands.listing import table_width
+from d2ltui.cli.listing import table_width
 from d2ltui.errors import UserError
-from d2ltui.shapes import format_shape, format_shapes, parse_shapes
+from d2ltui.inspector.shapes import format_shape, format_shapes, parse_shapes
 from d2ltui.zoo.registry import get_spec
 
 if TYPE_CHECKING:
-    from d2ltui.summary import Summary
+    from d2ltui.inspector.summary import Summary
 
 COLUMNS = ("name", "type", "output shape", "params", "FLOPs", "RF")
 RIGHT = {"params", "FLOPs", "RF"}
@@ -31,7 +31,7 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
 
 def table_lines(summary: Summary, width: int = 100) -> list[str]:
     """The aligned table with a heading and totals, no line longer than `width` (names are clipped)."""
-    from d2ltui.summary import format_field, human_bytes, human_count
+    from d2ltui.inspector.summary import format_field, human_bytes, human_count
 
     cells = [(("  " * max(r.depth - 1, 0)) + r.name, r.type, format_shape(r.output_shape) if r.calls else "-",
               f"{r.params:,}", human_count(r.flops) if r.flops else "-", format_field(r.receptive_field))
@@ -77,7 +77,7 @@ def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] |
     if depth < 0:
         raise UserError(f"--depth {depth}: must be 0 or more")
 
-    from d2ltui.summary import summarize  # imports torch
+    from d2ltui.inspector.summary import summarize  # imports torch
 
     summary = summarize(spec, knobs, shapes, depth)
     if json_out:

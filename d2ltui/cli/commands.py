@@ -30,7 +30,7 @@ def _default(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
 @app.command("list")
 def list_models(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List the catalog of architectures, grouped by book chapter."""
-    from d2ltui.commands.listing import run_list
+    from d2ltui.cli.listing import run_list
 
     run_list(json_out=json_out)
 
@@ -44,7 +44,7 @@ def inspect(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object instead of a table.")] = False,
 ) -> None:
     """Show every layer's output shape, parameters, FLOPs and receptive field."""
-    from d2ltui.commands.inspecting import run_inspect
+    from d2ltui.cli.inspecting import run_inspect
 
     run_inspect(name, input_spec=input, overrides=set_ or [], depth=depth, json_out=json_out)
 
@@ -65,7 +65,7 @@ def train(
     plain: Annotated[bool, typer.Option("--plain", help="Plain progress lines even on a terminal.")] = False,
 ) -> None:
     """Train a model, writing a run directory that any view can read."""
-    from d2ltui.commands.training import run_train
+    from d2ltui.cli.training import run_train
 
     code = run_train(target=target, overrides=set_ or [], device=device, runs_dir=runs_dir, resume=resume,
                      detach=detach, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
@@ -79,7 +79,7 @@ def runs(
     runs_dir: RunsDir = None,
 ) -> None:
     """List every run with state, model, data, best metric and duration."""
-    from d2ltui.commands.runs import run_runs
+    from d2ltui.cli.runs import run_runs
 
     run_runs(json_out=json_out, runs_dir=runs_dir)
 
@@ -98,6 +98,6 @@ def attach(
 @app.command()
 def presets() -> None:
     """List the shipped presets (experiments) with their model and data."""
-    from d2ltui.commands.training import run_presets
+    from d2ltui.cli.training import run_presets
 
     run_presets()

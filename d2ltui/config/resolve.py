@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from d2ltui.config import RunConfig, apply_overrides, from_dict, load_toml
+from d2ltui.config.schema import RunConfig, apply_overrides, from_dict, load_toml
 from d2ltui.data.registry import check_config, check_task
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
@@ -128,7 +128,7 @@ def normalise_overrides(overrides: list[str]) -> list[str]:
     """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
     import dataclasses
 
-    from d2ltui.config import SECTIONS
+    from d2ltui.config.schema import SECTIONS
 
     out = []
     for item in overrides:

@@ -33,7 +33,7 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     if detach or nproc > 1 or rdzv_endpoint:
         return _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint,
                        rdzv_id, run_id, plain)
-    from d2ltui.engine.job import resolve
+    from d2ltui.config.resolve import resolve
 
     cfg = _resume_config(resume, overrides, device, runs_dir) if resume else resolve(target, overrides, device)[0]
     try:
@@ -46,12 +46,12 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
 def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint, rdzv_id,
             run_id, plain) -> int:
     from d2ltui.engine import launch
-    from d2ltui.engine.job import resolve
+    from d2ltui.config.resolve import resolve
 
     if not resume:
         cfg = resolve(target, overrides, device)[0]  # bad input fails here, before anything starts
         if not run_id:
-            from d2ltui.engine.rundir import new_run_id
+            from d2ltui.rundir.store import new_run_id
             run_id = new_run_id(cfg.model.name)
     argv = _argv(target, overrides, device, runs_dir, resume, None if detach else run_id, plain)
     if detach:
@@ -64,9 +64,9 @@ def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, 
 
 
 def _resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | None):
-    from d2ltui.config import apply_overrides, from_dict, load_toml
-    from d2ltui.engine.job import normalise_overrides, validate
-    from d2ltui.engine.rundir import CONFIG, RunDir
+    from d2ltui.config.schema import apply_overrides, from_dict, load_toml
+    from d2ltui.config.resolve import normalise_overrides, validate
+    from d2ltui.rundir.store import CONFIG, RunDir
 
     run = RunDir.find(resume, runs_dir)
     overrides = normalise_overrides(list(overrides))
@@ -86,7 +86,7 @@ def _prepare(cfg) -> tuple[Any, Any, Any]:
     from d2ltui.data.registry import load_data
     from d2ltui.engine import distributed
     from d2ltui.engine.devices import resolve_device
-    from d2ltui.engine.job import merge_data_knobs
+    from d2ltui.config.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
     from d2ltui.zoo.registry import get_spec
 
@@ -105,13 +105,13 @@ def _prepare(cfg) -> tuple[Any, Any, Any]:
 
 
 def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, plain: bool) -> int:
-    from d2ltui.commands.progress import ConsolePrinter
-    from d2ltui.config import dump_toml
+    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.config.schema import dump_toml
     from d2ltui.engine import distributed
     from d2ltui.engine.checkpoint import load_checkpoint
     from d2ltui.engine.control import Control
     from d2ltui.engine.recorder import truncate_metrics
-    from d2ltui.engine.rundir import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
+    from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
     from d2ltui.engine.trainer import check_world_size, fit, validated
 
     info, device, data = _prepare(cfg)
@@ -150,7 +150,7 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
 
 def run_presets() -> None:
     """Print the shipped presets: name, model, data and description."""
-    from d2ltui.engine.job import list_presets
+    from d2ltui.config.resolve import list_presets
 
     presets = list_presets()
     width = max(len(p.name) for p in presets)

@@ -2,7 +2,7 @@
 
 No subcommand opens the TUI. `--help`, `list` and the TUI's first paint import no torch.
 Every UserError becomes one line on stderr and exit code 2.
-The commands live in d2ltui.cli_commands; a bare `d2l-tui` (or `d2l-tui --runs-dir DIR`)
+The commands live in d2ltui.cli.commands; a bare `d2l-tui` (or `d2l-tui --runs-dir DIR`)
 opens the TUI without importing typer at all, so the first screen paints sooner.
 """
 
@@ -16,7 +16,7 @@ from d2ltui.errors import UserError
 def __getattr__(name: str):
     """`d2ltui.cli.app`: the typer app, imported on first use."""
     if name == "app":
-        from d2ltui.cli_commands import app
+        from d2ltui.cli.commands import app
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     import typer
 
-    from d2ltui.cli_commands import app
+    from d2ltui.cli.commands import app
 
     try:
         code = app(args=argv, prog_name="d2l-tui", standalone_mode=False)

@@ -1,1 +1,0 @@
-"""Bodies of the CLI commands, imported only when their command runs."""

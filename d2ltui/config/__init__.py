@@ -1,0 +1,1 @@
+"""Run configuration: the schema (choices and bounds), TOML, `--set` overrides, presets, resolution."""

@@ -1,0 +1,1 @@
+"""Inspection of a model: input shapes, the meta-device summary, receptive fields."""
