@@ -205,3 +205,22 @@ def test_control_turns_signals_into_intents():
     finally:
         control.restore()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(reference, tmp_path):
+    """No checkpoint yet: --resume trains it again from the start, with its config and seed, to the same result."""
+    proc = spawn("train", *TINY, "--runs-dir", str(tmp_path), "--run-id", "early")
+    try:
+        seen = wait_for_step(proc, tmp_path / "early", 20)
+        assert seen is not None and seen < STEPS_PER_EPOCH, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    run = tmp_path / "early"
+    assert not (run / CHECKPOINT).exists() and run_states(tmp_path)["early"] == "crashed"
+    code, out, err = cli("train", "--resume", "early", "--runs-dir", str(tmp_path))
+    assert code == 0, out + err
+    assert "no checkpoint yet" in out
+    assert read_json(run / STATUS)["state"] == "finished"
+    assert_same_weights(run, reference)
+    assert curve(run) == curve(reference)

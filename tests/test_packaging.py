@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -30,9 +32,15 @@ def test_wheel_ships_presets_and_stylesheet(wheel):
 
 
 def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
+    """The wheel goes into a fresh venv that borrows the dependencies of the environment running the tests
+    (a venv or the base interpreter) through a .pth file, whose own .pth files (an editable d2ltui) stay unread."""
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    inner = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(inner) / "outer_env.pth").write_text("".join(f"{p}\n" for p in outer))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                    check=True)
     where = subprocess.run([str(py), "-c", "import d2ltui; print(d2ltui.__file__)"], cwd=tmp_path,

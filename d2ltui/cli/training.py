@@ -121,19 +121,26 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
         status = found.status()
         if status.get("state") in ("running", "paused", "starting") and status.get("pid") not in (None, os.getpid()):
             raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
-        state = distributed.broadcast_object(
+        # killed before its first checkpoint: start over, same config and seed, so the same result
+        fresh = not (found.path / CHECKPOINT).exists()
+        state = None if fresh else distributed.broadcast_object(
             load_checkpoint(found.path / CHECKPOINT, map_location="cpu") if info.is_main else None, info)
-        check_world_size(state, info.world_size)
-        max_steps = cfg.train.max_steps
-        if int(state["epoch"]) >= cfg.train.epochs or (max_steps and int(state["step"]) >= max_steps
-                                                         and validated(state)):
-            raise UserError(f"run {found.id} already reached train.epochs={cfg.train.epochs}"
-                            + (f" / train.max_steps={max_steps}" if max_steps else "")
-                            + "; raise them with --set to train further")
+        if state is not None:
+            check_world_size(state, info.world_size)
+            max_steps = cfg.train.max_steps
+            if int(state["epoch"]) >= cfg.train.epochs or (max_steps and int(state["step"]) >= max_steps
+                                                             and validated(state)):
+                raise UserError(f"run {found.id} already reached train.epochs={cfg.train.epochs}"
+                                + (f" / train.max_steps={max_steps}" if max_steps else "")
+                                + "; raise them with --set to train further")
         if info.is_main:
             run = found
             atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
-            truncate_metrics(run, int(state["step"]), validated(state))
+            if state is None:
+                truncate_metrics(run, -1)
+                print(f"run {run.id} has no checkpoint yet: training it again from the start", flush=True)
+            else:
+                truncate_metrics(run, int(state["step"]), validated(state))
     elif info.is_main:
         run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
     subscribers = []

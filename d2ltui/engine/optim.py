@@ -13,15 +13,18 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
 
 
-def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizer named by optim.name, weight decay applied by the optimizer itself."""
+def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
+                   lr: float | None = None) -> torch.optim.Optimizer:
+    """The optimizer named by optim.name (at `lr` when given, else optim.lr), weight decay applied by the
+    optimizer itself."""
     params = [p for p in params if p.requires_grad]
+    lr = cfg.lr if lr is None else lr
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.name!r}")
 
 
@@ -45,3 +48,35 @@ def make_scheduler(cfg: OptimConfig, optimizer: torch.optim.Optimizer, total_ste
     """A LambdaLR stepped once per optimizer step (its state is checkpointed)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, cfg.schedule, cfg.warmup_steps))
+
+
+class Optimization:
+    """One optimizer with its schedule and gradient clip; `step(loss)` is backward, clip, step, schedule."""
+
+    def __init__(self, cfg: OptimConfig, params: Iterable[torch.nn.Parameter], total_steps: int,
+                 lr: float | None = None) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.optimizer = make_optimizer(cfg, self.params, lr)
+        self.scheduler = make_scheduler(cfg, self.optimizer, total_steps)
+        self.scheduled = cfg.schedule != "none" or cfg.warmup_steps > 0  # else the lr is constant
+        self.clip = cfg.clip
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.optimizer.step()
+        if self.scheduled:
+            self.scheduler.step()
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])

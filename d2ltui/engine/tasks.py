@@ -4,20 +4,50 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.engine.batches import DatasetBatches
+from d2ltui.engine.optim import Optimization
+from d2ltui.engine.window import StepStats
 from d2ltui.zoo.build import BOS, EOS, PAD
 
 EVAL_BATCH = 512
 
 
+@dataclass
+class StepContext:
+    """What the loop hands a task before training: the config, the model as checkpointed and evaluated,
+    the model that trains (wrapped for data parallelism or compiled), the device, mixed precision, the
+    planned number of steps, this rank's share of an order, whether images go channels-last, and `check`,
+    which a step calls on each loss before its optimizer steps (on the CPU a loss that is not finite then
+    ends the run before it reaches the weights; elsewhere the loop checks one step later, without a sync)."""
+
+    cfg: RunConfig
+    model: nn.Module
+    train_model: nn.Module
+    device: torch.device
+    autocast: Callable[[], Any]
+    total_steps: int
+    shard: Callable[[torch.Tensor], torch.Tensor]
+    channels_last: bool = False
+    check: Callable[[torch.Tensor], None] = lambda loss: None
+
+
 class Task:
-    """Loss and on-device statistics of one batch; validation metrics and samples of a model."""
+    """A task owns its training step (`train_step`) and reports: the loss and on-device statistics of
+    one batch, validation metrics, samples; and what it adds to a checkpoint.
+
+    The default step is supervised learning: one model, one loss, one optimizer over batches of a
+    dataset. A task with other needs (several models and optimizers, episodes of an environment)
+    overrides `setup`, `batches`, `train_step`, `state_dict` and `load_state_dict`.
+    """
 
     name = ""
     metric: str | None = None  # the headline metric besides the loss: acc, ppl or bleu
@@ -25,6 +55,38 @@ class Task:
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
+
+    # -- the training step -------------------------------------------------------------------------
+    def setup(self, ctx: StepContext) -> None:
+        """Bind the models and make the optimizers; the loop calls it once, before training."""
+        self.ctx = ctx
+        self.optimization = Optimization(ctx.cfg.optim, ctx.model.parameters(), ctx.total_steps)
+
+    def batches(self) -> DatasetBatches:
+        """The source of training batches (after `setup`)."""
+        ctx = self.ctx
+        return DatasetBatches(self.data, ctx.cfg.data.batch_size, ctx.shard, ctx.device, ctx.channels_last)
+
+    def train_step(self, batch: Batch) -> StepStats:
+        """One optimizer step on `batch`; the statistics stay on the device."""
+        with self.ctx.autocast():
+            loss, count, correct = self.loss(self.ctx.train_model, batch)
+        self.ctx.check(loss)
+        self.optimization.step(loss)
+        return StepStats(loss.detach(), count, correct, len(batch[0]))
+
+    def lr(self) -> float:
+        return self.optimization.lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every model and optimizer the task trains, for the checkpoint."""
+        return {"model": self.ctx.model.state_dict(), **self.optimization.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ctx.model.load_state_dict(state["model"])
+        self.optimization.load_state_dict(state)
+
+    # -- losses, validation, samples ---------------------------------------------------------------
 
     def inputs_target(self, batch: Batch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         return batch[:-1], batch[-1]
