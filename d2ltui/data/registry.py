@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_ROOT = "~/.cache/d2ltui/data"
 AUGMENTS = ("flip", "crop", "jitter")
+PARTITIONS = ("windows", "sequential")
+MAX_FOLDS = 20
 IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
 
 
@@ -69,6 +71,9 @@ _ALL = [
                 False, "d2ltui.data.text:load_time_machine"),
     DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
                 "d2ltui.data.seq2seq:load_fra_eng"),
+    DatasetInfo("kaggle-house", ("regression",),
+                "the book's Kaggle house prices: 1460 houses, 79 features, log(SalePrice) target", False,
+                "d2ltui.data.kaggle:load_kaggle_house"),
     DatasetInfo("text-file", ("language-model",), "any local text file (data.path) as a character corpus", False,
                 "d2ltui.data.text:load_text_file"),
     DatasetInfo("csv", ("regression", "classification"),
@@ -121,6 +126,10 @@ def check_config(cfg: "DataConfig") -> None:
         raise UserError(f"data.channels: {cfg.channels} must be 0 (keep), 1 or 3")
     if cfg.impute not in IMPUTES:
         raise UserError(f"data.impute: {cfg.impute!r} is not one of {', '.join(IMPUTES)}")
+    if cfg.partition not in PARTITIONS:
+        raise UserError(f"data.partition: {cfg.partition!r} is not one of {', '.join(PARTITIONS)}")
+    if not 1 <= cfg.folds <= MAX_FOLDS:
+        raise UserError(f"data.folds: {cfg.folds} must be 1 (no cross-validation) to {MAX_FOLDS}")
     for key in ("num_train", "num_val"):
         if getattr(cfg, key) < 0:
             raise UserError(f"data.{key}: must be 0 (the dataset's default) or positive")
