@@ -107,6 +107,17 @@ def check_task(name: str, task: str) -> DatasetInfo:
     return info
 
 
+def task_for(spec: Any, name: str) -> str:
+    """The task a model trains on dataset `name`: its own, else one of `spec.also` the data fits.
+
+    An unknown dataset or one that fits none gives the model's own task (check_task then says why).
+    """
+    info = DATASETS.get(name)
+    if info is None or spec.task in info.tasks:
+        return spec.task
+    return next((t for t in spec.also if t in info.tasks), spec.task)
+
+
 def data_root(cfg: "DataConfig") -> Path:
     """data.root expanded; the default follows XDG_CACHE_HOME when that is set."""
     root = cfg.root or DEFAULT_ROOT
@@ -147,4 +158,6 @@ def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule"
     loader = getattr(importlib.import_module(module), func)
     dm = loader(cfg, task)
     dm.info.setdefault("embedded", info.embedded)
+    if task == "regression":  # a model serving several tasks (mlp) sizes its output from the targets
+        dm.model_knobs.setdefault("num_classes", int(dm.train[-1][0].numel()))
     return dm.to(device)
