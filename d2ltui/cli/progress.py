@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from d2ltui.engine import events as ev
+from d2ltui.rundir.index import HEADLINE_METRICS
 
 
 def fmt_duration(seconds: float) -> str:
@@ -18,7 +19,7 @@ def fmt_duration(seconds: float) -> str:
 
 def fmt_metrics(record: dict) -> str:
     parts = [f"loss {record['loss']:.4f}"]
-    for key in ("acc", "ppl", "bleu"):
+    for key in HEADLINE_METRICS:
         if key in record:
             parts.append(f"{key} {record[key]:.4g}")
     return " ".join(parts)

@@ -83,7 +83,7 @@ def _resume_config(resume: str, overrides: list[str], device: str | None, runs_d
 
 def _prepare(cfg) -> tuple[Any, Any, Any]:
     """Device, data and a meta-device build of the model: every input error before the run exists."""
-    from d2ltui.data.registry import load_data
+    from d2ltui.data.registry import load_data, task_for
     from d2ltui.engine import distributed
     from d2ltui.engine.devices import resolve_device
     from d2ltui.config.resolve import merge_data_knobs
@@ -93,7 +93,7 @@ def _prepare(cfg) -> tuple[Any, Any, Any]:
     info = distributed.dist_setup(cfg.train.device)
     device = info.device or resolve_device(cfg.train.device)
     spec = get_spec(cfg.model.name)
-    data = load_data(cfg.data, spec.task, device)
+    data = load_data(cfg.data, task_for(spec, cfg.data.name), device)
     knobs = merge_data_knobs(cfg, spec, data.model_knobs, data.name)
     try:
         build_model(spec, knobs, data.input_shape, "meta")
@@ -115,12 +115,11 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.engine.trainer import check_world_size, fit, validated
 
     info, device, data = _prepare(cfg)
+    if cfg.data.folds > 1:
+        return _train_folds(cfg, info, data, runs_dir, resume, run_id, plain)
     state, run = None, None
     if resume:
-        found = RunDir.find(resume, runs_dir)
-        status = found.status()
-        if status.get("state") in ("running", "paused", "starting") and status.get("pid") not in (None, os.getpid()):
-            raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
+        found = _idle_run(resume, runs_dir)
         # killed before its first checkpoint: start over, same config and seed, so the same result
         fresh = not (found.path / CHECKPOINT).exists()
         state = None if fresh else distributed.broadcast_object(
@@ -152,6 +151,38 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
         result = fit(cfg, run, subscribers, control, data=data, resume=state, dist_info=info)
     finally:
         distributed.dist_teardown(info)
+    return result.exit_code
+
+
+def _idle_run(resume: str, runs_dir: str | None):
+    """The run RESUME names, refused when another process is still training it."""
+    from d2ltui.rundir.store import RunDir
+
+    found = RunDir.find(resume, runs_dir)
+    status = found.status()
+    if status.get("state") in ("running", "paused", "starting") and status.get("pid") not in (None, os.getpid()):
+        raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
+    return found
+
+
+def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_id: str | None, plain: bool) -> int:
+    """K-fold cross-validation (data.folds > 1) in one run directory; a resume skips the finished folds."""
+    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.config.schema import dump_toml
+    from d2ltui.engine.control import Control
+    from d2ltui.engine.folds import fit_folds
+    from d2ltui.rundir.store import CONFIG, RunDir, atomic_write_bytes, new_run_id
+
+    if info.distributed:
+        raise UserError(f"data.folds={cfg.data.folds}: K-fold cross-validation runs in one process; drop --nproc")
+    if resume:
+        run = _idle_run(resume, runs_dir)
+        atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
+    else:
+        run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
+    print(f"run {run.id} in {run.path}", flush=True)
+    printer = ConsolePrinter(live=sys.stdout.isatty() and not plain)
+    result = fit_folds(cfg, run, [printer], Control().install(), data, resume=bool(resume))
     return result.exit_code
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.config.schema import RunConfig, apply_overrides, from_dict, load_toml
-from d2ltui.data.registry import check_config, check_task
+from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
@@ -161,7 +161,10 @@ def validate(cfg: RunConfig) -> ModelSpec:
         resolve_knobs(spec, cfg.model.knobs)
     except UserError as err:
         raise UserError(f"model.{str(err)[5:]}") if str(err).startswith("knob ") else err
-    check_task(cfg.data.name, spec.task)
+    task = task_for(spec, cfg.data.name)
+    check_task(cfg.data.name, task)
+    if cfg.data.folds > 1 and task not in ("regression", "classification"):
+        raise UserError(f"data.folds: K-fold cross-validation is for regression and classification, not {task}")
     check_config(cfg.data)
     o, t = cfg.optim, cfg.train
     _choice("optim.name", o.name, OPTIMIZERS)

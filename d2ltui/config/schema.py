@@ -42,6 +42,8 @@ class DataConfig:
     num_train: int = 0  # 0 means the dataset's default size (embedded sets)
     num_val: int = 0
     num_steps: int = 32  # sequence length for language models and seq2seq
+    partition: str = "windows"  # language models: windows (the book's TimeMachine) or sequential
+    folds: int = 1  # K-fold cross-validation when > 1 (tabular regression/classification)
     impute: str = "mean"  # tabular: mean, median, most_frequent, constant, drop_rows, drop_columns
     download: bool = True
     seed: int = 0

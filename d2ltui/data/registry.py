@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_ROOT = "~/.cache/d2ltui/data"
 AUGMENTS = ("flip", "crop", "jitter")
+PARTITIONS = ("windows", "sequential")
+MAX_FOLDS = 20
 IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
 
 
@@ -69,6 +71,9 @@ _ALL = [
                 False, "d2ltui.data.text:load_time_machine"),
     DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
                 "d2ltui.data.seq2seq:load_fra_eng"),
+    DatasetInfo("kaggle-house", ("regression",),
+                "the book's Kaggle house prices: 1460 houses, 79 features, log(SalePrice) target", False,
+                "d2ltui.data.kaggle:load_kaggle_house"),
     DatasetInfo("text-file", ("language-model",), "any local text file (data.path) as a character corpus", False,
                 "d2ltui.data.text:load_text_file"),
     DatasetInfo("csv", ("regression", "classification"),
@@ -102,6 +107,17 @@ def check_task(name: str, task: str) -> DatasetInfo:
     return info
 
 
+def task_for(spec: Any, name: str) -> str:
+    """The task a model trains on dataset `name`: its own, else one of `spec.also` the data fits.
+
+    An unknown dataset or one that fits none gives the model's own task (check_task then says why).
+    """
+    info = DATASETS.get(name)
+    if info is None or spec.task in info.tasks:
+        return spec.task
+    return next((t for t in spec.also if t in info.tasks), spec.task)
+
+
 def data_root(cfg: "DataConfig") -> Path:
     """data.root expanded; the default follows XDG_CACHE_HOME when that is set."""
     root = cfg.root or DEFAULT_ROOT
@@ -121,6 +137,10 @@ def check_config(cfg: "DataConfig") -> None:
         raise UserError(f"data.channels: {cfg.channels} must be 0 (keep), 1 or 3")
     if cfg.impute not in IMPUTES:
         raise UserError(f"data.impute: {cfg.impute!r} is not one of {', '.join(IMPUTES)}")
+    if cfg.partition not in PARTITIONS:
+        raise UserError(f"data.partition: {cfg.partition!r} is not one of {', '.join(PARTITIONS)}")
+    if not 1 <= cfg.folds <= MAX_FOLDS:
+        raise UserError(f"data.folds: {cfg.folds} must be 1 (no cross-validation) to {MAX_FOLDS}")
     for key in ("num_train", "num_val"):
         if getattr(cfg, key) < 0:
             raise UserError(f"data.{key}: must be 0 (the dataset's default) or positive")
@@ -138,4 +158,6 @@ def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule"
     loader = getattr(importlib.import_module(module), func)
     dm = loader(cfg, task)
     dm.info.setdefault("embedded", info.embedded)
+    if task == "regression":  # a model serving several tasks (mlp) sizes its output from the targets
+        dm.model_knobs.setdefault("num_classes", int(dm.train[-1][0].numel()))
     return dm.to(device)

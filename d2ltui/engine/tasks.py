@@ -123,10 +123,27 @@ class Regression(Task):
     name = "regression"
     higher_is_better = False
 
+    def __init__(self, data: DataModule) -> None:
+        super().__init__(data)
+        if data.info.get("target_transform") == "log":  # the Kaggle measure on a log-price target
+            self.metric = "log_rmse"
+
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
         out = model(*inputs).reshape(y.shape).float()
         return F.mse_loss(out, y.float()), len(y), None
+
+    @torch.no_grad()
+    def evaluate(self, model, prepare):
+        out = super().evaluate(model, prepare)
+        if self.metric == "log_rmse":
+            preds, targets = [], []
+            for start in range(0, len(self.data.val[0]), EVAL_BATCH):
+                *inputs, y = prepare(tuple(t[start:start + EVAL_BATCH] for t in self.data.val), False)
+                preds.append(model(*inputs).reshape(y.shape).float())
+                targets.append(y.float())
+            out["log_rmse"] = log_rmse(torch.cat(preds), torch.cat(targets), log_space=True) if preds else 0.0
+        return out
 
     @torch.no_grad()
     def samples(self, model, prepare):
@@ -149,6 +166,19 @@ class Regression(Task):
         return {"learned": {"w": layer.weight.reshape(-1).tolist(), "b": float(layer.bias.reshape(-1)[0])},
                 "analytic": {"w": solution[:-1].tolist(), "b": float(solution[-1])},
                 "true": {"w": list(info["true_w"]), "b": float(info["true_b"])} if "true_w" in info else None}
+
+
+def log_rmse(preds: torch.Tensor, labels: torch.Tensor, log_space: bool = False) -> float:
+    """The book's log_rmse, sqrt(mean((log(clamp(pred, 1)) - log(label))^2)), the Kaggle measure.
+
+    `log_space`: preds and labels are already log prices (the target is log(price)); clamping
+    the price at 1 is then clamping its log at 0, and the labels' log is the labels.
+    """
+    if log_space:
+        diff = preds.double().clamp(min=0.0) - labels.double()
+    else:
+        diff = torch.log(preds.double().clamp(min=1.0)) - torch.log(labels.double())
+    return float(torch.sqrt(torch.mean(diff ** 2)))
 
 
 class Classification(Task):

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.rundir.store import CONFIG, METRICS, SAMPLES, read_json, read_metrics
-from d2ltui.rundir.index import RunSummary, list_run_summaries
+from d2ltui.rundir.index import HEADLINE_METRICS, RunSummary, list_run_summaries
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-METRIC_KEYS = ("acc", "bleu", "ppl", "mse")
+METRIC_KEYS = (*HEADLINE_METRICS, "mse")
 
 
 def read_config(path: Path) -> dict[str, Any]:
