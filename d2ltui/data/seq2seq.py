@@ -17,9 +17,9 @@ from d2ltui.data.common import build_vocab, generator, sizes
 from d2ltui.data.fetch import download, ensure_file
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
+from d2ltui.zoo.build import EOS, PAD, UNK
 
 RESERVED = ["<pad>", "<bos>", "<eos>", "<unk>"]
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
 FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

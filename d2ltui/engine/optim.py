@@ -9,9 +9,6 @@ import torch
 
 from d2ltui.config.schema import OptimConfig
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
-
 
 def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer named by optim.name, weight decay applied by the optimizer itself."""

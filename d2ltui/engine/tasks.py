@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.rundir.index import HIGHER_IS_BETTER
 from d2ltui.zoo.build import BOS, EOS, PAD
 
 EVAL_BATCH = 512
@@ -21,7 +22,11 @@ class Task:
 
     name = ""
     metric: str | None = None  # the headline metric besides the loss: acc, ppl or bleu
-    higher_is_better = True
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger headline metric is better (rundir.index.HIGHER_IS_BETTER)."""
+        return HIGHER_IS_BETTER[self.metric or "loss"]
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
@@ -59,7 +64,6 @@ class Task:
 
 class Regression(Task):
     name = "regression"
-    higher_is_better = False
 
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
@@ -154,7 +158,6 @@ def join_tokens(tokens: list[str]) -> str:
 class LanguageModel(Task):
     name = "language-model"
     metric = "ppl"
-    higher_is_better = False
 
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)
