@@ -3,6 +3,7 @@ the TUI and CLI print the same totals, the ETA after a resume ignores the stop, 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -15,9 +16,14 @@ from tui_pilot import pilot_test, until
 
 from d2ltui.config.presets import SAVED, SHIPPED, list_presets, save_preset
 from d2ltui.config.resolve import resolve
-from d2ltui.config.schema import field_rule, ruled_keys
+from d2ltui.config.schema import SECTIONS, field_rule
 from d2ltui.errors import UserError
-from d2ltui.tui.widgets.config_fields import FIELDS, field_problem, field_id
+from d2ltui.tui.widgets.config_fields import FIELDS, field_id, field_problem
+
+
+def ruled_keys() -> list[str]:
+    """Every "section.name" whose schema field carries a rule (choices or bounds)."""
+    return [f"{s}.{f.name}" for s, kind in SECTIONS.items() for f in dataclasses.fields(kind) if f.metadata]
 
 
 def _presets_table() -> dict[str, list[str]]:

@@ -118,11 +118,6 @@ def field_rule(key: str) -> dict[str, Any]:
     raise KeyError(key)
 
 
-def ruled_keys() -> list[str]:
-    """Every "section.name" whose field carries a rule."""
-    return [f"{s}.{f.name}" for s, kind in SECTIONS.items() for f in dataclasses.fields(kind) if f.metadata]
-
-
 def choices(key: str) -> tuple[Any, ...]:
     """The allowed values of a choice field, e.g. choices("optim.name") -> ("sgd", "adam", "adamw")."""
     return tuple(field_rule(key)["choices"])
