@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from d2ltui.config.resolve import list_presets, resolve
+from d2ltui.config.presets import list_presets
+from d2ltui.config.resolve import resolve
 from d2ltui.rundir.store import RunDir
 from d2ltui.engine.trainer import fit
 from d2ltui.config.schema import dump_toml

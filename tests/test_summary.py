@@ -9,7 +9,7 @@ from torch import nn
 
 from d2ltui.errors import UserError
 from d2ltui.inspector.receptive import ReceptiveFieldMode
-from d2ltui.inspector.shapes import format_shape, format_shapes, parse_shapes
+from d2ltui.format import format_shape, format_shapes, parse_shapes
 from d2ltui.inspector.summary import construct, flows, summarize
 from d2ltui.zoo.build import build_model, example_inputs
 from d2ltui.zoo.registry import Knob, ModelSpec, all_specs, get_spec, resolve_knobs

@@ -97,7 +97,7 @@ def attach(
 
 @app.command()
 def presets() -> None:
-    """List the shipped presets (experiments) with their model and data."""
+    """List the presets, shipped and saved (a saved one wins over a shipped one of its name)."""
     from d2ltui.cli.training import run_presets
 
     run_presets()

@@ -6,7 +6,7 @@ import json
 import shutil
 from typing import Any
 
-from d2ltui.inspector.shapes import format_shapes
+from d2ltui.format import format_shapes
 from d2ltui.zoo.registry import Knob, ModelSpec, all_specs
 
 

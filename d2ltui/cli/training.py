@@ -45,7 +45,7 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
 
 def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint, rdzv_id,
             run_id, plain) -> int:
-    from d2ltui.engine import launch
+    from d2ltui.engine import launch, torchrun
     from d2ltui.config.resolve import resolve
 
     if not resume:
@@ -60,7 +60,7 @@ def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, 
                 + (["--rdzv-endpoint", rdzv_endpoint] if rdzv_endpoint else []) + (["--rdzv-id", rdzv_id] if rdzv_id else [])
         launch.launch_detached(argv, run_id, runs_dir)
         return 0
-    return launch.launch_torchrun(argv, max(nproc, 1), nnodes, rdzv_endpoint, rdzv_id)
+    return torchrun.launch_torchrun(argv, max(nproc, 1), nnodes, rdzv_endpoint, rdzv_id)
 
 
 def _resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | None):
@@ -187,13 +187,13 @@ def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_
 
 
 def run_presets() -> None:
-    """Print the shipped presets: name, model, data and description."""
-    from d2ltui.config.resolve import list_presets
+    """Print every preset, shipped and saved: name, model, data, source and description."""
+    from d2ltui.config.presets import list_presets
 
     presets = list_presets()
     width = max(len(p.name) for p in presets)
     mwidth = max(len(p.model) for p in presets)
     dwidth = max(len(p.data) for p in presets)
-    print(f"{'PRESET':<{width}}  {'MODEL':<{mwidth}}  {'DATA':<{dwidth}}  DESCRIPTION")
+    print(f"{'PRESET':<{width}}  {'MODEL':<{mwidth}}  {'DATA':<{dwidth}}  {'SOURCE':<7}  DESCRIPTION")
     for p in presets:
-        print(f"{p.name:<{width}}  {p.model:<{mwidth}}  {p.data:<{dwidth}}  {p.description}")
+        print(f"{p.name:<{width}}  {p.model:<{mwidth}}  {p.data:<{dwidth}}  {p.source:<7}  {p.description}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,11 +13,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from d2ltui.config.schema import DataConfig
     from d2ltui.data.base import DataModule
 
-DEFAULT_ROOT = "~/.cache/d2ltui/data"
-AUGMENTS = ("flip", "crop", "jitter")
-PARTITIONS = ("windows", "sequential")
-MAX_FOLDS = 20
-IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
 
 
 @dataclass(frozen=True)
@@ -119,35 +113,17 @@ def task_for(spec: Any, name: str) -> str:
 
 
 def data_root(cfg: "DataConfig") -> Path:
-    """data.root expanded; the default follows XDG_CACHE_HOME when that is set."""
-    root = cfg.root or DEFAULT_ROOT
-    if root == DEFAULT_ROOT and os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "d2ltui" / "data"
-    return Path(root).expanduser()
+    """data.root expanded (see d2ltui.paths.data_root)."""
+    from d2ltui.paths import data_root as root_of
+
+    return root_of(cfg.root)
 
 
 def check_config(cfg: "DataConfig") -> None:
-    """Range checks of the data section that every loader relies on."""
-    bad = [a for a in cfg.augment if a not in AUGMENTS]
-    if bad:
-        raise UserError(f"data.augment: unknown {', '.join(map(repr, bad))}; choose from {', '.join(AUGMENTS)}")
-    if cfg.resize and not 8 <= cfg.resize <= 1024:
-        raise UserError(f"data.resize: {cfg.resize} is outside 8..1024 (0 keeps the dataset's size)")
-    if cfg.channels not in (0, 1, 3):
-        raise UserError(f"data.channels: {cfg.channels} must be 0 (keep), 1 or 3")
-    if cfg.impute not in IMPUTES:
-        raise UserError(f"data.impute: {cfg.impute!r} is not one of {', '.join(IMPUTES)}")
-    if cfg.partition not in PARTITIONS:
-        raise UserError(f"data.partition: {cfg.partition!r} is not one of {', '.join(PARTITIONS)}")
-    if not 1 <= cfg.folds <= MAX_FOLDS:
-        raise UserError(f"data.folds: {cfg.folds} must be 1 (no cross-validation) to {MAX_FOLDS}")
-    for key in ("num_train", "num_val"):
-        if getattr(cfg, key) < 0:
-            raise UserError(f"data.{key}: must be 0 (the dataset's default) or positive")
-    if cfg.num_steps < 2:
-        raise UserError(f"data.num_steps: {cfg.num_steps} is too short (at least 2)")
-    if cfg.batch_size < 1:
-        raise UserError(f"data.batch_size: {cfg.batch_size} must be at least 1")
+    """Range checks of the data section that every loader relies on (the rules of config.schema)."""
+    from d2ltui.config.schema import check_section
+
+    check_section("data", cfg)
 
 
 def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule":

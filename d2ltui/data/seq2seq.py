@@ -17,9 +17,9 @@ from d2ltui.data.fetch import ensure_file
 from d2ltui.data.hub import DATA_HUB, download_extract
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
+from d2ltui.zoo.build import EOS, PAD, UNK
 
 RESERVED = ["<pad>", "<bos>", "<eos>", "<unk>"]
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -16,6 +16,7 @@ from d2ltui.data.base import Batch, DataModule
 from d2ltui.engine.batches import DatasetBatches
 from d2ltui.engine.optim import Optimization
 from d2ltui.engine.window import StepStats
+from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.zoo.build import BOS, EOS, PAD
 
 EVAL_BATCH = 512
@@ -51,7 +52,11 @@ class Task:
 
     name = ""
     metric: str | None = None  # the headline metric besides the loss: acc, ppl or bleu
-    higher_is_better = True
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger headline metric is better (rundir.index.HIGHER_IS_BETTER)."""
+        return HIGHER_IS_BETTER[self.metric or "loss"]
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
@@ -121,7 +126,6 @@ class Task:
 
 class Regression(Task):
     name = "regression"
-    higher_is_better = False
 
     def __init__(self, data: DataModule) -> None:
         super().__init__(data)
@@ -246,7 +250,6 @@ def join_tokens(tokens: list[str]) -> str:
 class LanguageModel(Task):
     name = "language-model"
     metric = "ppl"
-    higher_is_better = False
 
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)

@@ -33,8 +33,11 @@ def _dropout(default: float) -> Knob:
     return Knob("dropout", float, default, "dropout probability", min=0.0, max=0.99)
 
 
+NORMS = ("none", "batch", "layer")
+
+
 def _norm(default: str = "none") -> Knob:
-    return Knob("norm", str, default, "normalisation after each conv/dense layer", choices=("none", "batch", "layer"))
+    return Knob("norm", str, default, "normalisation after each conv/dense layer", choices=NORMS)
 
 
 def _act(default: str = "relu") -> Knob:
