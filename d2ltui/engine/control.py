@@ -63,13 +63,6 @@ class Control:
             signal.signal(sig, handler)
         self._previous.clear()
 
-    def wait_if_paused(self, poll: float = 0.2) -> bool:
-        """Block while paused (returns early on stop); True when a pause happened."""
-        if not self.paused.is_set():
-            return False
-        while self.paused.is_set() and not self.stop.is_set():
-            self.stop.wait(poll)
-        return True
 
 
 def send(pid: int, intent: str) -> None:

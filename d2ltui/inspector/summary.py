@@ -43,10 +43,6 @@ class LayerRow:
     receptive_field: tuple[int, ...] | None = None  # per spatial dimension, None outside conv/pool stacks
     calls: int = 0
 
-    @property
-    def frozen_params(self) -> int:
-        return self.params - self.trainable_params
-
 
 @dataclass
 class Failure:

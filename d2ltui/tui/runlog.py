@@ -17,8 +17,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-METRIC_KEYS = (*HEADLINE_METRICS, "mse")
-
 
 def read_config(path: Path) -> dict[str, Any]:
     try:
@@ -59,7 +57,7 @@ class MetricsTail:
 def metric_name(records: list[dict[str, Any]]) -> str | None:
     """The quality metric the run reports (acc, ppl, bleu, ...), or None."""
     for rec in reversed(records):
-        for key in METRIC_KEYS:
+        for key in HEADLINE_METRICS:
             if rec.get(key) is not None:
                 return key
     return None
