@@ -63,5 +63,5 @@ def compute(kernel: str = "gaussian", width: float = 0.5, seed: int = 0) -> Figu
                     xlabel="x", ylabel="y")
     heat = Heatmap("attention weights", rounded(weights.tolist()),
                    rows=[f"{q:.1f}" for q in x_test.tolist()], cols=[f"{k:.2f}" for k in x_train.tolist()],
-                   xlabel="keys (sorted training inputs)", ylabel="queries")
+                   xlabel="keys x_i", ylabel="queries")
     return Figure("nadaraya-watson", {"kernel": kernel, "width": width, "seed": seed}, [curves, heat], notes)

@@ -19,6 +19,7 @@ A workbench for the models of *Dive into Deep Learning*.
 | `b` | home | cycle normalisation none → batch → layer |
 | `l` / `t` | home | layer table tab / train tab |
 | `s` | home | start training with the panel's settings |
+| `enter` | catalog | open a lab (in italics): change its knobs, its figure redraws; `ctrl+r` defaults |
 | `r` | anywhere | the runs screen |
 | `space` | dashboard | pause / resume the run |
 | `x` | dashboard | stop the run (it checkpoints) |
