@@ -6,16 +6,14 @@ import json
 import sys
 
 from d2ltui.cli.inspecting import parse_overrides
-from d2ltui.cli.listing import table_width
+from d2ltui.cli.listing import knob_dict, table_width
 from d2ltui.labs.registry import LabSpec, all_labs, allowed, get_lab
 
 
 def lab_dict(spec: LabSpec) -> dict:
     """One lab as JSON-ready data (the same knob fields as `list --json` gives models)."""
-    from d2ltui.cli.listing import _knob_dict
-
     return {"kind": "lab", "name": spec.name, "chapter": spec.chapter, "title": spec.title, "section": spec.section,
-            "doc": spec.doc, "knobs": {k: _knob_dict(v) for k, v in spec.knobs.items()}}
+            "doc": spec.doc, "knobs": {k: knob_dict(v) for k, v in spec.knobs.items()}}
 
 
 def list_lines(labs: list[LabSpec]) -> list[str]:

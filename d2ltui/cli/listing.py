@@ -16,7 +16,7 @@ def table_width() -> int:
     return max(80, min(shutil.get_terminal_size((100, 24)).columns, 160))
 
 
-def _knob_dict(knob: Knob) -> dict[str, Any]:
+def knob_dict(knob: Knob) -> dict[str, Any]:
     out: dict[str, Any] = {"type": knob.kind.__name__, "default": _plain(knob.default), "help": knob.help}
     if knob.choices is not None:
         out["choices"] = list(knob.choices)
@@ -35,7 +35,7 @@ def spec_dict(spec: ModelSpec) -> dict[str, Any]:
     """One catalog entry as JSON-ready data."""
     return {
         "kind": "model", "name": spec.name, "chapter": spec.chapter, "task": spec.task, "input_kind": spec.input_kind,
-        "default_input": [list(s) for s in spec.default_input], "knobs": {k: _knob_dict(v) for k, v in spec.knobs.items()},
+        "default_input": [list(s) for s in spec.default_input], "knobs": {k: knob_dict(v) for k, v in spec.knobs.items()},
         "doc": spec.doc,
     }
 

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
 
 from d2ltui.labs.figure import Figure
 from d2ltui.labs.registry import get_lab
@@ -74,7 +75,8 @@ class LabScreen(Screen):
             self.app.call_from_thread(self.query_one("#lab-notes", Static).update,
                                       f"cannot compute: {type(err).__name__}: {err}".replace("[", r"\["))
             return
-        self.app.call_from_thread(self.show, figure)
+        if not get_current_worker().is_cancelled:  # a later edit's figure wins over a slow earlier one
+            self.app.call_from_thread(self.show, figure)
 
     async def show(self, figure: Figure) -> None:
         self.figure = figure

@@ -1,4 +1,4 @@
-"""A lab's Figure as widgets: heatmaps, plotext curves, number grids, tables and boxes, updated in place."""
+"""A lab's Figure as widgets: heatmaps, plotext curves, number grids, tables and boxed images, updated in place."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from rich.text import Text
 from textual.containers import Grid as GridContainer
 from textual.widgets import Static
 
-from d2ltui.labs.figure import Curves, Figure, Grid, Heatmap, Panel, Table
-from d2ltui.labs.text import boxes_lines, grid_lines, table_lines
+from d2ltui.labs.figure import Boxes, Curves, Figure, Grid, Heatmap, Panel, Table
+from d2ltui.labs.text import grid_lines, table_lines
+from d2ltui.tui.widgets.boxes_view import BoxesView
 from d2ltui.tui.widgets.heatmap import HeatmapView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 
@@ -36,15 +37,10 @@ class CurvesPlot(MetricPlot):
 
 
 class PanelStatic(Static):
-    """A Grid, Table or Boxes panel as the aligned text lines the CLI prints."""
+    """A Grid or Table panel as the aligned text lines the CLI prints."""
 
     def show(self, panel: Panel) -> None:
-        if isinstance(panel, Grid):
-            lines = grid_lines(panel)
-        elif isinstance(panel, Table):
-            lines = table_lines(panel)
-        else:
-            lines = boxes_lines(panel)
+        lines = grid_lines(panel) if isinstance(panel, Grid) else table_lines(panel)
         text = Text(panel.title + "\n", style="bold", no_wrap=True, overflow="crop")
         text.append("\n".join(lines), style="")
         self.update(text)
@@ -53,6 +49,8 @@ class PanelStatic(Static):
 def widget_for(panel: Panel):
     if isinstance(panel, Heatmap):
         return HeatmapView(panel)
+    if isinstance(panel, Boxes):
+        return BoxesView(panel)
     if isinstance(panel, Curves):
         plot = CurvesPlot(panel.title)
         plot.panel = panel

@@ -31,10 +31,6 @@ class KnobValidator(Validator):
         return self.success()
 
 
-def show_value(value: Any) -> str:
-    return str(value)
-
-
 class LabKnobs(Horizontal):
     """One field per knob; posts LabKnobs.Changed with the parsed values, or the problems."""
 
@@ -53,7 +49,7 @@ class LabKnobs(Horizontal):
                 yield Select([(str(c), c) for c in knob.choices], value=knob.default, allow_blank=False,
                              id=f"lab-{knob.name}")
             else:
-                yield Input(show_value(knob.default), id=f"lab-{knob.name}", validators=[KnobValidator(knob)])
+                yield Input(str(knob.default), id=f"lab-{knob.name}", validators=[KnobValidator(knob)])
 
     def on_mount(self) -> None:
         for knob in self.spec.knobs.values():
@@ -72,7 +68,7 @@ class LabKnobs(Horizontal):
 
     def set_knob(self, name: str, value: Any) -> None:
         field = self.query_one(f"#lab-{name}")
-        field.value = value if isinstance(field, Select) else show_value(value)
+        field.value = value if isinstance(field, Select) else str(value)
 
     def reset(self) -> None:
         for knob in self.spec.knobs.values():
