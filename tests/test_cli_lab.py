@@ -65,6 +65,7 @@ def test_lab_text_shows_masked_cells_as_zero(monkeypatch):
     (["lab", "nadaraya-watson", "--set", "bandwidth=3"], "its knobs: kernel, width, seed"),
     (["lab", "attention-scoring", "--set", "valid_lens=(2, 11)"], "valid_lens: expected two lengths from 1 to 10"),
     (["lab", "nadaraya-watsn"], "unknown lab 'nadaraya-watsn' (did you mean nadaraya-watson"),
+    (["lab", "--set", "width=0.3"], "--set needs a lab"),
 ])
 def test_bad_lab_input_is_one_line_and_exit_2(argv, needle, capsys):
     code, out, err = run_main(argv, capsys)

@@ -23,7 +23,7 @@ async def open_lab(pilot, name: str):
     await pilot.pause(0.1)
     catalog.focus()
     catalog.select_model(LAB + name)
-    await pilot.pause(0.1)
+    await until(pilot, lambda: (pilot.app.screen.sub_title or "").startswith(f"lab {name}: "))  # a hint, nothing opened yet
     await pilot.press("enter")
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "LabScreen")
     await until(pilot, lambda: pilot.app.screen.computed >= 1)

@@ -7,6 +7,7 @@ import sys
 
 from d2ltui.cli.inspecting import parse_overrides
 from d2ltui.cli.listing import knob_dict, table_width
+from d2ltui.errors import UserError
 from d2ltui.labs.registry import LabSpec, all_labs, allowed, get_lab
 
 
@@ -31,6 +32,8 @@ def list_lines(labs: list[LabSpec]) -> list[str]:
 
 def run_lab(name: str | None, overrides: list[str], json_out: bool = False) -> None:
     if name is None:
+        if overrides:
+            raise UserError("--set needs a lab: d2l-tui lab NAME --set KNOB=VALUE (see `d2l-tui lab`)")
         labs = all_labs()
         print(json.dumps([lab_dict(s) for s in labs], indent=2) if json_out else "\n".join(list_lines(labs)))
         return

@@ -40,6 +40,9 @@ class Catalog(Tree[str]):
             self.name = name
             super().__init__()
 
+    class LabHighlighted(LabChosen):
+        """The cursor rests on a lab (enter opens it)."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("models", **kwargs)
         self.show_root = False
@@ -69,7 +72,9 @@ class Catalog(Tree[str]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
-        if event.node.data and not event.node.data.startswith(LAB):
+        if event.node.data and event.node.data.startswith(LAB):
+            self.post_message(self.LabHighlighted(event.node.data.removeprefix(LAB)))
+        elif event.node.data:
             self.post_message(self.ModelChosen(event.node.data))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
