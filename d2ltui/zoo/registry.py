@@ -101,6 +101,12 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+def chapter_order(chapter: str) -> int:
+    """'9-10 Recurrent networks' -> 9: catalogs list chapters in the book's order."""
+    head = chapter.split(" ", 1)[0].split("-", 1)[0]
+    return int(head) if head.isdigit() else 10**6
+
+
 def suggest(word: str, options: list[str]) -> str:
     """A ' (did you mean ...?)' tail naming the closest options, or ''."""
     close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)

@@ -84,6 +84,15 @@ class BrowseScreen(Screen):
             self._rest.stop()  # the cursor moved again: wait for it to rest
         self._rest = self.set_timer(0.08, self._load_wanted)
 
+    def on_catalog_lab_highlighted(self, event: Catalog.LabHighlighted) -> None:
+        lab = self.query_one(Catalog).labs[event.name]
+        self.sub_title = f"lab {lab.name}: {lab.title} (enter opens it)"
+
+    def on_catalog_lab_chosen(self, event: Catalog.LabChosen) -> None:
+        from d2ltui.tui.screens.lab import LabScreen
+
+        self.app.push_screen(LabScreen(event.name))
+
     def _load_wanted(self) -> None:
         if self.ready and self._wanted and self._wanted != self._loaded:
             self.load_model(self._wanted)
