@@ -7,20 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from fault_helpers import run_main
 from typer.testing import CliRunner
 
 from d2ltui.cli import app, main
 from d2ltui.zoo.registry import all_specs
 
 runner = CliRunner()
-
-
-def run_main(argv, capsys):
-    """The console script's own path (UserError -> one stderr line, exit 2): (code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 # ---- list ----

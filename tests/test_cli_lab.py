@@ -7,19 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from fault_helpers import run_main
 from typer.testing import CliRunner
 
-from d2ltui.cli import app, main
+from d2ltui.cli import app
 from d2ltui.labs.registry import all_labs
 
 runner = CliRunner()
-
-
-def run_main(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def test_lab_lists_every_lab_with_its_knobs():
