@@ -10,7 +10,7 @@ import pytest
 from fault_helpers import run_main
 from typer.testing import CliRunner
 
-from d2ltui.cli import app, main
+from d2ltui.cli import app
 from d2ltui.zoo.registry import all_specs
 
 runner = CliRunner()

@@ -16,7 +16,8 @@ from d2ltui.engine.devices import list_devices, resolve_device
 from d2ltui.engine.optim import lr_factor
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.engine.tasks import bleu, thumbnails
-from d2ltui.engine.trainer import fit, steps_per_epoch
+from d2ltui.engine.batches import steps_per_epoch
+from d2ltui.engine.trainer import fit
 from d2ltui.errors import UserError
 from d2ltui.zoo.build import EOS
 

@@ -112,7 +112,8 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.engine.control import Control
     from d2ltui.engine.recorder import truncate_metrics
     from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
-    from d2ltui.engine.trainer import check_world_size, fit, validated
+    from d2ltui.engine.state import validated
+    from d2ltui.engine.trainer import check_world_size, fit
 
     info, device, data = _prepare(cfg)
     if cfg.data.folds > 1:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.config.presets import preset_files, read_preset_file
-from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict, load_toml
+from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict
 from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest

@@ -28,7 +28,7 @@ from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.engine.batches import steps_per_epoch
 from d2ltui.engine.cadence import CheckpointPolicy, LogPolicy
 from d2ltui.engine.recorder import Recorder
-from d2ltui.engine.state import TrainState, validated
+from d2ltui.engine.state import TrainState
 from d2ltui.engine.tasks import StepContext, make_task
 from d2ltui.engine.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir

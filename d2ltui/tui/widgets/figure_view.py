@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import Grid as GridContainer
 from textual.widgets import Static
 
-from d2ltui.labs.figure import Boxes, Curves, Figure, Grid, Heatmap, Panel, Table
+from d2ltui.labs.figure import Boxes, Curves, Figure, Grid, Heatmap, Panel
 from d2ltui.labs.text import grid_lines, table_lines
 from d2ltui.tui.widgets.boxes_view import BoxesView
 from d2ltui.tui.widgets.heatmap import HeatmapView
