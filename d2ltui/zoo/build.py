@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from d2ltui.zoo.init import init_weights
 from d2ltui.zoo.registry import ModelSpec, Shape
 
 PAD, BOS, EOS = 0, 1, 2  # reserved token ids of every sequence vocabulary
@@ -22,22 +23,6 @@ def example_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, 
     src, tgt = shapes
     return (torch.randint(3, knobs["src_vocab"], src, device=device),
             torch.randint(3, knobs["tgt_vocab"], tgt, device=device))
-
-
-def init_weights(model: nn.Module, scheme: str) -> None:
-    """Re-initialise dense and conv weights with the named scheme ('default' keeps torch's)."""
-    if scheme == "default":
-        return
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and not isinstance(m.weight, nn.UninitializedParameter):
-            if scheme == "xavier":
-                nn.init.xavier_uniform_(m.weight)
-            elif scheme == "kaiming":
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            elif scheme == "normal":
-                nn.init.normal_(m.weight, std=0.01)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 def has_lazy(model: nn.Module) -> bool:

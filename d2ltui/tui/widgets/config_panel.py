@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Select, Static
 from d2ltui.tui.widgets.config_fields import DEFAULTS, NUMBERS, field_id as _fid
 from d2ltui.tui.widgets.knob_bar import set_title
 from d2ltui.tui.choices import datasets_for, list_devices, list_presets
+from d2ltui.zoo.registry import INIT_SCHEMES
 
 class ConfigPanel(VerticalScroll):
     """Everything a run needs besides the model knobs of the knob bar."""
@@ -35,7 +36,7 @@ class ConfigPanel(VerticalScroll):
         with Grid(id="cfg-grid"):
             yield Select([], id=_fid("data.name"), prompt="dataset")
             yield Select([(o, o) for o in ("sgd", "adam", "adamw")], id=_fid("optim.name"), allow_blank=False)
-            yield Select([(o, o) for o in ("default", "xavier", "kaiming", "normal")], id=_fid("model.init"),
+            yield Select([(o, o) for o in INIT_SCHEMES], id=_fid("model.init"),
                          allow_blank=False)
             for key, _, validators in NUMBERS:
                 yield Input(id=_fid(key), validators=validators)
