@@ -33,6 +33,7 @@ class BrowseScreen(Screen):
         Binding("i", "focus_input", "Input"),
         Binding("b", "cycle_norm", "Norm"),
         Binding("l", "show_tab('layers')", "Table"),
+        Binding("p", "show_tab('parameters')", "Params"),
         Binding("t", "show_tab('train')", "Train"),
         Binding("s", "start", "Start"),
     ]
@@ -66,9 +67,11 @@ class BrowseScreen(Screen):
 
         from d2ltui.tui.widgets.knob_bar import KnobBar
         from d2ltui.tui.widgets.layer_table import LayerTable
+        from d2ltui.tui.widgets.param_table import ParamTable
 
         tabs = TabbedContent(id="tabs", initial="layers")
         tabs.compose_add_child(TabPane("Layers", LayerTable(id="inspector"), id="layers"))
+        tabs.compose_add_child(TabPane("Parameters", ParamTable(id="params"), id="parameters"))
         tabs.compose_add_child(TabPane("Train", id="train"))  # its panel is built when first shown
         await right.mount(KnobBar(id="knobs"), tabs)
         self._load_wanted()  # the model the cursor rests on (it may have moved already)
@@ -117,10 +120,14 @@ class BrowseScreen(Screen):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "train":
             await self.panel()
+        elif event.pane.id == "parameters":
+            self.query_one("#params").activate()
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
-            self.query_one("#inspector").request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
+            knobs = {**self.base_knobs(), **event.knobs}
+            self.query_one("#inspector").request(self.model, knobs, event.input_text)
+            self.query_one("#params").request(self.model, knobs, event.input_text)
         else:
             self.query_one("#inspector").show_problems(event.problems)
 
