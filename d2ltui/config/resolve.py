@@ -176,6 +176,8 @@ def validate(cfg: RunConfig) -> ModelSpec:
     _check(t.max_steps >= 0, "train.max_steps", t.max_steps, "must be >= 0 (0 is no limit)")
     _check(t.checkpoint_every >= 0, "train.checkpoint_every", t.checkpoint_every, "must be >= 0 (0: epoch ends only)")
     _check(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
+    _check(0 <= t.layer_stats_every <= 1_000_000, "train.layer_stats_every", t.layer_stats_every,
+           "must be in [0, 1000000] (0 is off)")
     _choice("train.amp", t.amp, AMP)
     _check(bool(DEVICE_RE.fullmatch(t.device.strip().lower())), "train.device", t.device,
            "is not a device: use auto, cpu, cuda, cuda:N or mps")

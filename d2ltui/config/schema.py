@@ -66,6 +66,7 @@ class TrainConfig:
     max_steps: int = 0  # 0 is no limit; stops early after this many optimizer steps
     checkpoint_every: int = 0  # also checkpoint every N steps; 0 only at epoch ends
     log_every: int = 10  # a train metrics line every N steps
+    layer_stats_every: int = 50  # per-layer statistics (layers.jsonl) at step 1 and every N steps; 0 is off
     amp: str = "auto"  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False
