@@ -32,3 +32,37 @@ async def test_parameters_tab_lists_tensors_and_follows_knobs():
         await pilot.press("b")  # batch norm adds norm weights and biases
         await until(pilot, lambda: any(r[0] == "norm1.weight" for r in table.rows))
         assert "unique params 62,158" in str(app.screen.query_one("#param-totals").render())
+
+
+@pilot_test
+async def test_dashboard_layers_view_table_heatmap_and_statistic_keys(tmp_path):
+    from tui_pilot import write_layers, write_run
+
+    from d2ltui.tui.widgets.layer_stats import LayerStatsView
+
+    path = write_run(tmp_path / "runs", "run-a")
+    write_layers(path, steps=4)
+    app = create_app(runs_dir=tmp_path / "runs", attach="run-a")
+    async with app.run_test(size=(110, 32)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        view = app.screen.query_one(LayerStatsView)
+        assert not view.display
+        await pilot.press("l")
+        await until(pilot, lambda: view.query_one("#layer-stats-table").row_count == 3)
+        assert not app.screen.query_one("#dash-body").display
+        table = view.query_one("#layer-stats-table")
+        row = table.get_row_at(0)
+        assert row[0] == "conv1" and row[2] == "Sigmoid"
+        assert row[7] == "0.0014"  # conv1's grad norm at the latest step 4: 10^-3 * (1 + 4 / 10)
+        heat = str(view.query_one("#layer-heatmap").render())
+        assert heat.splitlines()[0].startswith("conv1") and heat.count("█") == 3 * 4
+        assert "grad norm" in heat and "steps 1..4" in heat
+        await pilot.press("h")
+        assert view.stat == "weight_norm"
+        assert "weight norm" in str(view.query_one("#layer-heatmap").render())
+        with open(path / "layers.jsonl", "a") as f:  # a live run appends a step: the view follows
+            f.write('{"step": 5, "layer": "conv1", "grad_norm": 0.5, "weight_norm": 2.0}\n')
+        await until(pilot, lambda: view.tail.steps[-1:] == [5])
+        await until(pilot, lambda: "steps 1..5" in str(view.query_one("#layer-heatmap").render()))
+        await pilot.press("l")
+        assert not view.display and app.screen.query_one("#dash-body").display

@@ -23,7 +23,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")
+from d2ltui.rundir.store import LAYER_STATS
+
 ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus)
 SIGMOID_FLAT, TANH_FLAT = 0.01, 0.99
 
@@ -143,4 +144,5 @@ class LayerProbe:
                "grad_norm": grad_sq ** 0.5 if grad_sq == grad_sq else None,
                "weight_norm": weight_sq ** 0.5,
                "update_ratio": (delta_sq / before_sq) ** 0.5 if before_sq > 0 else None}
+        assert set(LAYER_STATS) <= set(out)
         return {k: (None if isinstance(x, float) and x != x else x) for k, x in out.items()}

@@ -20,6 +20,7 @@ from d2ltui.errors import UserError
 
 CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS = (
     "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log", "layers.jsonl")
+LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")  # per layer
 RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
 LIVE_STATES = ("starting", "running", "paused")
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long

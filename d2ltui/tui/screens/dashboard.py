@@ -1,4 +1,4 @@
-"""The live dashboard of one run: curves, progress, samples; pause, resume, stop. Reads the run dir only."""
+"""The live dashboard of one run: curves, progress, samples, per-layer statistics; pause, resume, stop. Reads only."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from textual.widgets import Footer, Header, Static
 
 from d2ltui.rundir.store import END_STATES, SAMPLES, read_status
 from d2ltui.tui.launcher import Launch, signal_run
-from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples
+from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
+from d2ltui.tui.widgets.layer_stats import LayerStatsView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
@@ -30,6 +31,8 @@ class DashboardScreen(Screen):
         Binding("space", "toggle_pause", "Pause/resume"),
         Binding("x", "stop", "Stop"),
         Binding("m", "toggle_smoothing", "Smooth"),
+        Binding("l", "toggle_layers", "Layers"),
+        Binding("h", "next_stat", "Heatmap", show=False),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -37,6 +40,7 @@ class DashboardScreen(Screen):
         super().__init__()
         self.path, self.launch = Path(path), launch
         self.tail = MetricsTail(self.path)
+        self.layers_tail = LayersTail(self.path)
         self.status: dict = {}
         self._dirty, self._last_draw, self._samples_mtime, self._note = True, 0.0, -1.0, ""
         self._stale: list[str] = []  # plots still to rebuild, one per frame (a plotext build costs milliseconds)
@@ -55,6 +59,7 @@ class DashboardScreen(Screen):
                 yield MetricPlot("learning rate", id="plot-lr")
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
+        yield LayerStatsView(self.layers_tail, id="layers-view")
         yield Static("", id="run-message")
         yield Footer(compact=True)
 
@@ -90,6 +95,10 @@ class DashboardScreen(Screen):
             message.update(Text(note, "bold green" if self.status.get("state") == "finished" else "bold red"))
             message.display = ended
         self.refresh_samples()
+        self.layers_tail.poll()
+        view = self.query_one(LayerStatsView)
+        if view.display:
+            view.show()
         if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:
             self.redraw_plots()
 
@@ -172,6 +181,19 @@ class DashboardScreen(Screen):
             self.notify("sent stop")
         else:
             self.notify(signal_run(self.path, "stop"))
+
+    def action_toggle_layers(self) -> None:
+        """Swap the curves for the layers view (latest statistics and a heatmap) and back."""
+        view, body = self.query_one(LayerStatsView), self.query_one("#dash-body")
+        view.display, body.display = not view.display, view.display
+        if view.display:
+            view.show(force=True)
+
+    def action_next_stat(self) -> None:
+        view = self.query_one(LayerStatsView)
+        if not view.display:
+            self.action_toggle_layers()
+        view.cycle()
 
     def action_toggle_smoothing(self) -> None:
         """Flip smoothing; the plots follow one per frame (the first with this key's repaint)."""
