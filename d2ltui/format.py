@@ -71,6 +71,11 @@ def human_count(n: float | None, unit: str = "") -> str:
     return f"{n:.0f}{unit}"
 
 
+def format_number(value: float) -> str:
+    """0.012345 -> "0.0123" (three significant digits); NaN -> "-"."""
+    return "-" if value != value else f"{value:.3g}"
+
+
 def human_bytes(n: float | None) -> str:
     """246824 -> "241 KiB" (binary prefixes); None -> "-"."""
     if n is None:

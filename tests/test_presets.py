@@ -13,7 +13,7 @@ from d2ltui.engine.trainer import fit
 from d2ltui.config.schema import dump_toml
 
 PRESETS = list_presets()
-BOOK = [p.name for p in PRESETS if not p.name.startswith("quick-")]
+BOOK = [p.name for p in PRESETS if not p.name.startswith(("quick-", "lab-"))]  # lab-*: tests/test_lab_stories.py
 QUICK = [p.name for p in PRESETS if p.name.startswith("quick-")]
 # Real data cannot be downloaded in tests: the same task's embedded set stands in, small and short.
 STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num_val=8", "data.batch_size=8"],
@@ -41,7 +41,7 @@ def test_the_book_experiments_and_quick_ones_are_shipped():
 def test_preset_loads_and_validates(name):
     cfg, description = resolve(name)
     assert description and cfg.model.name
-    assert cfg.to_dict()["data"]["name"] in STAND_IN or name.startswith("quick-")
+    assert cfg.to_dict()["data"]["name"] in STAND_IN or name.startswith(("quick-", "lab-"))
 
 
 def test_book_settings_are_the_books():

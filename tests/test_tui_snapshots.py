@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_pilot import settle_summary, until, write_run
+from tui_pilot import settle_summary, until, write_layers, write_run
 
 from d2ltui.tui.app import create_app
 
@@ -54,6 +54,31 @@ def test_dashboard_finished_run(snap_compare, tmp_path, size):
 
     assert snap_compare(create_app(runs_dir=tmp_path / "runs", attach="run-a"), terminal_size=size,
                         run_before=ready)
+
+
+def test_dashboard_layers_view(snap_compare, tmp_path):
+    path = write_run(tmp_path / "runs", "run-a", samples=RUN_SAMPLES)
+    write_layers(path, ("conv1", "conv2", "fc3", "fc4", "fc5"), steps=30)
+    _pin_status(path)
+
+    async def ready(pilot):
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "DashboardScreen")
+        await pilot.press("l")
+        await pilot.pause(0.8)
+
+    assert snap_compare(create_app(runs_dir=tmp_path / "runs", attach="run-a"), terminal_size=(100, 30),
+                        run_before=ready)
+
+
+def test_browse_parameters_tab(snap_compare):
+    async def ready(pilot):
+        await settle_summary(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: bool(pilot.app.screen.query_one("#params").rows))
+        pilot.app.screen.query_one("#catalog").focus()
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(), terminal_size=(100, 30), run_before=ready)
 
 
 def test_runs_screen(snap_compare, tmp_path):

@@ -75,3 +75,15 @@ def pilot_test(fn: Callable) -> Callable:
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def write_layers(path: Path, layers: tuple[str, ...] = ("conv1", "conv2", "fc3"), steps: int = 10) -> None:
+    """A layers.jsonl in the engine's format, written by hand: gradients shrinking towards the first layer."""
+    with open(path / "layers.jsonl", "w") as f:
+        for step in range(1, steps + 1):
+            for depth, layer in enumerate(layers):
+                f.write(json.dumps({"step": step, "layer": layer, "type": "Conv2d" if "conv" in layer else "Linear",
+                                    "act": "Sigmoid", "act_mean": 0.5, "act_std": 0.05 * (depth + 1),
+                                    "saturated": 0.01 * depth, "dead": None,
+                                    "grad_norm": 10.0 ** (depth - len(layers)) * (1 + step / 10),
+                                    "weight_norm": 1.0 + depth, "update_ratio": 1e-3 / step}) + "\n")

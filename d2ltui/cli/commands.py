@@ -54,11 +54,12 @@ def inspect(
     set_: SetOpt = None,
     depth: Annotated[int, typer.Option("--depth", "-d", min=0, metavar="N", help="How deep into nested blocks to show rows.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object instead of a table.")] = False,
+    params: Annotated[bool, typer.Option("--params", help="One row per parameter tensor (shape, count, trainable, mean, std; tied and lazy marked).")] = False,
 ) -> None:
-    """Show every layer's output shape, parameters, FLOPs and receptive field."""
+    """Show every layer's output shape, parameters, FLOPs and receptive field (or, with --params, every parameter tensor)."""
     from d2ltui.cli.inspecting import run_inspect
 
-    run_inspect(name, input_spec=input, overrides=set_ or [], depth=depth, json_out=json_out)
+    run_inspect(name, input_spec=input, overrides=set_ or [], depth=depth, json_out=json_out, params=params)
 
 
 @app.command(context_settings={"allow_extra_args": False})

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from d2ltui.cli.listing import table_width
 from d2ltui.errors import UserError
-from d2ltui.format import format_field, format_shape, format_shapes, human_bytes, human_count, parse_shapes
+from d2ltui.format import (format_field, format_number, format_shape, format_shapes, human_bytes, human_count,
+                           parse_shapes)
 from d2ltui.zoo.registry import get_spec
 
 if TYPE_CHECKING:
+    from d2ltui.inspector.params import ParamTable
     from d2ltui.inspector.summary import Summary
 
 COLUMNS = ("name", "type", "output shape", "params", "FLOPs", "RF")
@@ -67,8 +69,28 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def param_lines(table: ParamTable, width: int = 100) -> list[str]:
+    """The parameter tensors as an aligned table, then the unique count (tied tensors counted once)."""
+
+    heads = ("parameter", "shape", "count", "trainable", "mean", "std", "note")
+    cells = [(r.name, format_shape(tuple(r.shape)) if r.shape else "?", f"{r.count:,}", "yes" if r.trainable else "no",
+              format_number(r.mean), format_number(r.std),
+              "; ".join(n for n in (f"tied to {r.tied_to}" if r.tied_to else "",
+                                    "lazy, materialised" if r.lazy else "") if n)) for r in table.rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
+    right = {"count", "mean", "std"}
+
+    def line(values) -> str:
+        return _clip("  ".join(v.rjust(w) if h in right else v.ljust(w) for v, w, h in zip(values, widths, heads))
+                     .rstrip(), width)
+
+    tied = f"; {table.tied_tensors} tied tensor(s) counted once" if table.tied_tensors else ""
+    return [line(heads), line(["-" * w for w in widths]), *[line(c) for c in cells], line(["-" * w for w in widths]),
+            f"unique params {table.unique_params:,} (trainable {table.trainable_params:,}){tied}"]
+
+
 def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] | None = None, depth: int = 1,
-                json_out: bool = False) -> None:
+                json_out: bool = False, params: bool = False) -> None:
     """Print the summary; a layer that cannot take the input prints the rows so far, then raises UserError."""
     spec = get_spec(name)
     shapes = parse_shapes(input_spec) if input_spec is not None else spec.default_input
@@ -79,8 +101,15 @@ def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] |
     from d2ltui.inspector.summary import summarize  # imports torch
 
     summary = summarize(spec, knobs, shapes, depth)
+    table = None
+    if params and summary.failure is None:
+        from d2ltui.inspector.params import model_parameters
+
+        table = model_parameters(spec, summary.knobs, shapes)
     if json_out:
-        print(json.dumps(summary.to_dict(), indent=2))
+        print(json.dumps({**summary.to_dict(), **(table.to_dict() if table else {})}, indent=2))
+    elif table is not None:
+        print("\n".join([f"{spec.name}  input {format_shapes(shapes)}", "", *param_lines(table, table_width())]))
     else:
         print("\n".join(table_lines(summary, table_width())))
     if summary.failure is not None:

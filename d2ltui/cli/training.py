@@ -9,7 +9,7 @@ from typing import Any
 from d2ltui.errors import UserError
 
 RESUME_KEYS = ("train.epochs", "train.max_steps", "train.device", "train.log_every", "train.checkpoint_every",
-               "train.compile")
+               "train.compile", "train.layer_stats_every")
 
 
 def _argv(target, overrides, device, runs_dir, resume, run_id, plain) -> list[str]:

@@ -78,6 +78,7 @@ class TrainConfig:
     max_steps: int = rule(0, min=0)  # 0 is no limit; stops early after this many optimizer steps
     checkpoint_every: int = rule(0, min=0)  # also checkpoint every N steps; 0 only at epoch ends
     log_every: int = rule(10, min=1)  # a train metrics line every N steps
+    layer_stats_every: int = rule(50, min=0, max=1_000_000)  # layers.jsonl at step 1 and every N steps; 0 is off
     amp: str = rule("auto", choices=("auto", "bf16", "off"))  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False

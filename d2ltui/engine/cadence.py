@@ -1,4 +1,4 @@
-"""When the loop logs a train line and when it checkpoints, decided in one place each."""
+"""When the loop logs a train line, records layer statistics and checkpoints, decided in one place each."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ class CheckpointPolicy:
 
     def due(self, step: int) -> bool:
         return bool(self.every) and step % self.every == 0
+
+
+@dataclass(frozen=True)
+class LayerStatsPolicy:
+    """Per-layer statistics on the first step and every `every` steps (0 is off); `step` is the step about to run."""
+
+    every: int
+
+    def due(self, step: int) -> bool:
+        return bool(self.every) and (step == 1 or step % self.every == 0)

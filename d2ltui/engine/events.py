@@ -31,6 +31,14 @@ class Metrics:
 
 
 @dataclass
+class LayerStats:
+    """Per-layer statistics of one recorded step (layerstats.py), one record per layer, as in layers.jsonl."""
+
+    step: int
+    records: list[dict[str, Any]]
+
+
+@dataclass
 class Samples:
     """What a view shows besides curves after an epoch: predictions, generated text, weights."""
 
@@ -57,7 +65,7 @@ class Checkpointed:
     error: str = ""
 
 
-Event = Union[Started, Metrics, Samples, Status, Checkpointed]
+Event = Union[Started, Metrics, LayerStats, Samples, Status, Checkpointed]
 Subscriber = Callable[[Event], None]
 
 

@@ -1,4 +1,4 @@
-"""The run-directory writer: a subscriber turning trainer events into metrics, status and samples files."""
+"""The run-directory writer: a subscriber turning trainer events into metrics, layers, status and samples files."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 from d2ltui.engine import events as ev
-from d2ltui.rundir.store import METRICS, STATUS, RunDir, atomic_write_bytes, read_json
+from d2ltui.rundir.store import RECORDS, STATUS, RunDir, atomic_write_bytes, read_json
 
 
 class Recorder:
-    """Writes metrics.jsonl, status.json and samples.json of one run (rank 0 only)."""
+    """Writes metrics.jsonl, layers.jsonl, status.json and samples.json of one run (rank 0 only)."""
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
@@ -23,6 +23,8 @@ class Recorder:
         if isinstance(event, ev.Metrics):
             self.run.append_metrics(event.record)
             self.progress.update(step=event.record.get("step"), epoch=event.record.get("epoch"))
+        elif isinstance(event, ev.LayerStats):
+            self.run.append_layers(event.records)
         elif isinstance(event, ev.Samples):
             self.run.write_samples({"epoch": event.epoch, **event.samples})
         elif isinstance(event, ev.Status):
@@ -42,26 +44,29 @@ class Recorder:
 
 
 def truncate_metrics(run: RunDir, step: int, validated: bool = True) -> int:
-    """Drop metrics lines past `step` (written after the checkpoint a resume starts from); returns how many.
+    """Drop the records (metrics.jsonl and layers.jsonl lines) past `step`, written after the checkpoint a
+    resume starts from; returns how many.
 
     `validated` False: the checkpoint was taken before the validation at `step`, which the resumed
     run repeats, so a validation line at `step` is dropped too.
     """
-    path = run.path / METRICS
-    if not path.exists():
-        return 0
-    kept, dropped = [], 0
-    for line in path.read_bytes().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            dropped += 1
+    dropped = 0
+    for name in RECORDS:
+        path = run.path / name
+        if not path.exists():
             continue
-        at = int(record.get("step", 0))
-        if at > step or (at == step and not validated and record.get("split") == "val"):
-            dropped += 1
-        else:
-            kept.append(line)
-    if dropped:
-        atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
+        kept, before = [], dropped
+        for line in path.read_bytes().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                dropped += 1
+                continue
+            at = int(record.get("step", 0))
+            if at > step or (at == step and not validated and record.get("split") == "val"):
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped > before:
+            atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
     return dropped

@@ -26,7 +26,8 @@ from d2ltui.engine.control import Control
 from d2ltui.engine.devices import resolve_device
 from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.engine.batches import steps_per_epoch
-from d2ltui.engine.cadence import CheckpointPolicy, LogPolicy
+from d2ltui.engine.cadence import CheckpointPolicy, LayerStatsPolicy, LogPolicy
+from d2ltui.engine.layerstats import LayerProbe
 from d2ltui.engine.recorder import Recorder
 from d2ltui.engine.state import TrainState
 from d2ltui.engine.tasks import StepContext, make_task
@@ -138,6 +139,10 @@ class Loop:
         self.state = TrainState()
         self.log_policy = LogPolicy(cfg.train.log_every, self.spe)
         self.ckpt_policy = CheckpointPolicy(cfg.train.checkpoint_every)
+        # layer statistics on the main process only, and not through torch.compile (hooks would recompile)
+        watched = self.info.is_main and not cfg.train.compile and cfg.train.layer_stats_every > 0
+        self.layer_policy = LayerStatsPolicy(cfg.train.layer_stats_every if watched else 0)
+        self.probe = LayerProbe(self.model) if watched else None
         self.first_step_s: float | None = None
 
     @property
@@ -264,8 +269,12 @@ class Loop:
         self.batches.start(s.order)
         self.model.train()
         for b in range(s.pos, self.spe):
-            stats = self.task.train_step(self.batches.get(b))
+            probing = self.layer_policy.due(s.step + 1)
+            batch = self.batches.get(b)
+            stats = self.probe.around(self.task.train_step, batch) if probing else self.task.train_step(batch)
             s.step, s.pos = s.step + 1, b + 1
+            if probing:
+                self.bus.emit(ev.LayerStats(s.step, [{"step": s.step, **r} for r in self.probe.records]))
             if not self.check_now:
                 self.lagged_check(stats.loss)
             window.add(stats)

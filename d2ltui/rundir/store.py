@@ -1,6 +1,6 @@
 """The run directory, the contract between the engine (sole writer) and every view (readers).
 
-Files: config.toml (once), metrics.jsonl (appended, flushed per line), status.json,
+Files: config.toml (once), metrics.jsonl and layers.jsonl (appended, flushed per line), status.json,
 checkpoint.pt and samples.json (atomically replaced), output.log (a detached run's output).
 Readers cope with a half-written last line and with a dead process that never said so.
 """
@@ -20,8 +20,10 @@ from d2ltui.errors import UserError
 from d2ltui.paths import expand_path, resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES, RunState
 
-CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG = (
-    "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log")
+CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS = (
+    "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log", "layers.jsonl")
+LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")  # per layer
+RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
 
 
@@ -128,7 +130,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Records from byte offset `start`; returns them and the offset after the last whole line.
+    """Records of an append-only file (metrics.jsonl, layers.jsonl) from byte offset `start`; returns them and
+    the offset after the last whole line.
 
     A last line without its newline (a write in progress or cut by a crash) is left for later.
     """
@@ -168,7 +171,7 @@ class RunDir:
     """One run's folder. The engine writes through it; views use only the read_* functions."""
 
     path: Path
-    _tail_checked: bool = field(default=False, init=False, repr=False, compare=False)
+    _tail_checked: set = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -213,14 +216,22 @@ class RunDir:
 
     # writing (engine only)
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line and flush it; a line cut by an earlier crash is closed off first."""
-        line = json.dumps(record, default=float) + "\n"
-        with open(self.path / METRICS, "ab") as f:
-            if not self._tail_checked:
-                self._tail_checked = True
-                if f.tell() > 0 and _last_byte(self.path / METRICS) != b"\n":
-                    line = "\n" + line
-            f.write(line.encode())
+        """Append one JSON line to metrics.jsonl and flush it."""
+        self.append_records(METRICS, [record])
+
+    def append_layers(self, records: list[dict[str, Any]]) -> None:
+        """Append per-layer statistics (one JSON object a line: step, layer, statistics) to layers.jsonl."""
+        self.append_records(LAYERS, records)
+
+    def append_records(self, name: str, records: list[dict[str, Any]]) -> None:
+        """Append JSON lines to an append-only file and flush; a line cut by an earlier crash is closed off first."""
+        text = "".join(json.dumps(record, default=float) + "\n" for record in records)
+        with open(self.path / name, "ab") as f:
+            if name not in self._tail_checked:
+                self._tail_checked.add(name)
+                if f.tell() > 0 and _last_byte(self.path / name) != b"\n":
+                    text = "\n" + text
+            f.write(text.encode())
             f.flush()
 
     def write_status(self, state: str, message: str = "", **extra: Any) -> None:
@@ -237,6 +248,9 @@ class RunDir:
 
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path / METRICS)[0]
+
+    def layers(self) -> list[dict[str, Any]]:
+        return read_metrics(self.path / LAYERS)[0]
 
     def samples(self) -> dict[str, Any] | None:
         return read_json(self.path / SAMPLES)

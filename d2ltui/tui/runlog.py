@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.format import format_best, format_duration
-from d2ltui.rundir.store import CONFIG, METRICS, SAMPLES, read_json, read_metrics
+from d2ltui.rundir.store import CONFIG, LAYER_STATS, LAYERS, METRICS, SAMPLES, read_json, read_metrics
 from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.rundir.index import RunSummary, list_run_summaries
 
@@ -52,6 +52,39 @@ class MetricsTail:
 
     def series(self, split: str, key: str) -> tuple[list[float], list[float]]:
         return self.columns.get((split, key), ([], []))
+
+
+@dataclass
+class LayersTail:
+    """Follows a run's layers.jsonl: the latest record of each layer, and each statistic per layer by step."""
+
+    path: Path
+    offset: int = 0
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> its latest record, in model order
+    steps: list[int] = field(default_factory=list)  # the recorded steps, in order
+    values: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)  # (layer, stat) -> step -> value
+
+    def poll(self) -> list[dict[str, Any]]:
+        new, self.offset = read_metrics(self.path / LAYERS, self.offset)
+        for rec in new:
+            layer, step = rec.get("layer"), rec.get("step")
+            if not isinstance(layer, str) or not isinstance(step, int):
+                continue
+            self.latest[layer] = rec
+            if not self.steps or self.steps[-1] != step:
+                self.steps.append(step)
+            for stat in LAYER_STATS:
+                if isinstance(rec.get(stat), (int, float)):
+                    self.values.setdefault((layer, stat), {})[step] = float(rec[stat])
+        return new
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.latest)
+
+    def grid(self, stat: str) -> list[list[float | None]]:
+        """One row per layer, one column per recorded step: the statistic's value or None."""
+        return [[self.values.get((layer, stat), {}).get(step) for step in self.steps] for layer in self.layers]
 
 
 def metric_name(records: list[dict[str, Any]]) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from d2ltui.zoo.init import init_weights
 from d2ltui.zoo.registry import ModelSpec, Shape
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3  # reserved token ids of every sequence vocabulary (<pad> <bos> <eos> <unk>)
@@ -24,24 +25,27 @@ def example_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, 
             torch.randint(3, knobs["tgt_vocab"], tgt, device=device))
 
 
-def init_weights(model: nn.Module, scheme: str) -> None:
-    """Re-initialise dense and conv weights with the named scheme ('default' keeps torch's)."""
-    if scheme == "default":
-        return
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and not isinstance(m.weight, nn.UninitializedParameter):
-            if scheme == "xavier":
-                nn.init.xavier_uniform_(m.weight)
-            elif scheme == "kaiming":
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            elif scheme == "normal":
-                nn.init.normal_(m.weight, std=0.01)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-
-
 def has_lazy(model: nn.Module) -> bool:
     return any(isinstance(p, nn.UninitializedParameter) for p in model.parameters())
+
+
+def construct_model(spec: ModelSpec, knobs: dict[str, Any], device: str | torch.device = "cpu") -> nn.Module:
+    """The model with checked `knobs` on `device`, its lazy layers still lazy, torch's own init."""
+    kwargs = {k: v for k, v in knobs.items() if k != "init"}
+    with torch.device(device):
+        return spec.build_fn()(**kwargs)
+
+
+def materialise(model: nn.Module, spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...] | None = None,
+                device: str | torch.device = "cpu") -> nn.Module:
+    """Give lazy layers their shapes with one forward pass of `shapes` in eval mode under no_grad."""
+    if has_lazy(model):
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(*example_inputs(spec, knobs, shapes or spec.default_input, device))
+        model.train(was_training)
+    return model
 
 
 def build_model(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...] | None = None,
@@ -51,15 +55,6 @@ def build_model(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...
     Materialising runs one forward pass in eval mode under no_grad on `device` (use "meta"
     to build without memory). A layer that rejects the input raises as the model would.
     """
-    kwargs = {k: v for k, v in knobs.items() if k != "init"}
-    with torch.device(device):
-        model = spec.build_fn()(**kwargs)
-    if has_lazy(model):
-        shapes = shapes or spec.default_input
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            model(*example_inputs(spec, knobs, shapes, device))
-        model.train(was_training)
+    model = materialise(construct_model(spec, knobs, device), spec, knobs, shapes, device)
     init_weights(model, knobs.get("init", "default"))
     return model

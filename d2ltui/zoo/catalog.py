@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d2ltui.zoo.registry import Knob, ModelSpec, register
+from d2ltui.zoo.registry import INIT_SCHEMES, Knob, ModelSpec, register
 
 CH_LINEAR = "3-4 Linear networks"
 CH_MLP = "5 Multilayer perceptrons"
@@ -44,7 +44,7 @@ def _act(default: str = "relu") -> Knob:
     return Knob("activation", str, default, "activation function", choices=("relu", "sigmoid", "tanh", "gelu"))
 
 
-INIT = Knob("init", str, "default", "weight initialisation", choices=("default", "xavier", "kaiming", "normal"))
+INIT = Knob("init", str, "default", "weight initialisation (custom: the book's my_init)", choices=INIT_SCHEMES)
 CLASSES = Knob("num_classes", int, 10, "output classes", min=1, max=100000)
 IN_CH = Knob("in_channels", int, 1, "input channels (1 grey, 3 colour)", min=1, max=64)
 

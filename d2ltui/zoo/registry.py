@@ -16,6 +16,7 @@ from d2ltui.errors import UserError
 
 TASKS = ("regression", "classification", "language-model", "seq2seq")
 INPUT_KINDS = ("features", "image", "tokens", "seq2seq")
+INIT_SCHEMES = ("default", "normal", "constant", "xavier", "kaiming", "custom")  # zoo/init.py applies them
 Shape = tuple[int, ...]
 
 

@@ -32,6 +32,7 @@ class BrowseScreen(Screen):
         Binding("i", "focus_input", "Input", tooltip="focus the input shape"),
         Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
         Binding("l", "show_tab('layers')", "Table", tooltip="the layer table tab"),
+        Binding("p", "show_tab('parameters')", "Params", tooltip="the parameters tab (tied and lazy tensors marked)"),
         Binding("t", "show_tab('train')", "Train", tooltip="the training panel tab"),
         Binding("s", "start", "Start", tooltip="start training with the panel's settings"),
     ]
@@ -65,9 +66,11 @@ class BrowseScreen(Screen):
 
         from d2ltui.tui.widgets.knob_bar import KnobBar
         from d2ltui.tui.widgets.layer_table import LayerTable
+        from d2ltui.tui.widgets.param_table import ParamTable
 
         tabs = TabbedContent(id="tabs", initial="layers")
         tabs.compose_add_child(TabPane("Layers", LayerTable(id="inspector"), id="layers"))
+        tabs.compose_add_child(TabPane("Parameters", ParamTable(id="params"), id="parameters"))
         tabs.compose_add_child(TabPane("Train", id="train"))  # its panel is built when first shown
         await right.mount(KnobBar(id="knobs"), tabs)
         self._load_wanted()  # the model the cursor rests on (it may have moved already)
@@ -125,10 +128,14 @@ class BrowseScreen(Screen):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "train":
             await self.panel()
+        elif event.pane.id == "parameters":
+            self.query_one("#params").activate()
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
-            self.query_one("#inspector").request(self.model, {**self.base_knobs(), **event.knobs}, event.input_text)
+            knobs = {**self.base_knobs(), **event.knobs}
+            self.query_one("#inspector").request(self.model, knobs, event.input_text)
+            self.query_one("#params").request(self.model, knobs, event.input_text)
         else:
             self.query_one("#inspector").show_problems(event.problems)
 

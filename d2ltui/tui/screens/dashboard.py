@@ -1,4 +1,4 @@
-"""The live dashboard of one run: curves, progress, samples; pause, resume, stop. Reads the run dir only."""
+"""The live dashboard of one run: curves, progress, samples, per-layer statistics; pause, resume, stop. Reads only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from textual.widgets import Footer, Header, Static
 from d2ltui.rundir.states import END_STATES, RunState
 from d2ltui.rundir.store import SAMPLES, read_status
 from d2ltui.engine.launch import Launch, signal_run
-from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples
+from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
+from d2ltui.tui.widgets.layer_stats import LayerStatsView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
@@ -31,6 +32,8 @@ class DashboardScreen(Screen):
         Binding("space", "toggle_pause", "Pause/resume", tooltip="pause / resume the run"),
         Binding("x", "stop", "Stop", tooltip="stop the run (it checkpoints)"),
         Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
+        Binding("l", "toggle_layers", "Layers", tooltip="per-layer statistics: the latest values and a heatmap"),
+        Binding("h", "next_stat", "Heatmap", show=False, tooltip="the heatmap's next statistic (layers view)"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
@@ -38,6 +41,7 @@ class DashboardScreen(Screen):
         super().__init__()
         self.path, self.launch = Path(path), launch
         self.tail = MetricsTail(self.path)
+        self.layers_tail = LayersTail(self.path)
         self.status: dict = {}
         self._dirty, self._last_draw, self._samples_mtime, self._note = True, 0.0, -1.0, ""
         self._stale: list[str] = []  # plots still to rebuild, one per frame (a plotext build costs milliseconds)
@@ -56,6 +60,7 @@ class DashboardScreen(Screen):
                 yield MetricPlot("learning rate", id="plot-lr")
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
+        yield LayerStatsView(self.layers_tail, id="layers-view")
         yield Static("", id="run-message")
         yield Footer(compact=True)
 
@@ -91,6 +96,10 @@ class DashboardScreen(Screen):
             message.update(Text(note, "bold green" if self.status.get("state") == RunState.FINISHED else "bold red"))
             message.display = ended
         self.refresh_samples()
+        self.layers_tail.poll()
+        view = self.query_one(LayerStatsView)
+        if view.display:
+            view.show()
         if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:
             self.redraw_plots()
 
@@ -173,6 +182,19 @@ class DashboardScreen(Screen):
             self.notify("sent stop")
         else:
             self.notify(signal_run(self.path, "stop"))
+
+    def action_toggle_layers(self) -> None:
+        """Swap the curves for the layers view (latest statistics and a heatmap) and back."""
+        view, body = self.query_one(LayerStatsView), self.query_one("#dash-body")
+        view.display, body.display = not view.display, view.display
+        if view.display:
+            view.show(force=True)
+
+    def action_next_stat(self) -> None:
+        view = self.query_one(LayerStatsView)
+        if not view.display:
+            self.action_toggle_layers()
+        view.cycle()
 
     def action_toggle_smoothing(self) -> None:
         """Flip smoothing; the plots follow one per frame (the first with this key's repaint)."""
