@@ -205,7 +205,7 @@ def pass_device(spec: ModelSpec, model: nn.Module, shapes: tuple[Shape, ...]) ->
     return CPU if small else META
 
 
-def _model_and_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],
+def model_and_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],
                       device: str | None) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     """The model in eval mode and example inputs, on `device` (None: `pass_device` picks)."""
     model = construct(spec, knobs)
@@ -253,7 +253,7 @@ def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
     check_shapes(spec, shapes)
     knobs = resolve_for_input(spec, overrides, shapes)
     with _quiet_pass():
-        model, inputs = _model_and_inputs(spec, knobs, shapes, device)
+        model, inputs = model_and_inputs(spec, knobs, shapes, device)
         summary, failure = _run(spec, knobs, shapes, depth, model, inputs)
     if failure is not None and suggest:
         failure.suggestion = smallest_working_input(spec, knobs, shapes)
@@ -399,7 +399,7 @@ def flows(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]) -> 
     """Whether a fresh model takes `shapes` end to end (on `pass_device`'s choice, no hooks, no counting)."""
     try:
         with _quiet_pass(), torch.no_grad():
-            model, inputs = _model_and_inputs(spec, knobs, shapes, None)
+            model, inputs = model_and_inputs(spec, knobs, shapes, None)
             model(*inputs)
     except Exception:  # noqa: BLE001 - any refusal means "does not flow"
         return False
