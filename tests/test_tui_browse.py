@@ -16,21 +16,12 @@ from d2ltui.tui.widgets.catalog import Catalog
 FIRST_PAINT = """
 import asyncio, sys
 from d2ltui.tui.app import create_app
-from d2ltui.tui.screens.browse import BrowseScreen
-
-mount, seen = BrowseScreen.on_mount, []
-
-def on_mount(self):  # torch may load just after the first paint (the layer table preloads it), not before
-    mount(self)
-    self.call_after_refresh(lambda: seen.append((len(self.query_one("#catalog").root.children), "torch" in sys.modules)))
-
-BrowseScreen.on_mount = on_mount
 
 async def main():
     app = create_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        print(*seen[0])
+        painted = app.screen.query_one("#catalog").root.children
+        print(len(painted), "torch" in sys.modules)
 
 asyncio.run(main())
 """

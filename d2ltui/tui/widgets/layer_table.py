@@ -15,24 +15,6 @@ from textual.worker import get_current_worker
 from d2ltui.tui.inspection import Inspection, inspect_model
 
 _ONE_AT_A_TIME = threading.Lock()  # summaries trace torch globally: never two at once
-_PRELOAD: list[threading.Thread] = []  # at most one per process
-
-
-def preload_summary() -> None:
-    """Start importing the summary (torch, seconds) in a background thread, once per process.
-
-    Called when the table is mounted, just after the first paint: the first summary's worker
-    then finds torch (partly) imported instead of starting its import after the knobs and the
-    request's debounce. A failure is left for that worker to report."""
-    def load() -> None:
-        try:
-            import d2ltui.inspector.summary  # noqa: F401
-        except Exception:  # noqa: BLE001 - the worker's own import raises it again, and shows it
-            pass
-
-    if not _PRELOAD:
-        _PRELOAD.append(threading.Thread(target=load, name="summary-preload", daemon=True))
-        _PRELOAD[0].start()
 COLUMNS = ("layer", "type", "output", "params", "FLOPs", "RF")
 
 
@@ -52,7 +34,6 @@ class LayerTable(Vertical):
         yield Static("", id="failure")
 
     def on_mount(self) -> None:
-        preload_summary()
         self.query_one(DataTable).add_columns(*COLUMNS)
         self.query_one("#totals", Static).update("computing...")
 
