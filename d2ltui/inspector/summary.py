@@ -206,7 +206,7 @@ def pass_device(spec: ModelSpec, model: nn.Module, shapes: tuple[Shape, ...]) ->
 
 
 def model_and_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],
-                      device: str | None) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+                     device: str | None) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     """The model in eval mode and example inputs, on `device` (None: `pass_device` picks)."""
     model = construct(spec, knobs)
     chosen = torch.device(device) if device else pass_device(spec, model, shapes)
