@@ -1,13 +1,14 @@
-"""Time the meta-device summary of every catalog model against a plain meta forward of the same model.
+"""Time the summary of every catalog model against a plain forward of the same model on the same device.
 
 Usage: python benchmarks/bench_summary.py [--repeat 5]
 
 For each model it reports the best of `repeat` runs of `summarize(name)` at the default
-input (build on meta, hooks, FlopCounterMode, receptive fields) and of the reference: build
-the same model on meta and run one forward pass without hooks or counting. The ratio says
-what the summary's bookkeeping costs over torch's own meta pass. The first summary of a
-process also pays torch's lazy imports (its meta kernels pull in torch._dynamo); that
-one-off cost is printed on its own line, before the catalog is timed.
+input (build, hooks, FLOP counting, receptive fields; on real CPU tensors for a small model,
+else on meta: see `pass_device`) and of the reference: build the same model on the same
+device and run one forward pass without hooks or counting. The ratio says what the summary's
+bookkeeping costs over torch's own pass. The first summary of a process (LeNet, on the CPU)
+is printed on its own line; on meta, the first pass also pays torch's lazy imports of its
+meta machinery (torch._dynamo, symbolic shapes), printed on a line of its own too.
 """
 
 from __future__ import annotations
@@ -33,19 +34,23 @@ def main() -> None:
     start = time.perf_counter()
     import torch
 
-    from d2ltui.inspector.summary import META, construct, summarize
-    from d2ltui.zoo.build import example_inputs
+    from d2ltui.inspector.summary import model_and_inputs, summarize
     from d2ltui.zoo.registry import all_specs, resolve_knobs
     print(f"import torch and d2ltui.inspector.summary: {time.perf_counter() - start:.2f} s")
 
     start = time.perf_counter()
     summarize("lenet")
-    print(f"first summary in the process (lazy imports, one-off): {time.perf_counter() - start:.2f} s")
+    print(f"first summary in the process (LeNet, on the CPU): {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    summarize("vgg11")
+    print(f"first summary on meta (torch's lazy imports of its meta machinery, one-off): "
+          f"{time.perf_counter() - start:.2f} s")
 
     def plain(spec):
         knobs = resolve_knobs(spec)
         with torch.no_grad():
-            construct(spec, knobs)(*example_inputs(spec, knobs, spec.default_input, META))
+            model, inputs = model_and_inputs(spec, knobs, spec.default_input, None)
+            model(*inputs)
 
     total = reference = 0.0
     print(f"\n{'model':<20} {'summary ms':>11} {'plain ms':>9} {'ratio':>6}")

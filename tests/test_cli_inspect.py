@@ -53,6 +53,18 @@ def test_list_and_help_import_no_torch():
 
 # ---- inspect: tables and JSON ----
 
+def test_bare_inspect_skips_typer_and_prints_what_the_typer_command_prints(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = run_main(["inspect", "lenet"], capsys)
+    typed = runner.invoke(app, ["inspect", "lenet"])
+    assert code == 0 and err == "" and typed.exit_code == 0 and out == typed.output
+    assert "conv1" in out and "FLOPs" in out
+    code = ("import sys\nfrom d2ltui.cli import main\ntry:\n    main(['inspect', 'lenet'])\n"
+            "finally:\n    print('TYPER' if 'typer' in sys.modules else 'NO-TYPER', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr.strip() == "NO-TYPER", done.stderr
+
+
 def test_inspect_table_has_aligned_rows_and_totals(monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     result = runner.invoke(app, ["inspect", "lenet"])

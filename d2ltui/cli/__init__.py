@@ -3,7 +3,8 @@
 No subcommand opens the TUI. `--help`, `list` and the TUI's first paint import no torch.
 Every UserError becomes one line on stderr and exit code 2.
 The commands live in d2ltui.cli.commands; a bare `d2l-tui` (or `d2l-tui --runs-dir DIR`)
-opens the TUI without importing typer at all, so the first screen paints sooner.
+opens the TUI without importing typer at all, so the first screen paints sooner; so does a
+bare `d2l-tui inspect NAME` (every option at its default), the quickest way to a layer table.
 """
 
 from __future__ import annotations
@@ -33,14 +34,28 @@ def _tui_only(args: list[str]) -> tuple[bool, str | None]:
     return False, None
 
 
+def _inspect_only(args: list[str]) -> str | None:
+    """The model name when `args` are just `inspect NAME` (every option at its default), else None."""
+    if len(args) == 2 and args[0] == "inspect" and not args[1].startswith("-"):
+        return args[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the typer app; bad input of any kind becomes one line and exit code 2."""
-    tui_only, runs_dir = _tui_only(sys.argv[1:] if argv is None else list(argv))
-    if tui_only:  # the common case skips typer's import (the same call the typer callback makes)
+    args = sys.argv[1:] if argv is None else list(argv)
+    tui_only, runs_dir = _tui_only(args)
+    model = _inspect_only(args)
+    if tui_only or model:  # the common cases skip typer's import (the same calls its commands make)
         try:
-            from d2ltui.tui.app import run_app
+            if model:
+                from d2ltui.cli.inspecting import run_inspect
 
-            run_app(runs_dir=runs_dir)
+                run_inspect(model)
+            else:
+                from d2ltui.tui.app import run_app
+
+                run_app(runs_dir=runs_dir)
         except UserError as err:
             print(f"d2l-tui: error: {err}", file=sys.stderr)
             sys.exit(err.exit_code)

@@ -64,6 +64,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         super().__init__()
         self.fields = WeakTensorKeyDictionary()
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # never traced by dynamo: no guard, so its first call imports no torch._dynamo
+
     def mark(self, tensor: torch.Tensor) -> None:
         """Start tracking a model input: batch, channels, then spatial dimensions."""
         n = tensor.dim() - 2

@@ -1,31 +1,39 @@
-"""Per-layer summary of a registered model on the meta device: shapes, params, FLOPs, receptive fields.
+"""Per-layer summary of a registered model: shapes, params, FLOPs, receptive fields, from one pass.
 
-`summarize(name_or_spec, overrides, shapes, depth)` builds the model under
-`torch.device("meta")` (no memory), hooks every module, and runs one forward pass in eval
-mode under torch's `FlopCounterMode` (FLOPs per module, attention matmuls included) and a
-`ReceptiveFieldMode` (see d2ltui.inspector.receptive). Lazy layers materialise during that pass. If a
+`summarize(name_or_spec, overrides, shapes, depth)` builds the model, hooks every module, and
+runs one forward pass in eval mode under a `FlopMode` (torch's FLOP formulas per module,
+attention matmuls included; see d2ltui.inspector.flops) and a `ReceptiveFieldMode` (see
+d2ltui.inspector.receptive). The pass runs on real CPU tensors when it is surely cheap
+(`pass_device`: a small model on a small input, e.g. LeNet), else under `torch.device("meta")`
+(no memory, no compute; but torch's meta kernels import seconds of machinery on first use).
+Both give the same rows. Lazy layers materialise during that pass. If a
 layer raises, the rows that ran survive and `Summary.error` names the layer, its input,
 torch's reason and the smallest input of the same form that flows (`smallest_working_input`).
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from math import prod
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 from torch.utils._pytree import tree_flatten
 
 from d2ltui.errors import UserError
+from d2ltui.inspector.flops import FlopMode
 from d2ltui.inspector.receptive import ReceptiveFieldMode
 from d2ltui.format import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
 from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
 
 META = torch.device("meta")
+CPU = torch.device("cpu")
+# A real CPU pass only when surely cheap: at most this many parameters, parameters x input positions
+# (a bound on multiply-adds: each weight meets each position at most once) and input elements.
+CPU_PASS_PARAMS, CPU_PASS_WORK, CPU_PASS_INPUT = 5_000_000, 250_000_000, 1 << 20
 
 
 @dataclass
@@ -138,11 +146,11 @@ def resolve_for_input(spec: ModelSpec, overrides: dict[str, Any] | None,
     return knobs
 
 
-def construct(spec: ModelSpec, knobs: dict[str, Any]) -> nn.Module:
-    """The model on the meta device, lazy layers still lazy; a builder's refusal becomes a UserError."""
+def construct(spec: ModelSpec, knobs: dict[str, Any], device: torch.device = META) -> nn.Module:
+    """The model on `device` (meta: no memory), lazy layers still lazy; a builder's refusal becomes a UserError."""
     kwargs = {k: v for k, v in knobs.items() if k != "init"}
     try:
-        with META:
+        with device:
             model = spec.build_fn()(**kwargs)
     except (ValueError, AssertionError, TypeError, RuntimeError) as err:
         raise UserError(f"model {spec.name} cannot be built with these knobs: {_one_line(err)}") from None
@@ -152,6 +160,32 @@ def construct(spec: ModelSpec, knobs: dict[str, Any]) -> nn.Module:
 def _one_line(err: BaseException, limit: int = 200) -> str:
     text = " ".join(str(err).split()).rstrip(".") or type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def pass_device(spec: ModelSpec, model: nn.Module, shapes: tuple[Shape, ...]) -> torch.device:
+    """CPU when a real forward of `model` (built on meta) at `shapes` is surely cheap, else meta."""
+    if any(isinstance(m, nn.RNNBase) for m in model.modules()):
+        return META  # on CPU a recurrent layer runs as one fused kernel that no FLOP formula covers
+    params = _param_counts(model)[0]  # lazy layers are not known yet: the input bound covers them
+    if spec.input_kind == "image":
+        positions = sum(s[0] * prod(s[2:]) for s in shapes)
+    elif spec.input_kind == "features":
+        positions = sum(prod(s[:-1]) for s in shapes)
+    else:
+        positions = sum(prod(s) for s in shapes)  # token ids: one position each
+    small = (params <= CPU_PASS_PARAMS and params * positions <= CPU_PASS_WORK
+             and sum(prod(s) for s in shapes) <= CPU_PASS_INPUT)
+    return CPU if small else META
+
+
+def model_and_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],
+                     device: str | None) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    """The model in eval mode and example inputs, on `device` (None: `pass_device` picks)."""
+    model = construct(spec, knobs)
+    chosen = torch.device(device) if device else pass_device(spec, model, shapes)
+    if chosen != META:
+        model = construct(spec, knobs, chosen)
+    return model, example_inputs(spec, knobs, shapes, chosen)
 
 
 def display_root(model: nn.Module) -> tuple[str, nn.Module]:
@@ -180,21 +214,48 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 
 def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
-              shapes: tuple[Shape, ...] | None = None, depth: int = 1, suggest: bool = True) -> Summary:
-    """Rows for every module down to `depth` (0: the whole model as one row) and the totals."""
+              shapes: tuple[Shape, ...] | None = None, depth: int = 1, suggest: bool = True,
+              device: str | None = None) -> Summary:
+    """Rows for every module down to `depth` (0: the whole model as one row) and the totals.
+
+    `device` ("cpu" or "meta") forces where the pass runs; by default `pass_device` picks.
+    Torch's global random state is left as it was.
+    """
     spec = get_spec(spec) if isinstance(spec, str) else spec
     shapes = tuple(tuple(s) for s in shapes) if shapes else spec.default_input
     check_shapes(spec, shapes)
     knobs = resolve_for_input(spec, overrides, shapes)
-    model = construct(spec, knobs)
+    with _quiet_pass():
+        model, inputs = model_and_inputs(spec, knobs, shapes, device)
+        summary, failure = _run(spec, knobs, shapes, depth, model, inputs)
+    if failure is not None and suggest:
+        failure.suggestion = smallest_working_input(spec, knobs, shapes)
+        failure.searched = True
+    return summary
+
+
+@contextmanager
+def _quiet_pass():
+    """Leave torch's global random state as it was, and run on one CPU thread: waking the
+    thread pool costs more than a pass small enough for the CPU (see `pass_device`)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(spec, knobs, shapes, depth, model, inputs) -> tuple[Summary, Failure | None]:
+    """One hooked, counted forward pass and the summary of what ran."""
     trace = _Trace(model)
-    inputs = example_inputs(spec, knobs, shapes, META)
     rf = ReceptiveFieldMode()
     for x in inputs:
         if x.is_floating_point():
             rf.mark(x)
     failure = None
-    flops = FlopCounterMode(display=False)
+    flops = FlopMode(trace.running)
     try:
         with torch.no_grad(), flops, (rf if len(rf.fields) else nullcontext()):
             model(*inputs)
@@ -202,11 +263,7 @@ def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
         failure = trace.failure(err)
     finally:
         trace.remove()
-    summary = trace.summary(spec, knobs, shapes, depth, flops, rf, failure)
-    if failure is not None and suggest:
-        failure.suggestion = smallest_working_input(spec, knobs, shapes)
-        failure.searched = True
-    return summary
+    return trace.summary(spec, knobs, shapes, depth, flops, rf, failure), failure
 
 
 class _Trace:
@@ -241,6 +298,10 @@ class _Trace:
         self.calls[module] = self.calls.get(module, 0) + 1
         self.act_bytes[module] = self.act_bytes.get(module, 0) + sum(t.numel() * t.element_size() for t in outs)
 
+    def running(self) -> list[nn.Module]:
+        """The modules whose forward is running now (outermost first)."""
+        return [module for module, _ in self.stack]
+
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
@@ -269,18 +330,15 @@ class _Trace:
                 keys[module] = (len(pos), 1, index)
         return sorted(keys, key=keys.get)
 
-    def _flops(self, module: nn.Module, counts: dict, root_key: str) -> int:
-        """The flop counter's total for the module; for a container that never ran, its children's."""
+    def _flops(self, module: nn.Module, flops: FlopMode) -> int:
+        """The FLOPs counted while the module ran; for a container that never ran, its children's."""
         if module in self.inputs:
-            name = self.names[module]
-            return int(sum(counts.get(f"{root_key}.{name}" if name else root_key, {}).values()))
-        return sum(self._flops(child, counts, root_key) for child in module.children())
+            return int(flops.per_module.get(module, 0))
+        return sum(self._flops(child, flops) for child in module.children())
 
-    def summary(self, spec, knobs, shapes, depth, flops: FlopCounterMode, rf: ReceptiveFieldMode,
+    def summary(self, spec, knobs, shapes, depth, flops: FlopMode, rf: ReceptiveFieldMode,
                 failure: Failure | None) -> Summary:
         prefix, root = display_root(self.model)
-        counts = flops.get_flop_counts()
-        root_key = type(self.model).__name__
         rows: list[LayerRow] = []
         for module in self._row_order(failure is not None):
             name = self.names[module]
@@ -299,23 +357,23 @@ class _Trace:
             total, trainable = _param_counts(module)
             rows.append(LayerRow(
                 shown, type(module).__name__, level, tuple(outs[0].shape) if outs else None, total, trainable,
-                self._flops(module, counts, root_key), self.act_bytes.get(module, 0),
+                self._flops(module, flops), self.act_bytes.get(module, 0),
                 rf.field(outs[0]) if outs else None, self.calls.get(module, 0)))
         total, trainable = _param_counts(self.model)
         leaves = [m for m in self.outputs if not any(True for _ in m.children())]
         return Summary(
-            spec.name, shapes, knobs, rows, total, trainable, int(flops.get_total_flops()),
+            spec.name, shapes, knobs, rows, total, trainable, int(flops.total),
             sum(p.numel() * p.element_size() for p in self.model.parameters()
                 if not isinstance(p, nn.UninitializedParameter)),
             sum(self.act_bytes[m] for m in leaves), failure, depth)
 
 
 def flows(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]) -> bool:
-    """Whether a fresh model takes `shapes` end to end (meta device, no hooks, no counting)."""
+    """Whether a fresh model takes `shapes` end to end (on `pass_device`'s choice, no hooks, no counting)."""
     try:
-        model = construct(spec, knobs)
-        with torch.no_grad():
-            model(*example_inputs(spec, knobs, shapes, META))
+        with _quiet_pass(), torch.no_grad():
+            model, inputs = model_and_inputs(spec, knobs, shapes, None)
+            model(*inputs)
     except Exception:  # noqa: BLE001 - any refusal means "does not flow"
         return False
     return True

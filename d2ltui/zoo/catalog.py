@@ -34,6 +34,7 @@ def _dropout(default: float) -> Knob:
 
 
 NORMS = ("none", "batch", "layer")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")  # zoo/layers.py maps each to its module
 
 
 def _norm(default: str = "none") -> Knob:
@@ -41,7 +42,7 @@ def _norm(default: str = "none") -> Knob:
 
 
 def _act(default: str = "relu") -> Knob:
-    return Knob("activation", str, default, "activation function", choices=("relu", "sigmoid", "tanh", "gelu"))
+    return Knob("activation", str, default, "activation function", choices=ACTIVATIONS)
 
 
 INIT = Knob("init", str, "default", "weight initialisation (custom: the book's my_init)", choices=INIT_SCHEMES)

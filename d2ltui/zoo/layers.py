@@ -14,10 +14,11 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from d2ltui.zoo.catalog import NORMS
+
 Named = list[tuple[str, nn.Module]]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
-NORMS = ("none", "batch", "layer")
 
 
 def activation(name: str) -> nn.Module:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the right-hand side, panel, presets and run plans load afte
     from d2ltui.tui.widgets.config_panel import ConfigPanel
     from d2ltui.tui.widgets.knob_bar import KnobBar
 
+FRAME_GRACE = 0.1  # seconds the first frame gets to reach the terminal before the right side is built
+
 
 class BrowseScreen(Screen):
     """Pick a model, see its layers change with its knobs, configure and start a run."""
@@ -55,7 +57,10 @@ class BrowseScreen(Screen):
         catalog = self.query_one(Catalog)
         catalog.focus()
         self.call_after_refresh(catalog.select_model, self.model)
-        self.call_later(self.call_after_refresh, self._fill_right)  # queued behind the first frame
+        # Queued behind the first frame, then a short idle wait: Textual writes frames from its own
+        # thread, which the right side's mount would otherwise keep from the CPU (on a busy machine
+        # the catalog showed up to 0.5 s later in tmux).
+        self.call_later(self.call_after_refresh, self.set_timer, FRAME_GRACE, self._fill_right)
 
     async def _fill_right(self) -> None:
         """The knobs and tabs (a good part of the screen's start-up cost) follow the first frame."""
