@@ -42,6 +42,7 @@ class BrowseScreen(Screen):
         self.model = model
         self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
         self._loaded = self._wanted = ""
+        self.device_kind = "cpu"  # the kind of device the panel's choice trains on: picks the model's defaults
         self._rest: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -93,7 +94,7 @@ class BrowseScreen(Screen):
         from d2ltui.tui.runplan import RunPlan
 
         spec = get_spec(name)
-        self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
+        self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name, self.device_kind)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one("#knobs").load(spec)
         if self.query("#config"):
@@ -117,6 +118,16 @@ class BrowseScreen(Screen):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "train":
             await self.panel()
+
+    def on_config_panel_device_kind_changed(self, event: ConfigPanel.DeviceKindChanged) -> None:
+        """The model's defaults follow the device (the book's settings on a GPU); the user's edits stay."""
+        from d2ltui.tui.runplan import RunPlan
+
+        self.device_kind = event.kind
+        if self.plan is None or not self.plan.kind or self.plan.kind == event.kind:
+            return  # a loaded preset keeps its settings whatever the device
+        old, self.plan = self.plan, RunPlan.for_model(self.model, event.kind)
+        self.query_one("#config").follow(old.base, self.plan.base)
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
