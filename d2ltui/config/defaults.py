@@ -23,8 +23,8 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "classification": {"data": {"name": "shapes", "batch_size": 128}, "optim": {"lr": 0.1}},
     "language-model": {"data": {"name": "python-docs", "batch_size": 128, "num_steps": 32},
                        "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 1}},
-    "seq2seq": {"data": {"name": "reverse", "batch_size": 128, "num_train": 4000, "num_val": 500},
-                "optim": {"name": "adam", "lr": 0.005, "clip": 1.0}, "train": {"epochs": 3}},
+    "seq2seq": {"data": {"name": "dates", "batch_size": 128, "num_train": 4000, "num_val": 500},
+                "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 3}},
 }
 FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
 
@@ -33,12 +33,12 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "softmax-regression": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.01},
-                                   "train": {"epochs": 3}}},
+    "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},
+                                   "train": {"epochs": 5}}},  # shapes defeat a linear model: near its ceiling
     "mlp": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.002},
                     "train": {"epochs": 3}}},
-    "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"batch_size": 32, "num_train": 4000, "num_val": 1000},
-                      "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 6}}},
+    "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"num_train": 8000, "num_val": 1000},
+                      "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}}},
     "lenet-bn": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.01},
                          "train": {"epochs": 2}}},
     # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
