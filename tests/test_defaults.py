@@ -50,6 +50,18 @@ def test_big_models_train_small_on_a_cpu_and_as_the_book_on_a_gpu():
     assert smallest_side("alexnet") > 28 and smallest_side("resnet18") == 0
 
 
+@pytest.mark.parametrize("name", BIG)
+def test_smallest_sides_are_the_inspectors(name):
+    from d2ltui.inspector.summary import flows, smallest_working_input
+    from d2ltui.zoo.registry import resolve_knobs
+
+    spec = get_spec(name)
+    knobs = resolve_knobs(spec)
+    native = ((1, 1, 28, 28),)
+    expected = 0 if flows(spec, knobs, native) else smallest_working_input(spec, knobs, native)[0][-1]
+    assert smallest_side(name) == expected
+
+
 def test_train_model_uses_the_defaults_of_the_device_it_will_train_on():
     cpu, _ = resolve("vgg11", device="cpu")
     gpu, _ = resolve("vgg11", ["train.device=cuda"])  # resolving needs no GPU; training would

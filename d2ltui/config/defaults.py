@@ -9,12 +9,15 @@ epochs, initialisation): architecture knobs stay the book's, so the inspector sh
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any
 
 from d2ltui.zoo.registry import ModelSpec
 
 SMALLEST = -1  # data.resize: the smallest input side the architecture takes (0, the data's own, when that fits)
+# The smallest square input each big model takes with the book's knobs, as the inspector finds it
+# (`smallest_working_input`; tests/test_defaults.py checks every entry against it). Kept here so the
+# panel needs no torch to fill its fields; a model missing here takes 28 x 28.
+SMALLEST_SIDE = {"alexnet": 65, "vgg11": 32, "vgg": 32, "nin": 67, "densenet": 29}
 
 # Per task: the embedded data and settings every model of the task starts from.
 TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -39,8 +42,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
                     "train": {"epochs": 3}}},
     "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"num_train": 8000, "num_val": 1000},
                       "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}}},
-    "lenet-bn": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.01},
-                         "train": {"epochs": 2}}},
+    "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
+                         "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
     # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
     **{name: {"cpu": _BIG_CPU, "book": book} for name, book in (
         ("alexnet", "alexnet"), ("vgg11", "vgg"), ("vgg", "vgg"), ("nin", "nin"), ("googlenet", "googlenet"),
@@ -87,22 +90,9 @@ def book_settings(preset: str) -> dict[str, dict[str, Any]]:
             for section, keys in BOOK_SECTIONS.items()}
 
 
-@functools.lru_cache(maxsize=None)
 def smallest_side(name: str) -> int:
-    """0 when the model takes the data's own 28 x 28 images, else the smallest square side it takes.
-
-    Asks the inspector (a meta-device forward pass, no memory) with the book's knobs.
-    """
-    from d2ltui.inspector.summary import flows, smallest_working_input
-    from d2ltui.zoo.registry import get_spec, resolve_knobs
-
-    spec = get_spec(name)
-    knobs = resolve_knobs(spec)
-    native = ((1, knobs.get("in_channels", 1), 28, 28),)
-    if flows(spec, knobs, native):
-        return 0
-    found = smallest_working_input(spec, knobs, native)
-    return found[0][-1] if found else 0
+    """0 when the model takes the data's own 28 x 28 images, else the smallest square side it takes."""
+    return SMALLEST_SIDE.get(name, 0)
 
 
 REGRESSION_FRACTION = 0.05  # a regression has learned once its val loss is below this share of the target variance
