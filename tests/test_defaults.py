@@ -65,7 +65,8 @@ def test_smallest_sides_are_the_inspectors(name):
 def test_train_model_uses_the_defaults_of_the_device_it_will_train_on():
     cpu, _ = resolve("vgg11", device="cpu")
     gpu, _ = resolve("vgg11", ["train.device=cuda"])  # resolving needs no GPU; training would
-    assert (cpu.data.resize, cpu.data.num_train) == (smallest_side("vgg11"), MODEL_DEFAULTS["vgg11"]["cpu"]["data"]["num_train"])
+    small = MODEL_DEFAULTS["vgg11"]["cpu"]["data"]["num_train"]
+    assert (cpu.data.resize, cpu.data.num_train) == (smallest_side("vgg11"), small)
     assert (gpu.data.resize, gpu.optim.lr) == (224, 0.01)
     mine, _ = resolve("vgg11", ["data.resize=40"], device="cpu")
     assert mine.data.resize == 40  # the user's --set wins over the defaults

@@ -68,7 +68,7 @@ def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, An
 
 
 def target_dict(target: str | None, device: str | None = "auto") -> tuple[dict[str, Any], str]:
-    """The TOML-shaped dict and description a TARGET names (a model's defaults depend on the `device` it trains on)."""
+    """The TOML-shaped dict and description a TARGET names (a model's defaults depend on its `device`)."""
     if not target:
         raise UserError("train needs a TARGET: a preset (see `d2l-tui presets`), a .toml file or a model name")
     try:
