@@ -8,7 +8,6 @@ once the data is loaded, by `merge_data_knobs`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 from pathlib import Path
@@ -22,33 +21,15 @@ from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, s
 
 DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
-# What `d2l-tui train MODEL` trains on when no preset says otherwise: embedded data, the book's settings.
-TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "regression": {"data": {"name": "synthetic-regression", "batch_size": 10}, "optim": {"lr": 0.03},
-                   "train": {"epochs": 3}},
-    "classification": {"data": {"name": "shapes", "batch_size": 128}, "optim": {"lr": 0.1}},
-    "language-model": {"data": {"name": "python-docs", "batch_size": 1024, "num_steps": 32},
-                       "optim": {"lr": 1.0, "clip": 1.0}, "train": {"epochs": 10}},
-    "seq2seq": {"data": {"name": "reverse", "batch_size": 128}, "optim": {"name": "adam", "lr": 0.005, "clip": 1.0},
-                "train": {"epochs": 10}},
-}
+def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, Any]:
+    """A TOML-shaped config training `spec` by default on `device` (see config/defaults.py, their one owner)."""
+    from d2ltui.config.defaults import device_kind, train_defaults
+
+    return train_defaults(spec, device_kind(device))
 
 
-def model_defaults(spec: ModelSpec) -> dict[str, Any]:
-    """A TOML-shaped config training `spec` on the default embedded data of its task."""
-    raw = copy.deepcopy(TASK_DEFAULTS[spec.task])
-    raw["model"] = {"name": spec.name}
-    if spec.input_kind == "image":
-        side = spec.default_input[0][-1]
-        if side != 28:
-            raw["data"]["resize"] = side
-    elif spec.input_kind == "features" and spec.task == "classification":
-        raw["data"]["name"] = "moons"
-    return raw
-
-
-def target_dict(target: str | None) -> tuple[dict[str, Any], str]:
-    """The TOML-shaped dict and description a TARGET names."""
+def target_dict(target: str | None, device: str | None = "auto") -> tuple[dict[str, Any], str]:
+    """The TOML-shaped dict and description a TARGET names (a model's defaults depend on its `device`)."""
     if not target:
         raise UserError("train needs a TARGET: a preset (see `d2l-tui presets`), a .toml file or a model name")
     try:
@@ -63,7 +44,7 @@ def target_dict(target: str | None) -> tuple[dict[str, Any], str]:
     names = [s.name for s in all_specs()]
     if target in names:
         spec = get_spec(target)
-        return model_defaults(spec), f"{spec.name} on the default data of its task"
+        return model_defaults(spec, device), f"{spec.name} on the default data of its task"
     raise UserError(f"unknown target {target!r}: not a preset, a .toml file or a model"
                     f"{suggest(target, list(presets) + names)}")
 
@@ -77,13 +58,20 @@ def _is_file(path: Path) -> bool:
 
 def resolve(target: str | None, overrides: list[str] = (), device: str | None = None) -> tuple[RunConfig, str]:
     """A validated RunConfig for TARGET with `--set` overrides and `--device` applied, and its description."""
-    raw, description = target_dict(target)
-    raw = apply_overrides(raw, normalise_overrides(list(overrides)))
+    overrides = normalise_overrides(list(overrides))
+    raw, description = target_dict(target, device or _device_override(overrides))
+    raw = apply_overrides(raw, overrides)
     cfg = from_dict(raw, source=target or "config")
     if device:
         cfg.train.device = device
     validate(cfg)
     return cfg, description
+
+
+def _device_override(overrides: list[str]) -> str:
+    """The train.device an override list sets (the last one wins), else auto."""
+    values = [item.partition("=")[2].strip() for item in overrides if item.partition("=")[0].strip() == "train.device"]
+    return values[-1] if values and DEVICE_RE.fullmatch(values[-1].lower()) else "auto"
 
 
 def normalise_overrides(overrides: list[str]) -> list[str]:

@@ -48,13 +48,19 @@ def available_names() -> list[str]:
     return ["auto", *names]
 
 
+def auto_device_type() -> str:
+    """The device type "auto" picks: cuda, else mps, else cpu (asks the driver; creates no CUDA context)."""
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if _mps_available() else "cpu"
+
+
 def resolve_device(name: str) -> torch.device:
     """The torch.device for a train.device value; an unavailable one is a UserError listing the choices."""
     text = (name or "auto").strip().lower()
     if text == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("mps") if _mps_available() else torch.device("cpu")
+        kind = auto_device_type()
+        return torch.device("cuda", torch.cuda.current_device()) if kind == "cuda" else torch.device(kind)
     if text == "cpu":
         return torch.device("cpu")
     match = re.fullmatch(r"cuda(?::(\d+))?", text)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from d2ltui.config.schema import apply_overrides, dump_toml, from_dict
-from d2ltui.config.resolve import model_defaults, validate
+from d2ltui.config.defaults import train_defaults
+from d2ltui.config.resolve import validate
 from d2ltui.zoo.registry import get_spec
 
 
@@ -17,10 +18,12 @@ class RunPlan:
 
     base: dict[str, Any]
     overrides: list[str] = field(default_factory=list)
+    kind: str = ""  # "cpu" or "gpu" when the base is the model's defaults for that device kind, else ""
 
     @classmethod
-    def for_model(cls, name: str) -> "RunPlan":
-        return cls(model_defaults(get_spec(name)))
+    def for_model(cls, name: str, kind: str = "cpu") -> "RunPlan":
+        """The model's training defaults for a 'cpu' or 'gpu' device kind (the same as `d2l-tui train MODEL`)."""
+        return cls(train_defaults(get_spec(name), kind), kind=kind)
 
     @property
     def model(self) -> str:
@@ -28,8 +31,9 @@ class RunPlan:
 
     def with_values(self, values: dict[str, Any]) -> "RunPlan":
         """A copy whose overrides are `section.key=value` for every value (lists and tuples as literals)."""
-        return RunPlan(copy.deepcopy(self.base), [f"{key}={value!r}" if not isinstance(value, str) else
-                                                   f"{key}={value}" for key, value in values.items()])
+        overrides = [f"{key}={value!r}" if not isinstance(value, str) else f"{key}={value}"
+                     for key, value in values.items()]
+        return RunPlan(copy.deepcopy(self.base), overrides, self.kind)
 
     def check(self) -> str | None:
         """None when the engine will accept this config, else its one-line reason."""

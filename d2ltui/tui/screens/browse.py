@@ -44,7 +44,9 @@ class BrowseScreen(Screen):
         self.model = model
         self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
         self._loaded = self._wanted = ""
+        self.device_kind = "cpu"  # the kind of device the panel's choice trains on: picks the model's defaults
         self._rest: Timer | None = None
+        self._early_tab: str | None = None  # a tab asked for before the tabs were mounted
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,6 +81,8 @@ class BrowseScreen(Screen):
         tabs.compose_add_child(TabPane("Train", id="train"))  # its panel is built when first shown
         await right.mount(KnobBar(id="knobs"), tabs)
         self._load_wanted()  # the model the cursor rests on (it may have moved already)
+        if self._early_tab:  # a tab key pressed before the tabs were there still counts
+            await self.action_show_tab(self._early_tab)
 
     @property
     def ready(self) -> bool:
@@ -109,7 +113,7 @@ class BrowseScreen(Screen):
         from d2ltui.tui.runplan import RunPlan
 
         spec = get_spec(name)
-        self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name)
+        self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name, self.device_kind)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one("#knobs").load(spec)
         if self.query("#config"):
@@ -135,6 +139,16 @@ class BrowseScreen(Screen):
             await self.panel()
         elif event.pane.id == "parameters":
             self.query_one("#params").activate()
+
+    def on_config_panel_device_kind_changed(self, event: ConfigPanel.DeviceKindChanged) -> None:
+        """The model's defaults follow the device (the book's settings on a GPU); the user's edits stay."""
+        from d2ltui.tui.runplan import RunPlan
+
+        self.device_kind = event.kind
+        if self.plan is None or not self.plan.kind or self.plan.kind == event.kind:
+            return  # a loaded preset keeps its settings whatever the device
+        old, self.plan = self.plan, RunPlan.for_model(self.model, event.kind)
+        self.query_one("#config").follow(old.base, self.plan.base)
 
     def on_knob_bar_changed(self, event: KnobBar.Changed) -> None:
         if event.valid:
@@ -169,7 +183,9 @@ class BrowseScreen(Screen):
 
     async def action_show_tab(self, tab: str) -> None:
         if not self.ready:
+            self._early_tab = tab
             return
+        self._early_tab = None
         self.query_one("#tabs").active = tab
         if tab == "train":
             panel = await self.panel()

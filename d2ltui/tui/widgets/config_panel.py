@@ -18,6 +18,22 @@ from d2ltui.tui.widgets.knob_bar import set_title
 from d2ltui.config.presets import preset_names
 from d2ltui.tui.choices import datasets_for, list_devices
 
+FOLLOWED = [k for k, _ in FIELDS] + ["optim.name", "model.init"]  # the fields a config fills
+
+
+def shown(raw: dict[str, Any], key: str) -> Any:
+    """The value a field shows for a TOML-shaped config: its own, else the config default."""
+    section, _, name = key.partition(".")
+    return raw.get(section, {}).get(name, "default" if key == "model.init" else DEFAULTS[key])
+
+
+def _as_field(widget: Any, value: Any) -> Any:
+    """`value` as the widget holds it: a Select its value, an Input text (lists comma-joined)."""
+    if isinstance(widget, Select):
+        return value
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
 class ConfigPanel(VerticalScroll):
     """Everything a run needs besides the model knobs of the knob bar."""
 
@@ -27,6 +43,13 @@ class ConfigPanel(VerticalScroll):
     class PresetChosen(Message):
         def __init__(self, name: str) -> None:
             self.name = name
+            super().__init__()
+
+    class DeviceKindChanged(Message):
+        """The device the run would train on became a CPU ('cpu') or an accelerator ('gpu')."""
+
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
             super().__init__()
 
     class SaveRequested(Message):
@@ -56,15 +79,13 @@ class ConfigPanel(VerticalScroll):
             set_title(self.query_one(f"#{_fid(key)}"), title)
         set_title(self.query_one("#cfg-device"), "device")
         self._devices_asked = self.devices_listed = False
+        self.auto_kind = "cpu"  # what "auto" picks: the CPU until the device list shows an accelerator
         self.load({})
 
     def load(self, raw: dict[str, Any]) -> None:
         """Fill every field from a TOML-shaped config; missing keys take the config defaults."""
-        for key in [k for k, _ in FIELDS] + ["optim.name"]:
-            section, _, name = key.partition(".")
-            self.set_field(key, raw.get(section, {}).get(name, DEFAULTS[key]))
-        init = raw.get("model", {}).get("init", "default")
-        self.set_field("model.init", init)
+        for key in FOLLOWED:
+            self.set_field(key, shown(raw, key))
         data = raw.get("data", {}).get("name")
         picker = self.query_one(f"#{_fid('data.name')}", Select)
         if data and data in picker._legal_values:
@@ -87,7 +108,23 @@ class ConfigPanel(VerticalScroll):
         picker = self.query_one("#cfg-device", Select)
         picker.set_options([("auto", "auto"), *options])
         picker.value = "auto"
+        self.auto_kind = "gpu" if any(value != "cpu" for _, value in options) else "cpu"
         self.devices_listed = True
+        self.post_message(self.DeviceKindChanged(self.device_kind()))
+
+    def follow(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Fields still showing `old`'s value take `new`'s (the user's own edits stay)."""
+        for key in FOLLOWED:
+            widget = self.query_one(f"#{_fid(key)}")
+            if widget.value == _as_field(widget, shown(old, key)):
+                self.set_field(key, shown(new, key))
+
+    def device_kind(self) -> str:
+        """'cpu' or 'gpu': the kind of device the picker's choice trains on."""
+        value = str(self.query_one("#cfg-device", Select).value)
+        if value == "auto":
+            return self.auto_kind
+        return "cpu" if value == "cpu" else "gpu"
 
     def set_task(self, task: str, honours_init: bool) -> None:
         names = datasets_for(task)
@@ -101,10 +138,7 @@ class ConfigPanel(VerticalScroll):
 
     def set_field(self, key: str, value: Any) -> None:
         widget = self.query_one(f"#{_fid(key)}")
-        if isinstance(widget, Select):
-            widget.value = value
-        else:
-            widget.value = ",".join(value) if isinstance(value, list) else str(value)
+        widget.value = _as_field(widget, value)
 
     def errors(self) -> list[str]:
         """'label: reason' for each invalid field (empty when the form can start)."""
@@ -155,6 +189,8 @@ class ConfigPanel(VerticalScroll):
         event.stop()
         if event.select.id == "preset" and event.value != Select.NULL:
             self.post_message(self.PresetChosen(str(event.value)))
+        elif event.select.id == "cfg-device":
+            self.post_message(self.DeviceKindChanged(self.device_kind()))
         self.check()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

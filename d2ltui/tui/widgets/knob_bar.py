@@ -28,8 +28,12 @@ def _shape_problem(text: str) -> str | None:
 
 def set_title(widget: Widget, title: str) -> None:
     """Label a field on its border (a Select's border is on its inner current-value box)."""
-    target = widget.query_one(SelectCurrent) if isinstance(widget, Select) else widget
-    target.border_title = title
+    if not isinstance(widget, Select):
+        widget.border_title = title
+    elif current := widget.query(SelectCurrent):
+        current.first().border_title = title
+    else:  # not composed yet (its screen is not the active one): label it once it is
+        widget.call_after_refresh(set_title, widget, title)
 
 
 class KnobBar(Horizontal):

@@ -1,0 +1,121 @@
+"""What a model trains with by default: its task's embedded data, then its own settings for a CPU or an accelerator.
+
+The one owner of "what Start (or `d2l-tui train MODEL` without a preset) trains with". A model's
+entry may hold settings for every device (`any`), then for a CPU (`cpu`) or an accelerator
+(`gpu`: CUDA or MPS, the book's settings). Only training choices live here (data, optimizer,
+epochs, initialisation): architecture knobs stay the book's, so the inspector shows what trains.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from d2ltui.zoo.registry import ModelSpec
+
+SMALLEST = -1  # data.resize: the smallest input side the architecture takes (0, the data's own, when that fits)
+# The smallest square input each big model takes with the book's knobs, as the inspector finds it
+# (`smallest_working_input`; tests/test_defaults.py checks every entry against it). Kept here so the
+# panel needs no torch to fill its fields; a model missing here takes 28 x 28.
+SMALLEST_SIDE = {"alexnet": 65, "vgg11": 32, "vgg": 32, "nin": 67, "densenet": 29}
+
+# Per task: the embedded data and settings every model of the task starts from.
+TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "regression": {"data": {"name": "synthetic-regression", "batch_size": 10}, "optim": {"lr": 0.03},
+                   "train": {"epochs": 3}},
+    "classification": {"data": {"name": "shapes", "batch_size": 128}, "optim": {"lr": 0.1}},
+    "language-model": {"data": {"name": "python-docs", "batch_size": 128, "num_steps": 32},
+                       "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 1}},
+    "seq2seq": {"data": {"name": "dates", "batch_size": 128, "num_train": 4000, "num_val": 500},
+                "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 3}},
+}
+FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
+
+_BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "optim": {"name": "adam", "lr": 0.001},
+            "train": {"epochs": 3}}
+
+
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},
+                                   "train": {"epochs": 5}}},  # shapes defeat a linear model: near its ceiling
+    "mlp": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.002},
+                    "train": {"epochs": 3}}},
+    "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"num_train": 8000, "num_val": 1000},
+                      "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}}},
+    "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
+                         "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
+    # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
+    **{name: {"cpu": _BIG_CPU, "book": book} for name, book in (
+        ("alexnet", "alexnet"), ("vgg11", "vgg"), ("vgg", "vgg"), ("nin", "nin"), ("googlenet", "googlenet"),
+        ("resnet18", "resnet18"), ("resnext", "resnext"), ("densenet", "densenet"), ("vit", "vit"))},
+}
+BOOK_SECTIONS = {"data": ("batch_size", "resize"), "optim": ("name", "lr", "momentum", "weight_decay", "clip"),
+                 "train": ("epochs",)}  # what an accelerator takes from the book's preset (its data stays embedded)
+
+
+def device_kind(device: str | None) -> str:
+    """'cpu' or 'gpu' (any accelerator) for a train.device value; 'auto' asks torch what it would pick."""
+    text = (device or "auto").strip().lower()
+    if text == "auto":
+        from d2ltui.engine.devices import auto_device_type
+
+        text = auto_device_type()
+    return "cpu" if text in ("cpu", "") else "gpu"
+
+
+def train_defaults(spec: ModelSpec, kind: str) -> dict[str, Any]:
+    """A TOML-shaped config training `spec` on its task's embedded data, for a 'cpu' or 'gpu' device kind."""
+    raw = copy.deepcopy(TASK_DEFAULTS[spec.task])
+    raw["model"] = {"name": spec.name}
+    if spec.input_kind == "features" and spec.task == "classification":
+        raw["data"]["name"] = FEATURES_CLASSIFICATION
+    entry = MODEL_DEFAULTS.get(spec.name, {})
+    parts = [entry.get("any", {}), entry.get(kind, {})]
+    if kind == "gpu" and "book" in entry:
+        parts.append(book_settings(entry["book"]))
+    for part in parts:
+        for section, values in part.items():
+            raw.setdefault(section, {}).update(copy.deepcopy(values))
+    if raw["data"].get("resize") == SMALLEST:
+        raw["data"]["resize"] = smallest_side(spec.name)
+    return raw
+
+
+def book_settings(preset: str) -> dict[str, dict[str, Any]]:
+    """The BOOK_SECTIONS settings of a shipped book preset (the presets own the book's numbers)."""
+    from d2ltui.config.presets import read_preset_file
+    from d2ltui.paths import SHIPPED_PRESETS_DIR
+
+    raw, _ = read_preset_file(SHIPPED_PRESETS_DIR / f"{preset}.toml")
+    return {section: {k: raw[section][k] for k in keys if k in raw.get(section, {})}
+            for section, keys in BOOK_SECTIONS.items()}
+
+
+def smallest_side(name: str) -> int:
+    """0 when the model takes the data's own 28 x 28 images, else the smallest square side it takes."""
+    return SMALLEST_SIDE.get(name, 0)
+
+
+REGRESSION_FRACTION = 0.05  # a regression has learned once its val loss is below this share of the target variance
+
+
+def learning_bar(data: Any) -> tuple[str, float]:
+    """(val metric, threshold) beyond which a run on `data` (a DataModule) has clearly learned.
+
+    Accuracy at least twice chance (halfway from chance to perfect where that is lower: two
+    classes), perplexity at most half the vocabulary, BLEU at least 0.3, and for regression
+    a loss below REGRESSION_FRACTION of the target's variance.
+    """
+    if data.task == "classification":
+        chance = 1 / (len(data.classes) or data.model_knobs["num_classes"])
+        return "acc", min(2 * chance, (1 + chance) / 2)
+    if data.task == "language-model":
+        return "ppl", len(data.vocab) / 2
+    if data.task == "seq2seq":
+        return "bleu", 0.3
+    return "loss", REGRESSION_FRACTION * float(data.val[-1].float().var())
+
+
+def clears(metric: str, threshold: float, value: float) -> bool:
+    """Whether `value` of `metric` is beyond the bar (perplexity and loss lower, the others higher)."""
+    return value <= threshold if metric in ("ppl", "loss") else value >= threshold
