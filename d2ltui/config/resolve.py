@@ -33,11 +33,28 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
                 "train": {"epochs": 10}},
 }
 
+# Models that eat one dataset only, and that dataset (its rows are (query, keys, values), no other model's input).
+PAIRED_DATA = {"nadaraya-watson": "kernel-regression"}
+PAIRED_DEFAULTS = {"nadaraya-watson": {"data": {"name": "kernel-regression", "batch_size": 50},
+                                       "optim": {"lr": 0.5}, "train": {"epochs": 5, "log_every": 1}}}
+
+
+def check_pairing(model: str, data: str) -> None:
+    """A paired model trains on its dataset only, and a paired dataset feeds its model only."""
+    want = PAIRED_DATA.get(model)
+    if want and data != want:
+        raise UserError(f"data.name={data} does not fit model {model}, which trains on data.name={want}")
+    owner = next((m for m, d in PAIRED_DATA.items() if d == data), None)
+    if owner and model != owner:
+        raise UserError(f"data.name={data} only feeds model {owner} (its rows are a query, keys and values)")
+
 
 def model_defaults(spec: ModelSpec) -> dict[str, Any]:
     """A TOML-shaped config training `spec` on the default embedded data of its task."""
     raw = copy.deepcopy(TASK_DEFAULTS[spec.task])
     raw["model"] = {"name": spec.name}
+    for section, values in PAIRED_DEFAULTS.get(spec.name, {}).items():
+        raw.setdefault(section, {}).update(values)
     if spec.input_kind == "image":
         side = spec.default_input[0][-1]
         if side != 28:
@@ -111,6 +128,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
         raise UserError(f"model.{str(err)[5:]}") if str(err).startswith("knob ") else err
     task = task_for(spec, cfg.data.name)
     check_task(cfg.data.name, task)
+    check_pairing(cfg.model.name, cfg.data.name)
     if cfg.data.folds > 1 and task not in ("regression", "classification"):
         raise UserError(f"data.folds: K-fold cross-validation is for regression and classification, not {task}")
     check_config(cfg.data)
