@@ -86,7 +86,7 @@ class Predictor:
         vocab = self.card["vocab"]
         char_level = all(len(t) <= 1 for t in vocab if t != "<unk>")
         tokens = list(text_preprocess(text)) if char_level else text.lower().split()
-        if not tokens:
+        if not "".join(tokens).strip():
             raise UserError(f"input: {text!r} has no letters the model reads; {self.hint()}")
         ids, unknown = self.ids(tokens, vocab)
         out = greedy_continue(self.model, ids, LM_PREDICTIONS)
@@ -116,17 +116,19 @@ class Predictor:
 
     # -- images and features ----------------------------------------------------------------------
     def classify_image(self, text: str) -> dict[str, Any]:
+        from PIL import Image, UnidentifiedImageError
+        from torchvision.transforms.v2.functional import pil_to_tensor
+
         from d2ltui.data.transforms import ImagePrepare
-        from torchvision.io import ImageReadMode, decode_image
 
         path = Path(text).expanduser()
         if not path.is_file():
             raise UserError(f"input: no image file {path}")
         try:
-            image = decode_image(str(path), mode=ImageReadMode.RGB)
-        except (RuntimeError, ValueError, OSError) as err:
-            raise UserError(f"input: {path} is not an image torchvision can read ({str(err).splitlines()[0][:80]})") \
-                from None
+            with Image.open(path) as opened:
+                image = pil_to_tensor(opened.convert("RGB"))  # uint8 (3, H, W)
+        except (UnidentifiedImageError, OSError, ValueError) as err:
+            raise UserError(f"input: {path} is not an image PIL can read ({type(err).__name__})") from None
         _, channels, side, _ = self.card["input_shape"][0]
         prep = self.card.get("image") or {}
         x, = ImagePrepare(side, 0, channels, (), prep.get("mean"), prep.get("std"))((image[None],), False)
