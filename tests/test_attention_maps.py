@@ -158,3 +158,20 @@ def test_kernel_regression_data_is_the_books_leave_one_out_tiling():
     assert torch.allclose(vq.reshape(-1), torch.arange(0, 5, 0.1)) and torch.equal(vkeys[0], x)
     assert torch.allclose(vy.reshape(-1), 2 * torch.sin(vq.reshape(-1)) + vq.reshape(-1) ** 0.8)
     assert torch.allclose(truth(torch.tensor([1.0])), torch.tensor([2 * math.sin(1.0) + 1.0]))
+
+
+def test_the_inspector_shows_attention_weight_shapes_and_their_matmul_flops():
+    """Per multi-head layer on a 1x10 source (32 wide, 4 heads of 8): four 32x32 projections of 10 tokens,
+    then Q K^T and weights V, each 4 heads x 10 x 10 x 8 multiply-adds (2 FLOPs each)."""
+    from d2ltui.inspector.summary import summarize
+
+    summary = summarize("transformer", None, ((1, 10), (1, 10)), depth=5)
+    rows = {r.name: r for r in summary.layers}
+    mha, inner = rows["encoder.blks.0.attention"], rows["encoder.blks.0.attention.attention"]
+    assert mha.attention_shape == (1, 4, 10, 10) and inner.attention_shape == (1, 4, 10, 10)
+    matmuls = 2 * (2 * 4 * 10 * 10 * 8)
+    assert inner.flops == matmuls and mha.flops == 4 * (2 * 10 * 32 * 32) + matmuls
+    assert rows["decoder.blks.0.attention2"].attention_shape == (1, 4, 10, 10)
+    assert summary.to_dict()["layers"][[r.name for r in summary.layers].index("encoder.blks.0.attention")][
+        "attention_shape"] == [1, 4, 10, 10]
+    assert rows["encoder.blks.0.ffn"].attention_shape is None
