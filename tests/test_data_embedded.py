@@ -15,7 +15,7 @@ from d2ltui.errors import UserError
 EMBEDDED = {"synthetic-regression": "regression", "moons": "classification", "circles": "classification",
             "spirals": "classification", "xor": "classification", "shapes": "classification",
             "python-docs": "language-model", "reverse": "seq2seq", "dates": "seq2seq",
-            "tabular-missing": "regression"}
+            "tabular-missing": "regression", "kernel-regression": "regression"}
 
 
 def load(name, task=None, **kw):
@@ -25,7 +25,7 @@ def load(name, task=None, **kw):
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
     names = {"synthetic-regression", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-             "text-file", "csv", "kaggle-house"}
+             "text-file", "csv", "kaggle-house", "kernel-regression"}
     assert set(DATASETS) == names
     assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED)
     assert datasets_for("seq2seq") == ["reverse", "dates", "fra-eng"]
@@ -46,7 +46,7 @@ def test_embedded_is_deterministic_from_the_seed(name):
         a, c = (load(name, num_train=64, num_val=16, seed=s, partition="sequential") for s in (0, 1))
     assert not torch.equal(a.train[0], c.train[0])
     assert a.task == EMBEDDED[name] and a.name == name
-    assert len(a.train) == len(a.val) == 2
+    assert len(a.train) == len(a.val) == (4 if name == "kernel-regression" else 2)  # query, keys, values, y
     assert len(a.train[0]) == len(a.train[1]) and len(a.val[0]) == len(a.val[1])
 
 

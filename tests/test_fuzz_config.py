@@ -139,7 +139,8 @@ PLAUSIBLE = {
 def near_valid_configs(draw):
     spec = draw(st.sampled_from(all_specs()))
     raw = {"model": {"name": spec.name}}
-    for knob in draw(st.lists(st.sampled_from(sorted(spec.knobs)), max_size=2, unique=True)):
+    knob_names = st.lists(st.sampled_from(sorted(spec.knobs)), max_size=2, unique=True) if spec.knobs else st.just([])
+    for knob in draw(knob_names):
         k = spec.knobs[knob]
         raw["model"][knob] = draw(st.sampled_from(list(k.choices)) if k.choices else st.just(k.default))
     for section, fields in PLAUSIBLE.items():

@@ -19,7 +19,7 @@ QUICK = [p.name for p in PRESETS if p.name.startswith("quick-")]
 STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num_val=8", "data.batch_size=8"],
             "time-machine": ["data.name=python-docs", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "fra-eng": ["data.name=reverse", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
-            "synthetic-regression": [],
+            "synthetic-regression": [], "kernel-regression": ["data.batch_size=25"],
             "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"]}
 # What each quick preset promises in its description, checked on the validation split at the end.
 TARGETS = {"quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-lenet-shapes": ("acc", ">=", 0.8),

@@ -109,6 +109,19 @@ def attach(
 
 
 @app.command()
+def predict(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix or run folder.")],
+    text: Annotated[str, typer.Argument(metavar="INPUT", help="A prefix to continue, a sentence to translate, an image file, or numbers.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object instead of lines.")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Answer your own input from a run's latest checkpoint (on the CPU; a live run is not disturbed)."""
+    from d2ltui.cli.predict import run_predict
+
+    run_predict(run, text, json_out=json_out, runs_dir=runs_dir)
+
+
+@app.command()
 def presets() -> None:
     """List the presets, shipped and saved (a saved one wins over a shipped one of its name)."""
     from d2ltui.cli.training import run_presets

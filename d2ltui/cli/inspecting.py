@@ -34,7 +34,8 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
 def table_lines(summary: Summary, width: int = 100) -> list[str]:
     """The aligned table with a heading and totals, no line longer than `width` (names are clipped)."""
 
-    cells = [(("  " * max(r.depth - 1, 0)) + r.name, r.type, format_shape(r.output_shape) if r.calls else "-",
+    cells = [(("  " * max(r.depth - 1, 0)) + r.name, r.type + (f" w {format_shape(r.attention_shape)}" if r.attention_shape else ""),
+              format_shape(r.output_shape) if r.calls else "-",
               f"{r.params:,}", human_count(r.flops) if r.flops else "-", format_field(r.receptive_field))
              for r in summary.layers]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(COLUMNS)]

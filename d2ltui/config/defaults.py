@@ -36,6 +36,8 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "nadaraya-watson": {"any": {"data": {"name": "kernel-regression", "batch_size": 50}, "optim": {"lr": 0.5},
+                                "train": {"epochs": 5, "log_every": 1}}},  # it eats its own dataset only
     "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},
                                    "train": {"epochs": 5}}},  # shapes defeat a linear model: near its ceiling
     "mlp": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.002},

@@ -28,6 +28,20 @@ def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, An
     return train_defaults(spec, device_kind(device))
 
 
+# Models that eat one dataset only, and that dataset (its rows are (query, keys, values), no other model's input).
+PAIRED_DATA = {"nadaraya-watson": "kernel-regression"}
+
+
+def check_pairing(model: str, data: str) -> None:
+    """A paired model trains on its dataset only, and a paired dataset feeds its model only."""
+    want = PAIRED_DATA.get(model)
+    if want and data != want:
+        raise UserError(f"data.name={data} does not fit model {model}, which trains on data.name={want}")
+    owner = next((m for m, d in PAIRED_DATA.items() if d == data), None)
+    if owner and model != owner:
+        raise UserError(f"data.name={data} only feeds model {owner} (its rows are a query, keys and values)")
+
+
 def target_dict(target: str | None, device: str | None = "auto") -> tuple[dict[str, Any], str]:
     """The TOML-shaped dict and description a TARGET names (a model's defaults depend on its `device`)."""
     if not target:
@@ -99,6 +113,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
         raise UserError(f"model.{str(err)[5:]}") if str(err).startswith("knob ") else err
     task = task_for(spec, cfg.data.name)
     check_task(cfg.data.name, task)
+    check_pairing(cfg.model.name, cfg.data.name)
     if cfg.data.folds > 1 and task not in ("regression", "classification"):
         raise UserError(f"data.folds: K-fold cross-validation is for regression and classification, not {task}")
     check_config(cfg.data)

@@ -65,7 +65,14 @@ class Checkpointed:
     error: str = ""
 
 
-Event = Union[Started, Metrics, LayerStats, Samples, Status, Checkpointed]
+@dataclass
+class DataCard:
+    """What the data fixes for answering new inputs later (engine.datacard), once at the start."""
+
+    card: dict[str, Any]
+
+
+Event = Union[Started, Metrics, LayerStats, Samples, Status, Checkpointed, DataCard]
 Subscriber = Callable[[Event], None]
 
 

@@ -11,7 +11,7 @@ from d2ltui.rundir.store import RECORDS, STATUS, RunDir, atomic_write_bytes, rea
 
 
 class Recorder:
-    """Writes metrics.jsonl, layers.jsonl, status.json and samples.json of one run (rank 0 only)."""
+    """Writes metrics.jsonl, layers.jsonl, status.json, samples.json and data.json of one run (rank 0 only)."""
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
@@ -25,6 +25,8 @@ class Recorder:
             self.progress.update(step=event.record.get("step"), epoch=event.record.get("epoch"))
         elif isinstance(event, ev.LayerStats):
             self.run.append_layers(event.records)
+        elif isinstance(event, ev.DataCard):
+            self.run.write_data_card(event.card)
         elif isinstance(event, ev.Samples):
             self.run.write_samples({"epoch": event.epoch, **event.samples})
         elif isinstance(event, ev.Status):

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.engine import attention_maps
 from d2ltui.engine.batches import DatasetBatches
 from d2ltui.engine.optim import Optimization
 from d2ltui.engine.window import StepStats
@@ -151,10 +152,12 @@ class Regression(Task):
 
     @torch.no_grad()
     def samples(self, model, prepare):
-        X, y = prepare(tuple(t[:8] for t in self.data.val), False)
+        *inputs, y = prepare(tuple(t[:8] for t in self.data.val), False)
         out = {"kind": "regression",
                "predictions": [{"predicted": round(float(p), 4), "true": round(float(t), 4)}
-                               for p, t in zip(model(X).reshape(-1).tolist(), y.reshape(-1).tolist())]}
+                               for p, t in zip(model(*inputs).reshape(-1).tolist(), y.reshape(-1).tolist())]}
+        if (pooling := attention_maps.kernel_regression(model, prepare(self.data.val, False))) is not None:
+            return {**out, **pooling}
         linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
         if len(linear) == 1 and linear[0].out_features == 1:
             out.update(kind="linear-regression", **self.weights(linear[0], prepare))
@@ -214,7 +217,8 @@ class Classification(Task):
         if X.dim() == 4:
             for item, image in zip(items, thumbnails(X)):
                 item["image"] = image
-            return {"kind": "images", "items": items}
+            attention = attention_maps.vit_maps(model)  # the class token's attention in that forward pass
+            return {"kind": "images", "items": items, **({"attention": attention} if attention else {})}
         if X.dim() == 2 and X.shape[1] == 2:
             return {"kind": "points", "items": items, **self.boundary(model, prepare)}
         return {"kind": "predictions", "items": items}
@@ -322,7 +326,8 @@ class Seq2Seq(Task):
                           "predicted": join_tokens([self.data.vocab[i] for i in p]),
                           "target": join_tokens([self.data.vocab[i] for i in ref]),
                           "bleu": round(bleu(p, ref, k=2), 3)})
-        return {"kind": "translations", "items": items}
+        maps = attention_maps.seq2seq_maps(model, src, preds, src_vocab, self.data.vocab)
+        return {"kind": "translations", "items": items, **({"attention": {"maps": maps}} if maps else {})}
 
 
 def strip(ids: list[int]) -> list[int]:

@@ -23,6 +23,7 @@ from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
 from d2ltui.engine.checkpoint import capture_rng, restore_rng, try_save_checkpoint
 from d2ltui.engine.control import Control
+from d2ltui.engine.datacard import data_card
 from d2ltui.engine.devices import resolve_device
 from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.engine.batches import steps_per_epoch
@@ -214,6 +215,7 @@ class Loop:
         self.bus.emit(ev.Started(self.run_dir.id if self.run_dir else "-", self.cfg.model.name, self.data.name,
                                  self.task.name, str(self.device), params, self.spe, self.total_steps,
                                  self.cfg.train.epochs, self.state.step, self.info.world_size))
+        self.bus.emit(ev.DataCard(data_card(self.data)))
         self.status("running", f"resumed at step {self.state.step}" if resume is not None else "training")
         try:
             return self.train()

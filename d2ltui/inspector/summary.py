@@ -50,6 +50,7 @@ class LayerRow:
     activation_bytes: int = 0  # bytes of all its output tensors, summed over calls
     receptive_field: tuple[int, ...] | None = None  # per spatial dimension, None outside conv/pool stacks
     calls: int = 0
+    attention_shape: Shape | None = None  # attention layers: the weights' (batch, heads, queries, keys)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Summary:
         for row in self.layers:
             item = asdict(row)
             item["output_shape"] = list(row.output_shape) if row.output_shape is not None else None
+            item["attention_shape"] = list(row.attention_shape) if row.attention_shape is not None else None
             rf = row.receptive_field
             item["receptive_field"] = None if rf is None else (rf[0] if len(set(rf)) == 1 else list(rf))
             layers.append(item)
@@ -278,6 +280,7 @@ class _Trace:
         self.outputs: dict[nn.Module, list[torch.Tensor]] = {}
         self.calls: dict[nn.Module, int] = {}
         self.act_bytes: dict[nn.Module, int] = {}
+        self.attention: dict[nn.Module, Shape] = {}
         self.handles = []
         for module in self.names:
             self.handles.append(module.register_forward_pre_hook(self._pre))
@@ -297,6 +300,20 @@ class _Trace:
         self.outputs.setdefault(module, outs)
         self.calls[module] = self.calls.get(module, 0) + 1
         self.act_bytes[module] = self.act_bytes.get(module, 0) + sum(t.numel() * t.element_size() for t in outs)
+        self._attention_shape(module)
+
+    def _attention_shape(self, module: nn.Module) -> None:
+        """(batch, heads, queries, keys) of an attention layer's weights; a multi-head layer (whose hook
+        runs after its inner attention's) also fixes its inner layer's shape, whose batch counts the heads."""
+        inner = getattr(module, "attention", None)
+        heads = getattr(module, "num_heads", None)
+        if heads and isinstance(getattr(inner, "attention_weights", None), torch.Tensor):
+            w = inner.attention_weights
+            shape = (w.shape[0] // heads, heads, w.shape[-2], w.shape[-1])
+            self.attention[module] = self.attention[inner] = shape
+        elif isinstance(getattr(module, "attention_weights", None), torch.Tensor):
+            w = module.attention_weights
+            self.attention[module] = (w.shape[0], 1, w.shape[-2] if w.dim() > 2 else 1, w.shape[-1])
 
     def running(self) -> list[nn.Module]:
         """The modules whose forward is running now (outermost first)."""
@@ -358,7 +375,8 @@ class _Trace:
             rows.append(LayerRow(
                 shown, type(module).__name__, level, tuple(outs[0].shape) if outs else None, total, trainable,
                 self._flops(module, flops), self.act_bytes.get(module, 0),
-                rf.field(outs[0]) if outs else None, self.calls.get(module, 0)))
+                rf.field(outs[0]) if outs else None, self.calls.get(module, 0),
+                self.attention.get(module)))
         total, trainable = _param_counts(self.model)
         leaves = [m for m in self.outputs if not any(True for _ in m.children())]
         return Summary(

@@ -1,7 +1,7 @@
 """The run directory, the contract between the engine (sole writer) and every view (readers).
 
 Files: config.toml (once), metrics.jsonl and layers.jsonl (appended, flushed per line), status.json,
-checkpoint.pt and samples.json (atomically replaced), output.log (a detached run's output).
+checkpoint.pt, samples.json and data.json (atomically replaced), output.log (a detached run's output).
 Readers cope with a half-written last line and with a dead process that never said so.
 """
 
@@ -20,8 +20,9 @@ from d2ltui.errors import UserError
 from d2ltui.paths import expand_path, resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES, RunState
 
-CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS = (
-    "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log", "layers.jsonl")
+CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS, DATA_CARD = (
+    "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log", "layers.jsonl",
+    "data.json")
 LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")  # per layer
 RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
@@ -241,6 +242,9 @@ class RunDir:
 
     def write_samples(self, samples: dict[str, Any]) -> None:
         atomic_write_json(self.path / SAMPLES, samples)
+
+    def write_data_card(self, card: dict[str, Any]) -> None:
+        atomic_write_json(self.path / DATA_CARD, card)
 
     # reading (anyone)
     def status(self) -> dict[str, Any]:

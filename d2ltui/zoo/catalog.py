@@ -164,6 +164,11 @@ register(ModelSpec(
        Knob("num_blks", int, 2, "encoder and decoder blocks", min=1, max=64),
        _dropout(0.2), INIT),
     "Transformer encoder-decoder: multi-head self-attention and position-wise FFNs (Vaswani et al., 2017)."))
+register(ModelSpec(
+    "nadaraya-watson", CH_ATTN, "regression", "features", ((1, 1), (1, 49), (1, 49)),
+    "d2ltui.zoo.nadaraya:nadaraya_watson", {},
+    "Nadaraya-Watson kernel regression: Gaussian attention pooling with a learned width (Nadaraya, 1964; "
+    "Watson, 1964). Inputs: queries, keys, values (data.name=kernel-regression)."))
 _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
        "Vision Transformer: image patches as tokens through Transformer encoder blocks (Dosovitskiy et al., 2021).",
        Knob("patch_size", int, 16, "patch side in pixels", min=1, max=1024),

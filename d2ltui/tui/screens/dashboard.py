@@ -17,6 +17,8 @@ from d2ltui.rundir.store import SAMPLES, read_status
 from d2ltui.engine.launch import Launch, signal_run
 from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
 from d2ltui.tui.widgets.layer_stats import LayerStatsView
+from d2ltui.tui.widgets.ask_box import AskBox
+from d2ltui.tui.widgets.attention_view import AttentionView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
@@ -34,6 +36,9 @@ class DashboardScreen(Screen):
         Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
         Binding("l", "toggle_layers", "Layers", tooltip="per-layer statistics: the latest values and a heatmap"),
         Binding("h", "next_stat", "Heatmap", show=False, tooltip="the heatmap's next statistic (layers view)"),
+        Binding("[", "step_map(-1)", "Prev map", show=False, tooltip="previous attention map"),
+        Binding("]", "step_map(1)", "Next map", tooltip="next attention map (sample, layer, head)"),
+        Binding("slash", "ask", "Ask", tooltip="type your own input, answered from the latest checkpoint"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
@@ -60,7 +65,9 @@ class DashboardScreen(Screen):
                 yield MetricPlot("learning rate", id="plot-lr")
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
+                yield AttentionView(id="attention")
         yield LayerStatsView(self.layers_tail, id="layers-view")
+        yield AskBox(self.path, id="ask-box")
         yield Static("", id="run-message")
         yield Footer(compact=True)
 
@@ -129,7 +136,12 @@ class DashboardScreen(Screen):
             mtime = 0.0
         if mtime != self._samples_mtime:
             self._samples_mtime = mtime
-            self.query_one(SamplesView).show(samples(self.path))
+            latest = samples(self.path)
+            self.query_one(SamplesView).show(latest)
+            if self.query_one(AskBox).answer is None:  # an answer to the user's input stays until the next one
+                latest = latest or {}
+                images = [item.get("image") for item in latest.get("items", [])]
+                self.query_one(AttentionView).show(latest.get("attention"), images)
 
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
         """A plot's title (None: keep its own) and series, straight from the tail's columns."""
@@ -195,6 +207,16 @@ class DashboardScreen(Screen):
         if not view.display:
             self.action_toggle_layers()
         view.cycle()
+
+    def action_step_map(self, delta: int) -> None:
+        self.query_one(AttentionView).step(delta)
+
+    def action_ask(self) -> None:
+        self.query_one("#ask").focus()
+
+    def on_ask_box_answered(self, message: AskBox.Answered) -> None:
+        answer = message.answer
+        self.query_one(AttentionView).show(answer.get("attention"), [answer.get("image")], heading="your input: ")
 
     def action_toggle_smoothing(self) -> None:
         """Flip smoothing; the plots follow one per frame (the first with this key's repaint)."""

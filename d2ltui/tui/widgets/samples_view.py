@@ -111,6 +111,14 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
             body.append(f"{item['source']} → ", "bold").append(item["predicted"], "green")
             body.append(f"  ({item['target']}, bleu {item.get('bleu', 0):.2f})\n")
         return head.append("translations\n") + body
+    if kind == "nadaraya-watson":
+        curve = samples.get("curve", {})
+        body = Text(f"learned w {samples.get('w', 0):.4f}: Gaussian width {samples.get('width', 0):.4f}\n", "bold green")
+        body.append("   x    truth  fitted\n", "dim")
+        xs = curve.get("x", [])
+        for i in range(0, len(xs), max(1, len(xs) // 6)):
+            body.append(f"{xs[i]:4.1f}  {curve['truth'][i]:6.3f}  {curve['predicted'][i]:6.3f}\n")
+        return head.append("attention pooling\n") + body
     if kind == "linear-regression":
         return head.append("\n") + weights(samples)
     rows = samples.get("predictions") or items

@@ -1,0 +1,157 @@
+"""`d2l-tui predict`: every task kind answers from the latest checkpoint; bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from d2ltui.cli import main
+from d2ltui.config.schema import dump_toml, from_dict
+from d2ltui.engine.trainer import fit
+from d2ltui.rundir.store import CHECKPOINT, DATA_CARD, RunDir
+
+TINY_TF = {"name": "transformer", "num_hiddens": 8, "ffn_num_hiddens": 16, "num_heads": 2, "num_blks": 1}
+BOOK = [("go .", "va !"), ("i lost .", "j'ai perdu ."), ("he's calm .", "il est calme ."),
+        ("i'm home .", "je suis chez moi .")]
+RUNS = {
+    "s2s": {"model": TINY_TF, "data": {"name": "reverse", "num_train": 32, "num_val": 4, "batch_size": 16,
+                                       "num_steps": 8}, "optim": {"name": "adam", "lr": 0.01}},
+    "lm": {"model": {"name": "rnn-lm", "num_hiddens": 8}, "data": {"name": "python-docs", "num_train": 64,
+                                                                   "num_val": 16, "batch_size": 16, "num_steps": 8}},
+    "img": {"model": {"name": "lenet", "activation": "relu"},
+            "data": {"name": "shapes", "num_train": 16, "num_val": 8, "batch_size": 8}},
+    "nw": {"model": {"name": "nadaraya-watson"}, "data": {"name": "kernel-regression", "batch_size": 50},
+           "optim": {"lr": 0.5}},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny finished run per task kind, plus a fra-eng run on a small fra.txt with the book's sentences."""
+    root = tmp_path_factory.mktemp("predict") / "runs"
+    fra = root.parent / "fra.txt"
+    pairs = [("Go.", "Va !"), ("I lost.", "J'ai perdu."), ("He's calm.", "Il est calme."),
+             ("I'm home.", "Je suis chez moi.")] * 3
+    fra.write_text("".join(f"{en}\t{fr}\tCC-BY\n" for en, fr in pairs))
+    specs = {**RUNS, "fra": {"model": TINY_TF, "data": {"name": "fra-eng", "path": str(fra), "num_steps": 6,
+                                                        "batch_size": 4}, "optim": {"name": "adam", "lr": 0.01}}}
+    torch.set_num_threads(1)
+    for run_id, raw in specs.items():
+        cfg = from_dict({**raw, "train": {"epochs": 1, "max_steps": 2}})
+        assert fit(cfg, RunDir.create(root, dump_toml(cfg), run_id)).state == "finished"
+    return root
+
+
+def predict(runs, capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", *args, "--runs-dir", str(runs)])
+    out = capsys.readouterr()
+    return exit_.value.code, out.out, out.err
+
+
+def answer(runs, capsys, run: str, text: str) -> dict:
+    code, out, err = predict(runs, capsys, run, text, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_a_language_model_continues_a_prefix(runs, capsys):
+    got = answer(runs, capsys, "lm", "The time")
+    assert got["prefix"] == "the time" and len(got["continuation"]) == 60 and got["unknown"] == []
+    code, out, _ = predict(runs, capsys, "lm", "the time")
+    assert code == 0 and out.startswith("the time|")
+
+
+def test_seq2seq_translates_with_a_heatmap_and_names_unknown_tokens(runs, capsys):
+    got = answer(runs, capsys, "s2s", "abc")
+    assert got["tokens"] == ["a", "b", "c"] and got["unknown"] == []
+    cross = [m for m in got["attention"] if m["group"] == "decoder cross-attention"]
+    assert cross and cross[0]["cols"] == ["a", "b", "c", "<eos>"]
+    assert all(abs(sum(row) - 1) < 0.01 for m in got["attention"] for row in m["matrix"])
+    assert answer(runs, capsys, "s2s", "a1c")["unknown"] == ["1"]
+    code, out, _ = predict(runs, capsys, "s2s", "a1c")
+    assert code == 0 and "unknown to the model, read as <unk>: 1" in out and "decoder cross-attention" in out
+
+
+def test_the_books_sentences_get_bleu_against_the_books_french(runs, capsys):
+    for english, french in BOOK:
+        got = answer(runs, capsys, "fra", english)
+        assert got["reference"] == french
+        pred, ref = got["translation"].split(), french.split()
+        assert got["bleu"] == pytest.approx(book_bleu(pred, ref), abs=1e-3)
+    assert answer(runs, capsys, "fra", "Go.")["tokens"] == ["go", "."]  # the book's preprocessing
+    assert answer(runs, capsys, "fra", "go home .")["unknown"] == []  # 'home' is in the vocabulary
+    assert answer(runs, capsys, "fra", "go zebra .")["unknown"] == ["zebra"]
+
+
+def book_bleu(pred: list[str], label: list[str], k: int = 2) -> float:
+    """Section 10.7.6's bleu, written out again here."""
+    import collections
+    import math
+
+    if not pred:
+        return 0.0
+    score = math.exp(min(0, 1 - len(label) / len(pred)))
+    for n in range(1, min(k, len(pred)) + 1):
+        matches, subs = 0, collections.defaultdict(int)
+        for i in range(len(label) - n + 1):
+            subs[" ".join(label[i:i + n])] += 1
+        for i in range(len(pred) - n + 1):
+            if subs[" ".join(pred[i:i + n])] > 0:
+                matches += 1
+                subs[" ".join(pred[i:i + n])] -= 1
+        score *= math.pow(matches / (len(pred) - n + 1), math.pow(0.5, n))
+    return score
+
+
+def test_an_image_classifier_answers_its_top_5(runs, capsys, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "shape.png"
+    picture = Image.new("RGB", (30, 40))
+    picture.paste((255, 255, 255), (5, 10, 25, 30))
+    picture.save(image)
+    got = answer(runs, capsys, "img", str(image))
+    probs = [t["probability"] for t in got["top"]]
+    assert len(got["top"]) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
+    from d2ltui.data.shapes import CLASSES
+
+    assert {t["label"] for t in got["top"]} <= set(CLASSES)
+    (tmp_path / "notes.png").write_text("not an image")
+    for bad, says in ((str(tmp_path / "missing.png"), "no image file"), (str(tmp_path / "notes.png"), "not an image")):
+        code, out, err = predict(runs, capsys, "img", bad)
+        assert code == 2 and out == "" and err.count("\n") == 1 and says in err
+
+
+def test_nadaraya_watson_pools_the_training_values(runs, capsys):
+    got = answer(runs, capsys, "nw", "2.5")
+    card = json.loads((runs / "nw" / DATA_CARD).read_text())
+    keys, values = torch.tensor(card["pooling"]["keys"]), torch.tensor(card["pooling"]["values"])
+    w = 1 / got["width"]
+    weights = torch.softmax(-((2.5 - keys) * w) ** 2 / 2, 0)
+    assert got["predicted"] == pytest.approx(float(weights @ values), abs=2e-3)
+    (heat,) = got["attention"]
+    assert heat["rows"] == ["2.5"] and len(heat["cols"]) == 50
+
+
+@pytest.mark.parametrize("run, text, says", [
+    ("s2s", "", "input: empty"), ("s2s", "   ", "input: empty"), ("s2s", "abcdefghij", "at most 7"),
+    ("lm", "x" * 1001, "at most 1000"), ("lm", "123", "no letters"), ("nw", "1, 2", "this model reads 1"),
+    ("nw", "two", "not numbers"), ("nope", "abc", "no run 'nope'")])
+def test_bad_input_is_one_line_and_exit_2(runs, capsys, run, text, says):
+    code, out, err = predict(runs, capsys, run, text)
+    assert code == 2 and out == "" and err.startswith("d2l-tui: error: ") and err.count("\n") == 1 and says in err
+
+
+def test_a_run_without_a_checkpoint_or_data_card(runs, capsys, tmp_path):
+    import shutil
+
+    copy = runs / "s2s-copy"
+    shutil.copytree(runs / "s2s", copy)
+    (copy / DATA_CARD).unlink()  # a run from before data.json: its data is loaded again
+    assert answer(runs, capsys, "s2s-copy", "abc")["tokens"] == ["a", "b", "c"]
+    (copy / CHECKPOINT).unlink()
+    code, _, err = predict(runs, capsys, "s2s-copy", "abc")
+    assert code == 2 and "no checkpoint yet" in err
