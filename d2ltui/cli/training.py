@@ -114,6 +114,11 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
     from d2ltui.engine.trainer import check_world_size, fit, validated
 
+    if cfg.train.init_from and not resume:  # the source, checked and pinned before the run exists
+        from d2ltui.engine.finetune import check_available, resolve_source
+
+        cfg.train.init_from = resolve_source(cfg.train.init_from, cfg.model.name, runs_dir)
+        check_available(cfg.train.init_from, cfg.data.download)
     info, device, data = _prepare(cfg)
     if cfg.data.folds > 1:
         return _train_folds(cfg, info, data, runs_dir, resume, run_id, plain)

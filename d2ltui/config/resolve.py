@@ -16,6 +16,7 @@ from typing import Any
 
 from d2ltui.config.schema import RunConfig, apply_overrides, from_dict, load_toml
 from d2ltui.data.registry import check_config, check_task, task_for
+from d2ltui.engine.finetune import FREEZE, is_torchvision, resolve_source
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
@@ -174,6 +175,10 @@ def validate(cfg: RunConfig) -> ModelSpec:
     _check(o.clip >= 0, "optim.clip", o.clip, "must be >= 0 (0 is off)")
     _choice("optim.schedule", o.schedule, SCHEDULES)
     _check(o.warmup_steps >= 0, "optim.warmup_steps", o.warmup_steps, "must be >= 0")
+    _check(0 < o.head_lr_mult <= 1e4, "optim.head_lr_mult", o.head_lr_mult, "must be > 0 (1 is the same lr)")
+    _choice("train.freeze", t.freeze, FREEZE)
+    if is_torchvision(t.init_from):
+        resolve_source(t.init_from, cfg.model.name)
     _check(1 <= t.epochs <= 100000, "train.epochs", t.epochs, "must be >= 1")
     _check(t.seed >= 0, "train.seed", t.seed, "must be >= 0")
     _check(t.max_steps >= 0, "train.max_steps", t.max_steps, "must be >= 0 (0 is no limit)")

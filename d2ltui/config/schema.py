@@ -38,7 +38,7 @@ class DataConfig:
     batch_size: int = 128
     resize: int = 0  # 0 keeps the dataset's own size
     channels: int = 0  # 0 keeps the dataset's own channels (shapes: 1)
-    augment: list[str] = field(default_factory=list)  # flip, crop, jitter
+    augment: list[str] = field(default_factory=list)  # data.registry.AUGMENTS: flip, vflip, crop, jitter, ...
     num_train: int = 0  # 0 means the dataset's default size (embedded sets)
     num_val: int = 0
     num_steps: int = 32  # sequence length for language models and seq2seq
@@ -47,6 +47,7 @@ class DataConfig:
     impute: str = "mean"  # tabular: mean, median, most_frequent, constant, drop_rows, drop_columns
     download: bool = True
     seed: int = 0
+    classes: list = field(default_factory=list)  # a subset of the classes (indices or names), relabelled from 0
 
 
 @dataclass
@@ -58,6 +59,7 @@ class OptimConfig:
     clip: float = 0.0  # gradient norm clip, 0 is off
     schedule: str = "none"  # none, cosine, step
     warmup_steps: int = 0
+    head_lr_mult: float = 1.0  # the output layer's lr as a multiple of lr (the book's fine-tuning: 10)
 
 
 @dataclass
@@ -71,6 +73,8 @@ class TrainConfig:
     amp: str = "auto"  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False
+    init_from: str = ""  # start from a run (id, prefix or folder) or torchvision:resnet18 (ImageNet weights)
+    freeze: str = "none"  # none, body (only the output layer trains)
 
 
 @dataclass
@@ -117,6 +121,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         return [v.strip() for v in value.split(",") if v.strip()]
     if kind is list and isinstance(value, tuple):
         return list(value)
+    if kind is list and isinstance(value, int) and not isinstance(value, bool):
+        return [value]
     if kind is str and not isinstance(value, str):
         return str(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -15,7 +15,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from d2ltui.data.base import DataModule
 
 DEFAULT_ROOT = "~/.cache/d2ltui/data"
-AUGMENTS = ("flip", "crop", "jitter")
+# data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image
+AUGMENTS: dict[str, str] = {
+    "flip": "RandomHorizontalFlip",
+    "vflip": "RandomVerticalFlip",
+    "crop": "RandomResizedCrop, scale 0.1-1, ratio 0.5-2 (the book's shape_aug)",
+    "resized-crop": "RandomResizedCrop with torchvision's defaults (the book's fine-tuning)",
+    "brightness": "ColorJitter brightness 0.5",
+    "hue": "ColorJitter hue 0.5",
+    "jitter": "ColorJitter brightness, contrast, saturation and hue 0.5 (the book's color_aug)",
+}
 PARTITIONS = ("windows", "sequential")
 MAX_FOLDS = 20
 IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
@@ -67,6 +76,9 @@ _ALL = [
                 "d2ltui.data.images:load_mnist"),
     DatasetInfo("cifar10", ("classification",), "CIFAR-10, 32x32 colour images, 10 classes (torchvision)", False,
                 "d2ltui.data.images:load_cifar10"),
+    DatasetInfo("hotdog", ("classification",),
+                "the book's hot dog set: 2000 train / 1800 test photos, hotdog or not (ImageFolder, 224 px)", False,
+                "d2ltui.data.folders:load_hotdog"),
     DatasetInfo("time-machine", ("language-model",), "H. G. Wells' The Time Machine, the book's character corpus",
                 False, "d2ltui.data.text:load_time_machine"),
     DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
@@ -148,6 +160,9 @@ def check_config(cfg: "DataConfig") -> None:
         raise UserError(f"data.num_steps: {cfg.num_steps} is too short (at least 2)")
     if cfg.batch_size < 1:
         raise UserError(f"data.batch_size: {cfg.batch_size} must be at least 1")
+    bad = [c for c in cfg.classes if isinstance(c, bool) or not isinstance(c, (int, str)) or (isinstance(c, int) and c < 0)]
+    if bad or len(set(map(str, cfg.classes))) != len(cfg.classes):
+        raise UserError(f"data.classes: {cfg.classes!r} must be distinct class indices (from 0) or names")
 
 
 def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule":
@@ -158,6 +173,10 @@ def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule"
     loader = getattr(importlib.import_module(module), func)
     dm = loader(cfg, task)
     dm.info.setdefault("embedded", info.embedded)
+    if cfg.classes:
+        from d2ltui.data.common import keep_classes
+
+        dm = keep_classes(dm, cfg.classes)
     if task == "regression":  # a model serving several tasks (mlp) sizes its output from the targets
         dm.model_knobs.setdefault("num_classes", int(dm.train[-1][0].numel()))
     return dm.to(device)

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
 from d2ltui.engine.batches import DatasetBatches
+from d2ltui.engine.finetune import prepare_model
 from d2ltui.engine.optim import Optimization
 from d2ltui.engine.window import StepStats
 from d2ltui.zoo.build import BOS, EOS, PAD
@@ -60,7 +61,8 @@ class Task:
     def setup(self, ctx: StepContext) -> None:
         """Bind the models and make the optimizers; the loop calls it once, before training."""
         self.ctx = ctx
-        self.optimization = Optimization(ctx.cfg.optim, ctx.model.parameters(), ctx.total_steps)
+        params = prepare_model(ctx.cfg, ctx.model, self.data.prepare)  # train.init_from, freeze, head lr
+        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps)
 
     def batches(self) -> DatasetBatches:
         """The source of training batches (after `setup`)."""
@@ -79,12 +81,17 @@ class Task:
         return self.optimization.lr
 
     def state_dict(self) -> dict[str, Any]:
-        """Every model and optimizer the task trains, for the checkpoint."""
-        return {"model": self.ctx.model.state_dict(), **self.optimization.state_dict()}
+        """Every model and optimizer the task trains, and the data preparation's generator, for the checkpoint."""
+        state = {"model": self.ctx.model.state_dict(), **self.optimization.state_dict()}
+        if hasattr(self.data.prepare, "state_dict"):  # augmentation draws (data/transforms.py)
+            state["prepare"] = self.data.prepare.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.ctx.model.load_state_dict(state["model"])
         self.optimization.load_state_dict(state)
+        if "prepare" in state and hasattr(self.data.prepare, "load_state_dict"):
+            self.data.prepare.load_state_dict(state["prepare"])
 
     # -- losses, validation, samples ---------------------------------------------------------------
 

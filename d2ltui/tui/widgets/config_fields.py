@@ -7,8 +7,8 @@ from typing import Any
 from textual.validation import Function, Integer, Number
 
 from d2ltui.config.schema import DataConfig, OptimConfig, TrainConfig
+from d2ltui.data.registry import AUGMENTS
 
-AUGMENTS = ("flip", "crop", "jitter")
 
 
 def _augment_ok(text: str) -> bool:
@@ -25,7 +25,7 @@ NUMBERS = (
     ("data.resize", "resize", [Integer(0, 4096)]),
     ("train.seed", "seed", [Integer(0, 2**31 - 1)]),
     ("data.augment", "augment",
-     [Function(_augment_ok, "use a comma list of flip, crop, jitter")]),
+     [Function(_augment_ok, "use a comma list of " + ", ".join(AUGMENTS))]),
 )
 DEFAULTS: dict[str, Any] = {f"data.{k}": v for k, v in vars(DataConfig()).items()}
 DEFAULTS |= {f"optim.{k}": v for k, v in vars(OptimConfig()).items()}
