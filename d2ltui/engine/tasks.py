@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.data.thumbnails import thumbnails
 from d2ltui.engine.batches import DatasetBatches
 from d2ltui.engine.finetune import prepare_model
 from d2ltui.engine.optim import Optimization
@@ -233,17 +234,6 @@ class Classification(Task):
         return {"grid": {"x": [round(v, 3) for v in xs.tolist()], "y": [round(v, 3) for v in ys.tolist()],
                          "classes": classes.tolist()},
                 "points": [[round(a, 3), round(b, 3), int(c)] for (a, b), c in zip(X[:200].tolist(), y[:200].tolist())]}
-
-
-def thumbnails(X: torch.Tensor, side: int = 28) -> list[list[list[float]]]:
-    """Images (N, C, H, W) as grey side x side (or smaller) grids of values in [0, 1]."""
-    grey = X.float().mean(1, keepdim=True)
-    if grey.shape[-1] > side or grey.shape[-2] > side:
-        grey = F.adaptive_avg_pool2d(grey, (min(side, grey.shape[-2]), min(side, grey.shape[-1])))
-    lo = grey.amin((1, 2, 3), keepdim=True)
-    hi = grey.amax((1, 2, 3), keepdim=True)
-    grey = ((grey - lo) / (hi - lo).clamp_min(1e-6)).squeeze(1)
-    return [[[round(v, 2) for v in row] for row in image] for image in grey.tolist()]
 
 
 def join_tokens(tokens: list[str]) -> str:
