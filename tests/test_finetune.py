@@ -116,9 +116,9 @@ def test_init_from_errors_are_one_line(tmp_path, monkeypatch):
     code, out, err = cli("train", "quick-finetune-shapes", "--set", "train.init_from=nope", "--runs-dir", str(tmp_path))
     assert code == 2 and "no run 'nope'" in err and "Traceback" not in err
     code, out, err = cli("train", "lenet", "--set", "train.init_from=torchvision:resnet18")
-    assert code == 2 and "needs model.name=torchvision-resnet18" in err
+    assert code == 2 and "needs model.name=tv-resnet18" in err
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    code, out, err = cli("train", "torchvision-resnet18", "--set", "train.init_from=torchvision:resnet18",
+    code, out, err = cli("train", "tv-resnet18", "--set", "train.init_from=torchvision:resnet18",
                          "--set", "data.download=false", "--set", "data.channels=3", "--runs-dir", str(tmp_path))
     assert code == 2 and "resnet18-f37072fd.pth not found" in err and str(tmp_path / "torch") in err
     assert not [p for p in tmp_path.iterdir() if p.name != "torch"]  # no run was made

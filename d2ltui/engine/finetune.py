@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - torch is imported by the functions that 
 
 TORCHVISION_PREFIX = "torchvision:"
 # init_from "torchvision:NAME" -> (the zoo model that has torchvision's layout, the weights enum of torchvision.models)
-TORCHVISION_WEIGHTS = {"resnet18": ("torchvision-resnet18", "ResNet18_Weights")}
+TORCHVISION_WEIGHTS = {"resnet18": ("tv-resnet18", "ResNet18_Weights")}
 FREEZE = ("none", "body")
 
 

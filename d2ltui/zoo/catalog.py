@@ -174,7 +174,7 @@ _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
 
 # Computer vision
 register(ModelSpec(
-    "torchvision-resnet18", CH_CV, "classification", "image", ((1, 3, 224, 224),),
+    "tv-resnet18", CH_CV, "classification", "image", ((1, 3, 224, 224),),
     "d2ltui.zoo.resnet:torchvision_resnet18",
     _k(CLASSES, Knob("in_channels", int, 3, "input channels (ImageNet weights need 3)", min=1, max=64), INIT),
     "torchvision's ResNet-18, the layout of its ImageNet weights (train.init_from=torchvision:resnet18), "

@@ -9,7 +9,7 @@ from d2ltui.zoo.registry import ModelSpec, all_specs
 
 SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
     "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
-    "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq",
+    "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq", "Computer vision": "Vision",
     "Attention and Transformers": "Attention",
 }
 
