@@ -83,3 +83,22 @@ Oh no!\tOh non !
 Relax.\tDétends-toi.
 I ran.\tJ'ai couru.
 """
+
+
+def write_hotdog(root: Path, per_class: int = 3, seed: int = 0) -> Path:
+    """The book's hot dog set as hotdog.zip unpacks: <root>/hotdog/{train,test}/{hotdog,not-hotdog}/*.png,
+    images of several sizes and aspect ratios (class 0 reddish, class 1 greenish)."""
+    import torch
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(seed)
+    folder = root / "hotdog"
+    for split in ("train", "test"):
+        for label, cls in enumerate(("hotdog", "not-hotdog")):
+            (folder / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                h, w = 40 + 17 * i, 60 + 11 * i
+                img = torch.randint(0, 120, (3, h, w), generator=g, dtype=torch.uint8)
+                img[label] += 120
+                Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / split / cls / f"{i}.png")
+    return folder

@@ -25,7 +25,7 @@ def load(name, task=None, **kw):
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
     names = {"synthetic-regression", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-             "text-file", "csv", "kaggle-house", "kernel-regression"}
+             "text-file", "csv", "kaggle-house", "kernel-regression", "hotdog"}
     assert set(DATASETS) == names
     assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED)
     assert datasets_for("seq2seq") == ["reverse", "dates", "fra-eng"]

@@ -20,10 +20,18 @@ STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num
             "time-machine": ["data.name=python-docs", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "fra-eng": ["data.name=reverse", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "synthetic-regression": [], "kernel-regression": ["data.batch_size=25"],
-            "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"]}
+            "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"],
+            "cifar10": ["data.name=shapes", "data.channels=3", "data.resize=32", "data.num_train=16", "data.num_val=8",
+                        "data.batch_size=8"],
+            "hotdog": ["data.name=shapes", "data.channels=3", "data.resize=64", "data.num_train=16", "data.num_val=8",
+                       "data.batch_size=8", "train.init_from="]}  # no ImageNet weights offline
 # What each quick preset promises in its description, checked on the validation split at the end.
 TARGETS = {"quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-lenet-shapes": ("acc", ">=", 0.8),
-           "quick-rnn-python-docs": ("ppl", "<=", 7.0), "quick-seq2seq-reverse": ("bleu", ">=", 0.8)}
+           "quick-rnn-python-docs": ("ppl", "<=", 7.0), "quick-seq2seq-reverse": ("bleu", ">=", 0.8),
+           "quick-pretrain-shapes": ("acc", ">=", 0.4), "quick-finetune-shapes": ("acc", ">=", 0.85),
+           "quick-scratch-shapes": ("acc", "<=", 0.75)}
+# The run a quick preset's train.init_from names, and the quick preset that makes it.
+SOURCES = {"shapes-0-7": "quick-pretrain-shapes"}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,8 +85,12 @@ def test_book_preset_trains_a_few_steps(tmp_path, name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", QUICK)
-def test_quick_preset_reaches_its_stated_target(tmp_path, name):
+def test_quick_preset_reaches_its_stated_target(tmp_path, name, monkeypatch):
     cfg, description = resolve(name)
+    if cfg.train.init_from:  # first the run it starts from, in the default runs folder
+        monkeypatch.setenv("D2LTUI_RUNS_DIR", str(tmp_path))
+        source, _ = resolve(SOURCES[cfg.train.init_from])
+        assert fit(source, RunDir.create(tmp_path, dump_toml(source), cfg.train.init_from)).state == "finished"
     start = time.perf_counter()
     run = RunDir.create(tmp_path, dump_toml(cfg), name)
     result = fit(cfg, run)

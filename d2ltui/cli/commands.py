@@ -122,6 +122,21 @@ def predict(
 
 
 @app.command()
+def augment(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="An image dataset, e.g. shapes or cifar10.")],
+    augment_: Annotated[Optional[str], typer.Option("--augment", "-a", metavar="LIST", help="Transforms, comma-separated; join with + to compose (default: each of the book's figures and flip+jitter+crop).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="Seed of the random draws.")] = 0,
+    index: Annotated[int, typer.Option("--index", min=0, metavar="N", help="Which validation image.")] = 0,
+    set_: SetOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The grids as JSON instead of pictures.")] = False,
+) -> None:
+    """Show what augmentation does: one image and a 2x4 grid per transform."""
+    from d2ltui.cli.augmenting import run_augment
+
+    run_augment(dataset, augment_, seed, set_ or [], index, json_out)
+
+
+@app.command()
 def presets() -> None:
     """List the presets, shipped and saved (a saved one wins over a shipped one of its name)."""
     from d2ltui.cli.training import run_presets

@@ -115,6 +115,11 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.engine.state import validated
     from d2ltui.engine.trainer import check_world_size, fit
 
+    if cfg.train.init_from and not resume:  # the source, checked and pinned before the run exists
+        from d2ltui.engine.finetune import check_available, resolve_source
+
+        cfg.train.init_from = resolve_source(cfg.train.init_from, cfg.model.name, runs_dir)
+        check_available(cfg.train.init_from, cfg.data.download)
     info, device, data = _prepare(cfg)
     if cfg.data.folds > 1:
         return _train_folds(cfg, info, data, runs_dir, resume, run_id, plain)

@@ -16,6 +16,7 @@ from typing import Any
 from d2ltui.config.presets import preset_files, read_preset_file
 from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict
 from d2ltui.data.registry import check_config, check_task, task_for
+from d2ltui.engine.finetune import is_torchvision, resolve_source
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
@@ -122,6 +123,8 @@ def validate(cfg: RunConfig) -> ModelSpec:
     device = cfg.train.device
     if not DEVICE_RE.fullmatch(device.strip().lower()):
         raise UserError(f"train.device: {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+    if is_torchvision(cfg.train.init_from):
+        resolve_source(cfg.train.init_from, cfg.model.name)
     return spec
 
 

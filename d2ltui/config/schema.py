@@ -38,6 +38,18 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSI
     return field(default=default, metadata=meta)
 
 
+# data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image
+AUGMENTS: dict[str, str] = {
+    "flip": "RandomHorizontalFlip",
+    "vflip": "RandomVerticalFlip",
+    "crop": "RandomResizedCrop, scale 0.1-1, ratio 0.5-2 (the book's shape_aug)",
+    "resized-crop": "RandomResizedCrop with torchvision's defaults (the book's fine-tuning)",
+    "brightness": "ColorJitter brightness 0.5",
+    "hue": "ColorJitter hue 0.5",
+    "jitter": "ColorJitter brightness, contrast, saturation and hue 0.5 (the book's color_aug)",
+}
+
+
 @dataclass
 class DataConfig:
     name: str = "shapes"
@@ -47,7 +59,7 @@ class DataConfig:
     batch_size: int = rule(128, min=1, max=1_000_000)
     resize: int = rule(0, min=8, max=1024, off=0)  # 0 keeps the dataset's own size
     channels: int = rule(0, choices=(0, 1, 3))  # 0 keeps the dataset's own channels (shapes: 1)
-    augment: list[str] = rule(factory=list, choices=("flip", "crop", "jitter"))
+    augment: list[str] = rule(factory=list, choices=tuple(AUGMENTS))  # drawn per image, training batches only
     num_train: int = rule(0, min=0)  # 0 means the dataset's default size (embedded sets)
     num_val: int = rule(0, min=0)
     num_steps: int = rule(32, min=2)  # sequence length for language models and seq2seq
@@ -57,6 +69,7 @@ class DataConfig:
                                         "drop_columns"))  # tabular: how missing values are filled
     download: bool = True
     seed: int = rule(0, min=0)
+    classes: list = rule(factory=list)  # a subset of the classes (indices or names), relabelled from 0
 
 
 @dataclass
@@ -68,6 +81,7 @@ class OptimConfig:
     clip: float = rule(0.0, min=0)  # gradient norm clip, 0 is off
     schedule: str = rule("none", choices=("none", "cosine", "step"))
     warmup_steps: int = rule(0, min=0)
+    head_lr_mult: float = rule(1.0, gt=0, max=1e4)  # the output layer's lr as a multiple of lr (fine-tuning: 10)
 
 
 @dataclass
@@ -82,6 +96,8 @@ class TrainConfig:
     amp: str = rule("auto", choices=("auto", "bf16", "off"))  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False
+    init_from: str = ""  # start from a run (id, prefix or folder) or torchvision:resnet18 (ImageNet weights)
+    freeze: str = rule("none", choices=("none", "body"))  # body: only the output layer trains
 
 
 @dataclass
@@ -181,6 +197,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         return [v.strip() for v in value.split(",") if v.strip()]
     if kind is list and isinstance(value, tuple):
         return list(value)
+    if kind is list and isinstance(value, int) and not isinstance(value, bool):
+        return [value]
     if kind is str and not isinstance(value, str):
         return str(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

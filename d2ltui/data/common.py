@@ -38,3 +38,40 @@ def build_vocab(tokens: Iterable[str], reserved: list[str], min_freq: int = 1) -
     counts = Counter(tokens)
     rest = sorted(t for t, c in counts.items() if c >= min_freq and t not in reserved)
     return list(reserved) + rest
+
+
+def class_index(dm, item) -> int:
+    """A class of the data by index (an int or a string of digits) or by name."""
+    names = list(dm.classes)
+    index = int(item) if isinstance(item, int) or str(item).isdigit() else (names.index(item) if item in names else -1)
+    count = len(names) or int(dm.model_knobs.get("num_classes", 0))
+    if not 0 <= index < count:
+        raise UserError(f"data.classes: {item!r} is not a class of {dm.name} "
+                        f"(0..{count - 1}{': ' + ', '.join(names) if names else ''})")
+    return index
+
+
+def keep_classes(dm, classes: list):
+    """Only the examples of `classes`, relabelled 0.. in the order given (data.classes)."""
+    if dm.task != "classification":
+        raise UserError(f"data.classes: keeps classes of classification data, not {dm.task}")
+    keep = [class_index(dm, c) for c in classes]
+    if len(set(keep)) != len(keep):
+        raise UserError(f"data.classes: {classes!r} names a class twice")
+    count = max(len(dm.classes), int(dm.model_knobs.get("num_classes", 0)), max(keep) + 1)
+    relabel = torch.full((count,), -1, dtype=torch.long)
+    relabel[torch.tensor(keep)] = torch.arange(len(keep))
+
+    def part(tensors):
+        y = tensors[-1]
+        new = relabel.to(y.device)[y]
+        mask = new >= 0
+        return (*(t[mask] for t in tensors[:-1]), new[mask])
+
+    dm.train, dm.val = part(dm.train), part(dm.val)
+    if len(dm.train[0]) < 1 or len(dm.val[0]) < 1:
+        raise UserError(f"data.classes: no examples of {classes!r} in {dm.name}'s train or val split")
+    dm.classes = [dm.classes[i] if i < len(dm.classes) else str(i) for i in keep]
+    dm.model_knobs["num_classes"] = len(keep)
+    dm.info["classes_kept"] = keep
+    return dm

@@ -50,7 +50,8 @@ def _module(cfg, task, train, val, classes, size, channels, mean=None, std=None)
     return DataModule(
         name=cfg.name, task=task, train=train, val=val, input_shape=((1, out_c, out, out),),
         model_knobs={"num_classes": len(classes), "in_channels": out_c},
-        prepare=ImagePrepare(size, cfg.resize, cfg.channels, cfg.augment, mean, std), classes=list(classes),
+        prepare=ImagePrepare(size, cfg.resize, cfg.channels, cfg.augment, mean, std, seed=cfg.seed),
+        classes=list(classes),
         info={"size": size, "normalize": "mean/std" if mean else "[0, 1]"})
 
 

@@ -64,6 +64,9 @@ _ALL = [
                 "d2ltui.data.images:load_mnist"),
     DatasetInfo("cifar10", ("classification",), "CIFAR-10, 32x32 colour images, 10 classes (torchvision)", False,
                 "d2ltui.data.images:load_cifar10"),
+    DatasetInfo("hotdog", ("classification",),
+                "the book's hot dog set: 2000 train / 1800 test photos, hotdog or not (ImageFolder, 224 px)", False,
+                "d2ltui.data.folders:load_hotdog"),
     DatasetInfo("time-machine", ("language-model",), "H. G. Wells' The Time Machine, the book's character corpus",
                 False, "d2ltui.data.text:load_time_machine"),
     DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
@@ -127,6 +130,9 @@ def check_config(cfg: "DataConfig") -> None:
     from d2ltui.config.schema import check_section
 
     check_section("data", cfg)
+    bad = [c for c in cfg.classes if isinstance(c, bool) or not isinstance(c, (int, str)) or (isinstance(c, int) and c < 0)]
+    if bad or len(set(map(str, cfg.classes))) != len(cfg.classes):
+        raise UserError(f"data.classes: {cfg.classes!r} must be distinct class indices (from 0) or names")
 
 
 def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule":
@@ -137,6 +143,10 @@ def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule"
     loader = getattr(importlib.import_module(module), func)
     dm = loader(cfg, task)
     dm.info.setdefault("embedded", info.embedded)
+    if cfg.classes:
+        from d2ltui.data.common import keep_classes
+
+        dm = keep_classes(dm, cfg.classes)
     if task == "regression":  # a model serving several tasks (mlp) sizes its output from the targets
         dm.model_knobs.setdefault("num_classes", int(dm.train[-1][0].numel()))
     return dm.to(device)

@@ -122,5 +122,5 @@ def load_shapes(cfg, task: str) -> DataModule:
     return DataModule(
         name=cfg.name, task=task, train=train, val=val, input_shape=((1, channels, size, size),),
         model_knobs={"num_classes": len(CLASSES), "in_channels": channels},
-        prepare=ImagePrepare(size, 0, 0, cfg.augment), classes=list(CLASSES),
+        prepare=ImagePrepare(size, 0, 0, cfg.augment, seed=cfg.seed), classes=list(CLASSES),
         info={"size": size, "normalize": "[0, 1]"})

@@ -1,21 +1,59 @@
 """Per-batch image preparation on the device: to float, channels, resize, augmentation, normalisation.
 
-Augmentation draws per example (torchvision's v2 ops draw once per batched tensor, so a whole
-batch would flip or crop together): `flip` mirrors half the images, `crop` takes a random
-square crop of 64-100% of the area and scales it back (one `grid_sample`, fused with the
-resize), `jitter` scales brightness, contrast and saturation by factors in [0.6, 1.4].
+Augmentation is torchvision's `transforms.v2` with the book's parameters (section 14.1), drawn per
+image: a v2 transform given a batched tensor draws once for the whole batch, so each image of a
+training batch goes through the pipeline on its own. The draws come from the preparation's own
+generator state (`state_dict`), which the task checkpoints, so a resumed run augments exactly as
+the uninterrupted one would. Evaluation batches are never augmented.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms import v2
 
 from d2ltui.data.base import Batch
+from d2ltui.config.schema import AUGMENTS
 
 GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the normalisation of torchvision's ImageNet weights
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# name -> the v2 transform for output side `out`; the names (and their help) are owned by data.registry
+FACTORIES: dict[str, Callable[[int], v2.Transform]] = {
+    "flip": lambda out: v2.RandomHorizontalFlip(),
+    "vflip": lambda out: v2.RandomVerticalFlip(),
+    "crop": lambda out: v2.RandomResizedCrop((out, out), scale=(0.1, 1), ratio=(0.5, 2), antialias=True),
+    "resized-crop": lambda out: v2.RandomResizedCrop(out, antialias=True),
+    "brightness": lambda out: v2.ColorJitter(brightness=0.5, contrast=0, saturation=0, hue=0),
+    "hue": lambda out: v2.ColorJitter(brightness=0, contrast=0, saturation=0, hue=0.5),
+    "jitter": lambda out: v2.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
+}
+assert set(FACTORIES) == set(AUGMENTS), "every augmentation name has its transform"
+ORDER = ("flip", "vflip", "brightness", "hue", "jitter", "crop", "resized-crop")  # the book's composition order
+
+
+def pipeline(names: Sequence[str], out: int) -> v2.Compose | None:
+    """The v2 composition of the named augmentations (the book's order: flips, colour, shape), or None."""
+    steps = [FACTORIES[n](out) for n in ORDER if n in names]
+    return v2.Compose(steps) if steps else None
+
+
+def seeded_state(seed: int) -> torch.Tensor:
+    """A CPU generator state fixed by `seed` (the format of torch.get_rng_state)."""
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + 41).get_state()
+
+
+def per_image(x: torch.Tensor, transform: v2.Transform, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`transform` applied to each image of x (N, C, H, W) with its own draws from the generator `state`;
+    returns the images stacked and the generator's state after the draws. The global generator is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(state)
+        out = torch.stack([transform(img) for img in x])
+        return out, torch.get_rng_state()
 
 
 def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -29,48 +67,41 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     return (GREY[0] * r + GREY[1] * g + GREY[2] * b).unsqueeze(1)
 
 
-def random_crop_resize(x: torch.Tensor, size: int, min_area: float = 0.64) -> torch.Tensor:
-    """A random square crop per example (min_area..1 of the image) resampled to size x size."""
-    b = x.shape[0]
-    scale = torch.sqrt(torch.empty(b, device=x.device).uniform_(min_area, 1.0))
-    shift = (1 - scale).unsqueeze(1) * (torch.rand(b, 2, device=x.device) * 2 - 1)
-    theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = scale
-    theta[:, 1, 1] = scale
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta, [b, x.shape[1], size, size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def random_flip(x: torch.Tensor) -> torch.Tensor:
-    mask = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
-    return torch.where(mask, x.flip(-1), x)
-
-
-def jitter(x: torch.Tensor, strength: float = 0.4) -> torch.Tensor:
-    b = x.shape[0]
-
-    def factor() -> torch.Tensor:
-        return torch.empty(b, 1, 1, 1, device=x.device, dtype=x.dtype).uniform_(1 - strength, 1 + strength)
-
-    x = x * factor()
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * factor() + mean
-    if x.shape[1] == 3:
-        grey = to_channels(x, 1)
-        x = (x - grey) * factor() + grey
-    return x.clamp(0, 1)
+def centre_crop(x: torch.Tensor, out: int) -> torch.Tensor:
+    top, left = (x.shape[-2] - out) // 2, (x.shape[-1] - out) // 2
+    return x[..., top:top + out, left:left + out]
 
 
 class ImagePrepare:
-    """Callable `prepare(batch, train)` for (images, labels) batches; a picklable class, not a closure."""
+    """Callable `prepare(batch, train)` for (images, labels) batches; a picklable class, not a closure.
+
+    `size` is the stored side, `resize` the side the model sees (0: the stored one); with
+    `centre` the images are centre-cropped to it instead of resized (the book's hot dog test
+    pipeline: resize to 256, centre crop 224). `mean`/`std` normalise after augmentation.
+    """
 
     def __init__(self, size: int, resize: int = 0, channels: int = 0, augment: Sequence[str] = (),
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
-        self.size, self.resize, self.channels = size, resize, channels
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None, seed: int = 0,
+                 centre: bool = False):
+        self.size, self.resize, self.channels, self.centre = size, resize, channels, centre
         self.augment = tuple(augment)
         self.mean, self.std = mean, std
+        self.rng = seeded_state(seed)
         self._stats: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def out(self) -> int:
+        return self.resize or self.size
+
+    def normalise_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Normalise with these statistics from now on (pretrained weights expect their own)."""
+        self.mean, self.std, self._stats = tuple(mean), tuple(std), {}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"rng": self.rng.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.rng = state["rng"].cpu().to(torch.uint8).clone()
 
     def stats(self, channels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std shaped (1, C, 1, 1) on the device, made once per (channels, device)."""
@@ -86,20 +117,32 @@ class ImagePrepare:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_stats": {}}
 
+    def fit(self, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic size step: centre crop or resize to the output side."""
+        out = self.out
+        if x.shape[-1] == out and x.shape[-2] == out:
+            return x
+        if self.centre and x.shape[-1] >= out and x.shape[-2] >= out:
+            return centre_crop(x, out)
+        return F.interpolate(x, size=(out, out), mode="bilinear", align_corners=False,
+                             antialias=out < x.shape[-1])
+
+    def augmented(self, x: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+        """x (N, C, H, W) floats in [0, 1] through the named augmentations, per image, at the output side."""
+        crops = any(n in ("crop", "resized-crop") for n in names)
+        if not crops:
+            x = self.fit(x)
+        transform = pipeline(names, self.out)
+        if transform is None:
+            return x
+        x, self.rng = per_image(x, transform, self.rng)
+        return x
+
     def __call__(self, batch: Batch, train: bool) -> Batch:
         x, *rest = batch
         x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
         x = to_channels(x, self.channels)
-        out = self.resize or self.size
-        if train and "crop" in self.augment:
-            x = random_crop_resize(x, out)
-        elif x.shape[-1] != out or x.shape[-2] != out:
-            x = F.interpolate(x, size=(out, out), mode="bilinear", align_corners=False,
-                              antialias=out < x.shape[-1])
-        if train and "flip" in self.augment:
-            x = random_flip(x)
-        if train and "jitter" in self.augment:
-            x = jitter(x)
+        x = self.augmented(x, self.augment) if train and self.augment else self.fit(x)
         if self.mean is not None:
             mean, std = self.stats(x.shape[1], x.device)
             x = (x - mean) / std

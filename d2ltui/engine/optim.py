@@ -13,9 +13,9 @@ from d2ltui.config.schema import OptimConfig
 def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
                    lr: float | None = None) -> torch.optim.Optimizer:
     """The optimizer named by optim.name (at `lr` when given, else optim.lr), weight decay applied by the
-    optimizer itself."""
-    params = [p for p in params if p.requires_grad]
+    optimizer itself. `params` may be groups, dicts of `params` and `lr_mult` (a multiple of the lr)."""
     lr = cfg.lr if lr is None else lr
+    params = trainable_groups(params, lr)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "adam":
@@ -23,6 +23,16 @@ def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
     if cfg.name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.name!r}")
+
+
+def trainable_groups(params: Iterable, lr: float) -> list:
+    """Parameters that require grad; groups (dicts with `lr_mult`) become torch param groups at lr x mult."""
+    params = list(params)
+    if not params or not isinstance(params[0], dict):
+        return [p for p in params if p.requires_grad]
+    groups = [{"params": [p for p in g["params"] if p.requires_grad], "lr": lr * g.get("lr_mult", 1.0)}
+              for g in params]
+    return [g for g in groups if g["params"]]
 
 
 def lr_factor(step: int, total: int, schedule: str, warmup: int) -> float:
@@ -52,8 +62,8 @@ class Optimization:
 
     def __init__(self, cfg: OptimConfig, params: Iterable[torch.nn.Parameter], total_steps: int,
                  lr: float | None = None) -> None:
-        self.params = [p for p in params if p.requires_grad]
-        self.optimizer = make_optimizer(cfg, self.params, lr)
+        self.optimizer = make_optimizer(cfg, params, lr)
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.scheduler = make_scheduler(cfg, self.optimizer, total_steps)
         self.scheduled = cfg.schedule != "none" or cfg.warmup_steps > 0  # else the lr is constant
         self.clip = cfg.clip

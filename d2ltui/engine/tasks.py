@@ -14,7 +14,9 @@ from torch.nn import functional as F
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
 from d2ltui.engine import attention_maps
+from d2ltui.data.thumbnails import thumbnails
 from d2ltui.engine.batches import DatasetBatches
+from d2ltui.engine.finetune import prepare_model
 from d2ltui.engine.optim import Optimization
 from d2ltui.engine.window import StepStats
 from d2ltui.metrics import HIGHER_IS_BETTER
@@ -66,7 +68,8 @@ class Task:
     def setup(self, ctx: StepContext) -> None:
         """Bind the models and make the optimizers; the loop calls it once, before training."""
         self.ctx = ctx
-        self.optimization = Optimization(ctx.cfg.optim, ctx.model.parameters(), ctx.total_steps)
+        params = prepare_model(ctx.cfg, ctx.model, self.data.prepare)  # train.init_from, freeze, head lr
+        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps)
 
     def batches(self) -> DatasetBatches:
         """The source of training batches (after `setup`)."""
@@ -85,12 +88,17 @@ class Task:
         return self.optimization.lr
 
     def state_dict(self) -> dict[str, Any]:
-        """Every model and optimizer the task trains, for the checkpoint."""
-        return {"model": self.ctx.model.state_dict(), **self.optimization.state_dict()}
+        """Every model and optimizer the task trains, and the data preparation's generator, for the checkpoint."""
+        state = {"model": self.ctx.model.state_dict(), **self.optimization.state_dict()}
+        if hasattr(self.data.prepare, "state_dict"):  # augmentation draws (data/transforms.py)
+            state["prepare"] = self.data.prepare.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.ctx.model.load_state_dict(state["model"])
         self.optimization.load_state_dict(state)
+        if "prepare" in state and hasattr(self.data.prepare, "load_state_dict"):
+            self.data.prepare.load_state_dict(state["prepare"])
 
     # -- losses, validation, samples ---------------------------------------------------------------
 
@@ -234,17 +242,6 @@ class Classification(Task):
         return {"grid": {"x": [round(v, 3) for v in xs.tolist()], "y": [round(v, 3) for v in ys.tolist()],
                          "classes": classes.tolist()},
                 "points": [[round(a, 3), round(b, 3), int(c)] for (a, b), c in zip(X[:200].tolist(), y[:200].tolist())]}
-
-
-def thumbnails(X: torch.Tensor, side: int = 28) -> list[list[list[float]]]:
-    """Images (N, C, H, W) as grey side x side (or smaller) grids of values in [0, 1]."""
-    grey = X.float().mean(1, keepdim=True)
-    if grey.shape[-1] > side or grey.shape[-2] > side:
-        grey = F.adaptive_avg_pool2d(grey, (min(side, grey.shape[-2]), min(side, grey.shape[-1])))
-    lo = grey.amin((1, 2, 3), keepdim=True)
-    hi = grey.amax((1, 2, 3), keepdim=True)
-    grey = ((grey - lo) / (hi - lo).clamp_min(1e-6)).squeeze(1)
-    return [[[round(v, 2) for v in row] for row in image] for image in grey.tolist()]
 
 
 def join_tokens(tokens: list[str]) -> str:

@@ -11,6 +11,7 @@ CH_MODERN = "8 Modern CNNs"
 CH_RNN = "9-10 Recurrent networks"
 CH_ENCDEC = "10-11 Encoder-decoder"
 CH_ATTN = "11 Attention and Transformers"
+CH_CV = "14 Computer vision"
 
 IMG28 = ((1, 1, 28, 28),)
 IMG96 = ((1, 1, 96, 96),)
@@ -109,7 +110,9 @@ _image("googlenet", CH_MODERN, "d2ltui.zoo.googlenet:googlenet", IMG96,
 _image("resnet18", CH_MODERN, "d2ltui.zoo.resnet:resnet", IMG96,
        "ResNet-18: residual blocks with batch normalisation (He et al., 2016).",
        Knob("arch", tuple, ((2, 64), (2, 128), (2, 256), (2, 512)), "(num_residuals, channels) per stage",
-            check=_arch_pairs), _norm("batch"))
+            check=_arch_pairs), _norm("batch"),
+       Knob("stem", str, "7x7", "first block: 7x7 conv + max-pool, or the book's 3x3 conv without pool "
+            "(small images)", choices=("7x7", "3x3")))
 _image("resnext", CH_MODERN, "d2ltui.zoo.resnet:resnext", IMG96,
        "ResNeXt: residual blocks with grouped 3x3 convolutions (Xie et al., 2017).",
        Knob("arch", tuple, ((2, 64), (2, 128), (2, 256), (2, 512)), "(num_residuals, channels) per stage",
@@ -177,3 +180,11 @@ _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
        Knob("num_heads", int, 8, "attention heads (must divide num_hiddens)", min=1, max=1024),
        Knob("num_blks", int, 2, "encoder blocks", min=1, max=64),
        _dropout(0.1))
+
+# Computer vision
+register(ModelSpec(
+    "tv-resnet18", CH_CV, "classification", "image", ((1, 3, 224, 224),),
+    "d2ltui.zoo.resnet:torchvision_resnet18",
+    _k(CLASSES, Knob("in_channels", int, 3, "input channels (ImageNet weights need 3)", min=1, max=64), INIT),
+    "torchvision's ResNet-18, the layout of its ImageNet weights (train.init_from=torchvision:resnet18), "
+    "as the book fine-tunes it (section 14.2)."))

@@ -66,8 +66,14 @@ class ResNeXtBlock(nn.Module):
 BlockFn = Callable[..., nn.Module]  # (in_channels, num_channels, use_1x1conv=, strides=, norm=)
 
 
-def stem(in_channels: int, norm: str) -> nn.Sequential:
-    """ResNet's b1 (also DenseNet's): 7x7 stride-2 conv to 64 channels, norm, ReLU, 3x3 stride-2 max-pool."""
+STEMS = ("7x7", "3x3")
+
+
+def stem(in_channels: int, norm: str, kind: str = "7x7") -> nn.Sequential:
+    """ResNet's b1 (also DenseNet's): 7x7 stride-2 conv to 64 channels, norm, ReLU, 3x3 stride-2 max-pool;
+    "3x3" is the book's small-image variant (section 13.6 and 14.1): a 3x3 stride-1 conv, norm, ReLU, no pool."""
+    if kind == "3x3":
+        return nn.Sequential(ordered(conv_unit(1, in_channels, 64, 3, 1, 1, norm=norm)))
     return nn.Sequential(ordered(conv_unit(1, in_channels, 64, 7, 2, 3, norm=norm),
                                  [("pool", nn.MaxPool2d(3, 2, 1))]))
 
@@ -92,8 +98,8 @@ class ResNet(nn.Sequential):
     """
 
     def __init__(self, arch: tuple[tuple[int, int], ...], num_classes: int = 10, in_channels: int = 1,
-                 norm: str = "batch", block: BlockFn = Residual) -> None:
-        stages, channels = [("b1", stem(in_channels, norm))], 64
+                 norm: str = "batch", block: BlockFn = Residual, stem_kind: str = "7x7") -> None:
+        stages, channels = [("b1", stem(in_channels, norm, stem_kind))], 64
         for i, (num_residuals, num_channels) in enumerate(arch):
             stages.append((f"b{i + 2}", stage(block, num_residuals, channels, num_channels, i == 0, norm)))
             channels = num_channels
@@ -103,9 +109,20 @@ class ResNet(nn.Sequential):
 
 
 def resnet(num_classes: int = 10, in_channels: int = 1, arch: tuple[tuple[int, int], ...] = ((2, 64), (2, 128),
-           (2, 256), (2, 512)), norm: str = "batch") -> ResNet:
-    """ResNet-18 with the default arch."""
-    return ResNet(arch, num_classes, in_channels, norm)
+           (2, 256), (2, 512)), norm: str = "batch", stem: str = "7x7") -> ResNet:
+    """ResNet-18 with the default arch; stem="3x3" is the book's ResNet-18 for 32x32 images."""
+    return ResNet(arch, num_classes, in_channels, norm, stem_kind=stem)
+
+
+def torchvision_resnet18(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
+    """torchvision's ResNet-18 (`torchvision.models.resnet18`), the network whose ImageNet weights the book
+    fine-tunes (section 14.2); another input channel count gets a fresh first conv."""
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=num_classes)
+    if in_channels != 3:
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return net
 
 
 def resnext(num_classes: int = 10, in_channels: int = 1, arch: tuple[tuple[int, int], ...] = ((2, 64), (2, 128),

@@ -71,6 +71,7 @@ class ConfigPanel(VerticalScroll):
             yield Select([(n, n) for n in preset_names()], id="preset", prompt="load preset")
             yield Input(id="preset-name", placeholder="save as...")
             yield Button("Save", id="save-preset")
+            yield Button("Augment", id="preview-augment")
 
     def on_mount(self) -> None:
         titles = {"data.name": "dataset", "optim.name": "optimizer", "model.init": "init"}
@@ -174,6 +175,18 @@ class ConfigPanel(VerticalScroll):
         """List the presets again (after one was saved)."""
         self.query_one("#preset", Select).set_options([(n, n) for n in preset_names()])
 
+    def preview_augmentation(self) -> None:
+        """Open the augmentation preview for the panel's dataset, size and augmentation list."""
+        from d2ltui.tui.screens.augment import AugmentScreen
+
+        augment = [a.strip() for a in self.query_one(f"#{_fid('data.augment')}", Input).value.split(",") if a.strip()]
+        name = self.query_one(f"#{_fid('data.name')}", Select).value
+        resize = self.query_one(f"#{_fid('data.resize')}", Input).value.strip()
+        data = {"name": str(name) if name != Select.NULL else "shapes",
+                "resize": int(resize) if resize.isdigit() else 0}
+        seed = self.query_one(f"#{_fid('train.seed')}", Input).value.strip()
+        self.app.push_screen(AugmentScreen(data, augment, int(seed or 0)))
+
     def device(self) -> tuple[str, int]:
         value = str(self.query_one("#cfg-device", Select).value)
         if value.startswith("all:"):
@@ -197,5 +210,7 @@ class ConfigPanel(VerticalScroll):
         event.stop()
         if event.button.id == "start":
             self.post_message(self.StartRequested())
+        elif event.button.id == "preview-augment":
+            self.preview_augmentation()
         elif event.button.id == "save-preset":
             self.post_message(self.SaveRequested(self.query_one("#preset-name", Input).value.strip()))

@@ -12,13 +12,16 @@ PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f
            "#fabebe", "#008080")
 
 
-def _grey(v: float) -> str:
+def _grey(v: float | str) -> str:
+    if isinstance(v, str):  # a colour cell, '#rrggbb'
+        return v
     level = max(0, min(255, int(v * 255)))
     return f"#{level:02x}{level:02x}{level:02x}"
 
 
-def half_blocks(image: list[list[float]], width: int) -> list[Text]:
-    """An image (rows of values in [0, 1]) as lines of '▀' cells, two pixel rows per line."""
+def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[Text]:
+    """An image (rows of grey values in [0, 1] or of '#rrggbb' colours) as lines of '▀' cells, two pixel
+    rows per line."""
     h, w = len(image), len(image[0]) if image else 0
     if not h or not w:
         return []
