@@ -81,6 +81,7 @@ class TrainConfig:
     amp: str = rule("auto", choices=("auto", "bf16", "off"))  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False
+    tensorboard: bool = False  # also write TensorBoard event files into the run's tensorboard/ folder
 
 
 @dataclass

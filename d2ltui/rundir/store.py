@@ -22,6 +22,7 @@ from d2ltui.rundir.states import LIVE_STATES, RunState
 
 CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG = (
     "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log")
+TENSORBOARD = "tensorboard"  # a folder of TensorBoard event files (train.tensorboard=true)
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
 
 
