@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,7 +62,8 @@ def add_graph(writer: Any, cfg: Any, data: Any) -> str:
         model = build_model(spec, merge_data_knobs(cfg, spec, data.model_knobs, data.name), data.input_shape, "cpu")
         inputs = tuple(t[:2].cpu() for t in data.train[:len(data.input_shape)])
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # add_graph traces with torch.jit, which warns
             writer.add_graph(model, inputs if len(inputs) > 1 else inputs[0])
         return ""
     except Exception as err:  # a model the tracer cannot follow: scalars are still written

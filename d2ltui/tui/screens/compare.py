@@ -32,10 +32,13 @@ class CompareScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"{len(self.paths)} runs"
+        self.sub_title = self.subtitle()
         self.fill_table(self.query_one(DataTable))
         self.refresh_curves()
         self.set_interval(1.0, self.refresh_curves)
+
+    def subtitle(self) -> str:
+        return f"{len(self.paths)} runs"
 
     def fill_table(self, table: DataTable) -> None:
         """The settings in which the runs differ, one column per run."""

@@ -19,10 +19,16 @@ class SweepScreen(CompareScreen):
         members = [sweep / m["id"] for m in read_sweep(sweep)["members"]]
         super().__init__([p for p in members if p.is_dir()])
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.sub_title = f"sweep {self.sweep.name}: {len(self.paths)} runs"
-        self.set_interval(2.0, self.refresh_table)
+    TABLE_EVERY = 5  # re-read the table (every member's records) every this many curve refreshes
+
+    def subtitle(self) -> str:
+        return f"sweep {self.sweep.name}: {len(self.paths)} runs"
+
+    def refresh_curves(self) -> None:
+        super().refresh_curves()
+        self.ticks = getattr(self, "ticks", 0) + 1
+        if self.ticks % self.TABLE_EVERY == 0:
+            self.refresh_table()
 
     def fill_table(self, table: DataTable) -> None:
         record, metric, rows, _ = sweep_table(self.sweep)
@@ -37,7 +43,7 @@ class SweepScreen(CompareScreen):
                           format_mean_std(row.mean, row.std), " ".join(sorted(set(row.states))))
 
     def refresh_table(self) -> None:
-        """Members still training: re-read the table (their status and metrics files) every couple of seconds."""
+        """Members still training: re-read the table (their status and metrics files) every few seconds."""
         table = self.query_one(DataTable)
         _, _, rows, _ = sweep_table(self.sweep)
         table.clear()
