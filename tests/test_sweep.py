@@ -187,3 +187,24 @@ def test_book_ablation_presets_are_sweeps_whose_every_point_validates():
             resolve(name, [f"{key}={value!r}"])
     wd, _ = resolve("sweep-weight-decay")  # the book's section 3.7: batch 5, lr 0.01, 10 epochs
     assert (wd.data.name, wd.data.batch_size, wd.optim.lr, wd.train.epochs) == ("weight-decay", 5, 0.01, 10)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_running_member_with_a_checkpoint(tmp_path):
+    env = {**os.environ, "D2LTUI_RUNS_DIR": str(tmp_path)}
+    args = [sys.executable, "-m", "d2ltui", "sweep", "quick-linear", "--grid", "train.epochs=300,2", "--set",
+            "data.num_train=64", "--set", "data.num_val=32"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: any(tmp_path.glob("*/sweep.json")))
+        path = next(tmp_path.glob("*/sweep.json")).parent
+        first, second = (path / m["id"] for m in read_sweep(path)["members"])
+        _wait(lambda: _state(first) == "running" and (first / "metrics.jsonl").exists())
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and f"sweep --resume {path.name}" in out
+    assert _state(first) == "stopped" and (first / "checkpoint.pt").exists() and not second.exists()
+    rows = list_run_summaries(tmp_path)
+    assert [(r.kind, r.state) for r in rows] == [("sweep", "stopped"), ("run", "stopped"), ("run", "pending")]

@@ -76,3 +76,21 @@ def test_without_the_package_one_line_says_how_to_install(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
     code, _, err = cli("export", "any", "--tensorboard", str(tmp_path / "x"), "--runs-dir", str(tmp_path))
     assert code == 2 and 'pip install "d2ltui[tensorboard]"' in err
+
+
+def test_a_resume_purges_the_events_past_its_checkpoint(tmp_path):
+    code, _, err = cli("train", *TINY, "--set", "train.tensorboard=true", "--runs-dir", str(tmp_path), "--run-id", "r")
+    assert code == 0, err
+    run = RunDir(tmp_path / "r")
+    last = max(r["step"] for r in run.metrics())
+    from torch.utils.tensorboard import SummaryWriter
+
+    stray = SummaryWriter(str(run.path / "tensorboard"))  # events a killed run wrote after its last checkpoint
+    stray.add_scalar("train/loss", 99.0, last + 1)
+    stray.close()
+    code, _, err = cli("train", "--resume", "r", "--set", "train.epochs=3", "--runs-dir", str(tmp_path), "--plain")
+    assert code == 0, err
+    acc = read_back(run.path / "tensorboard")
+    got, want = scalar_pairs(acc, "train/loss"), expected(run, "train", "loss")
+    assert [s for s, _ in got] == [s for s, _ in want] and 99.0 not in [v for _, v in got]
+    assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-6)

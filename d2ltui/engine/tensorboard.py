@@ -81,7 +81,8 @@ class TensorBoardWriter:
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
-            self.writer = summary_writer(self.logdir, purge_step=event.start_step or None)
+            # a resume from step S keeps what was written up to S and drops the later events, as metrics.jsonl does
+            self.writer = summary_writer(self.logdir, purge_step=event.start_step + 1 if event.start_step else None)
             if self.graph and not event.start_step and (why := self.graph(self.writer)):
                 print(f"tensorboard: model graph not written ({why})", file=sys.stderr, flush=True)
         elif self.writer is None:
