@@ -8,6 +8,7 @@ from pathlib import Path
 
 from d2ltui.errors import UserError
 from d2ltui.format import format_mean_std
+from d2ltui.rundir.states import RunState
 from d2ltui.rundir.sweeps import sweep_table
 
 
@@ -70,7 +71,7 @@ def sweep_preset(target: str) -> dict:
 def print_table(path: Path, json_out: bool) -> int:
     """The sweep's table: per setting, the best metric's mean ± std over seeds; 0 when every run finished."""
     record, metric, rows, members = sweep_table(path)
-    finished = all(m.state == "finished" for m in members)
+    finished = all(m.state == RunState.FINISHED for m in members)
     if json_out:
         print(json.dumps({"sweep": record["id"], "path": str(path), "grid": record["grid"], "seeds": record["seeds"],
                           "metric": metric, "rows": [r.to_dict() for r in rows]}, indent=1))
@@ -79,7 +80,7 @@ def print_table(path: Path, json_out: bool) -> int:
     header = [*keys, "runs", f"best {metric or 'metric'} (mean ± std)"]
     table = [header]
     for row in rows:
-        done = sum(s == "finished" for s in row.states)
+        done = sum(s == RunState.FINISHED for s in row.states)
         table.append([*(str(row.setting[k]) for k in keys), f"{done}/{len(row.states)}",
                       format_mean_std(row.mean, row.std)])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

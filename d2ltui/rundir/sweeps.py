@@ -65,7 +65,7 @@ def member_summary(sweep: Path, member: dict[str, Any]) -> RunSummary:
     if (path / CONFIG).exists() or path.is_dir():
         row = summarise(path)
     else:
-        row = RunSummary(id=member["id"], path=str(path), state="pending", model="", data="", metric=None, best=None,
+        row = RunSummary(id=member["id"], path=str(path), state=RunState.PENDING.value, model="", data="", metric=None, best=None,
                          step=None, total_steps=None, epoch=None, total_epochs=None, duration_s=None, started=None,
                          message="not started yet")
     row.id, row.sweep = f"{sweep.name}/{member['id']}", sweep.name
@@ -128,7 +128,7 @@ def sweep_summary(path: Path, table: tuple | None = None) -> RunSummary:
     elif all(s == RunState.FINISHED for s in states):
         state = RunState.FINISHED.value
     else:
-        state = next((s for s in (RunState.CRASHED, RunState.STOPPED, "pending") if s in states), states[0] if states else "?")
+        state = next((s for s in (RunState.CRASHED, RunState.STOPPED, RunState.PENDING) if s in states), states[0] if states else "?")
     means = [r.mean for r in rows if r.mean is not None]
     best = ((max if HIGHER_IS_BETTER.get(metric or "", False) else min)(means)) if means else None
     done = sum(s == RunState.FINISHED for s in states)

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from d2ltui.rundir.states import LIVE_STATES
+from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.index import RunSummary
 from d2ltui.tui.runlog import best_text, duration_text, list_runs
 from d2ltui.tui.screens.dialogs import ChoiceScreen
@@ -93,7 +93,7 @@ class RunsScreen(Screen):
         run = self.current()
         if run and run.kind == "sweep":
             self.open_sweep(run)
-        elif run and run.state == "pending":
+        elif run and run.state == RunState.PENDING:
             self.notify(f"{run.id} has not started yet", severity="warning")
         elif run:
             self.app.open_run(Path(run.path))
@@ -109,7 +109,7 @@ class RunsScreen(Screen):
         if not self.marked and (run := self.current()) and run.kind == "sweep":
             self.open_sweep(run)
             return
-        chosen = [Path(r.path) for r in self.runs if r.id in self.marked and r.kind == "run" and r.state != "pending"] \
+        chosen = [Path(r.path) for r in self.runs if r.id in self.marked and r.kind == "run" and r.state != RunState.PENDING] \
             or ([Path(self.current().path)] if self.current() and self.current().kind == "run" else [])
         if chosen:
             self.app.push_screen(CompareScreen(chosen))

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from d2ltui.format import format_mean_std
+from d2ltui.rundir.states import RunState
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
 from d2ltui.tui.screens.compare import CompareScreen
 
@@ -38,7 +39,7 @@ class SweepScreen(CompareScreen):
 
     def show_rows(self, table: DataTable, rows: list) -> None:
         for row in rows:
-            done = sum(s == "finished" for s in row.states)
+            done = sum(s == RunState.FINISHED for s in row.states)
             table.add_row(*(str(row.setting.get(k)) for k in self.keys), f"{done}/{len(row.states)}",
                           format_mean_std(row.mean, row.std), " ".join(sorted(set(row.states))))
 
