@@ -27,6 +27,8 @@ def test_grid_keys_get_their_section_and_values_their_type():
     grid = sw.parse_grid(["lr=0.01,0.1", "dropout=0,0.5", "optim.name=sgd,adam", "model.hidden=(64,),(128, 64)"])
     assert grid == {"optim.lr": [0.01, 0.1], "model.dropout": [0, 0.5], "optim.name": ["sgd", "adam"],
                     "model.hidden": [(64,), (128, 64)]}
+    assert sw.member_id(3, {"optim.weight_decay": 3.0, "model.hidden": (64, 32)}, 1) == \
+        "03-weight_decay-3.0_hidden-64x32-seed1"  # a folder name a shell takes as it is
     with pytest.raises(Exception, match="expected KEY=V1,V2"):
         sw.parse_grid(["optim.lr"])
 

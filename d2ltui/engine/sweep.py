@@ -68,8 +68,12 @@ def setting_overrides(setting: dict[str, Any]) -> list[str]:
 
 
 def member_id(index: int, setting: dict[str, Any], seed: int) -> str:
-    slug = "_".join(f"{key.rpartition('.')[2]}-{value}" for key, value in setting.items())
-    return f"{index:02d}-{re.sub(r'[^A-Za-z0-9.+-]+', '', slug.replace('_', '~')).replace('~', '_')}-seed{seed}"
+    """A folder name saying the setting: 03-weight_decay-3.0-seed1, 00-hidden-64x32-seed0 (characters a shell would trip on dropped)."""
+    def clean(text: Any) -> str:
+        return re.sub(r"[^A-Za-z0-9.+_-]+", "", re.sub(r"[,\s]+", "x", str(text)))
+
+    slug = "_".join(f"{clean(key.rpartition('.')[2])}-{clean(value)}" for key, value in setting.items())
+    return f"{index:02d}-{slug}-seed{seed}"
 
 
 def plan_sweep(target: str, grid: dict[str, list[Any]], seeds: int, overrides: list[str], device: str | None,
