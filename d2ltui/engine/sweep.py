@@ -137,10 +137,14 @@ class Scheduler:
             for launched, _ in self.running.values():
                 send_group(launched.pid, "kill")
         self.stopping = True
-        for launched, _ in self.running.values():
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        """Ask every running member to stop (each checkpoints first); asking twice is harmless."""
+        for launched, _ in list(self.running.values()):
             try:
                 send_group(launched.pid, "stop")
-            except (ProcessLookupError, PermissionError):
+            except PermissionError:
                 pass
 
     def start(self, slot: int, member: dict[str, Any]) -> None:
@@ -181,6 +185,7 @@ class Scheduler:
                     break
                 time.sleep(POLL_S)
             deadline = time.time() + STOP_GRACE_S
+            self.stop_all()  # again: a member launched while the signal arrived is asked too
             while self.running:  # stopping: each member checkpoints and exits
                 self.reap()
                 if time.time() > deadline:
@@ -193,11 +198,15 @@ class Scheduler:
                 signal.signal(sig, handler)
 
 
-def wait_for_live(path: Path, member: dict[str, Any]) -> None:
+def wait_for_live(path: Path, member: dict[str, Any], log: Any = None) -> None:
     """A member still trained by a process of an earlier sweep command (it outlived a killed sweep): wait for it."""
-    while (status := read_status(path / member["id"])).get("state") in LIVE_STATES and status.get("pid"):
-        if not pid_alive(status.get("pid"), status.get("host"), status.get("pid_start")):
-            return
+    said = False
+    while (status := read_status(path / member["id"])).get("state") in LIVE_STATES and status.get("pid") \
+            and pid_alive(status.get("pid"), status.get("host"), status.get("pid_start")):
+        if not said:
+            print(f"waiting for {member['id']}, still {status['state']} (pid {status['pid']})",
+                  file=log or sys.stdout, flush=True)
+            said = True
         time.sleep(1.0)
 
 
@@ -208,7 +217,7 @@ def run_members(path: Path, parallel: int | None = None, log: Any = None) -> boo
     todo = []
     for member in record["members"]:
         if (path / member["id"]).is_dir():
-            wait_for_live(path, member)
+            wait_for_live(path, member, log)
             if read_status(path / member["id"]).get("state") in DONE_STATES:
                 continue
         todo.append(member)
