@@ -126,3 +126,8 @@ def format_metrics(record: dict[str, Any]) -> str:
         if key in record:
             parts.append(f"{key} {record[key]:.4g}")
     return " ".join(parts)
+
+
+def format_mean_std(mean: float | None, std: float | None) -> str:
+    """A metric over seeds: "0.8123 ± 0.0100"; "-" when no run finished."""
+    return "-" if mean is None else f"{mean:.4g} ± {std or 0.0:.2g}"

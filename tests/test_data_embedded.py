@@ -12,7 +12,7 @@ from d2ltui.config.schema import DataConfig
 from d2ltui.data import DATASETS, datasets_for, load_data
 from d2ltui.errors import UserError
 
-EMBEDDED = {"synthetic-regression": "regression", "moons": "classification", "circles": "classification",
+EMBEDDED = {"synthetic-regression": "regression", "weight-decay": "regression", "moons": "classification", "circles": "classification",
             "spirals": "classification", "xor": "classification", "shapes": "classification",
             "python-docs": "language-model", "reverse": "seq2seq", "dates": "seq2seq",
             "tabular-missing": "regression", "kernel-regression": "regression"}
@@ -23,7 +23,7 @@ def load(name, task=None, **kw):
 
 
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
-    names = {"synthetic-regression", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
+    names = {"synthetic-regression", "weight-decay", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
              "text-file", "csv", "kaggle-house", "kernel-regression", "hotdog"}
     assert set(DATASETS) == names
@@ -48,6 +48,16 @@ def test_embedded_is_deterministic_from_the_seed(name):
     assert a.task == EMBEDDED[name] and a.name == name
     assert len(a.train) == len(a.val) == (4 if name == "kernel-regression" else 2)  # query, keys, values, y
     assert len(a.train[0]) == len(a.train[1]) and len(a.val[0]) == len(a.val[1])
+
+
+def test_weight_decay_data_is_the_books_high_dimensional_line():
+    dm = load("weight-decay")
+    X, y = dm.train
+    assert X.shape == (20, 200) and y.shape == (20, 1) and dm.val[0].shape == (100, 200)
+    assert dm.model_knobs["in_features"] == 200
+    X, y = torch.cat([X, dm.val[0]]), torch.cat([y, dm.val[1]])
+    residual = y.squeeze() - (0.05 + 0.01 * X.sum(1))  # the book: y = 0.05 + sum 0.01 x_i + N(0, 0.01^2)
+    assert abs(float(residual.mean())) < 0.004 and 0.007 < float(residual.std()) < 0.013
 
 
 def test_synthetic_regression_is_the_books_line():

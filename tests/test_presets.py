@@ -13,13 +13,14 @@ from d2ltui.engine.trainer import fit
 from d2ltui.config.schema import dump_toml
 
 PRESETS = list_presets()
-BOOK = [p.name for p in PRESETS if not p.name.startswith(("quick-", "lab-"))]  # lab-*: tests/test_lab_stories.py
-QUICK = [p.name for p in PRESETS if p.name.startswith("quick-")]
+BOOK = [p.name for p in PRESETS if not p.name.startswith(("quick-", "lab-")) and not p.sweep]  # lab-*: test_lab_stories
+QUICK = [p.name for p in PRESETS if p.name.startswith("quick-") and not p.sweep]  # sweeps: tests/test_sweep.py
 # Real data cannot be downloaded in tests: the same task's embedded set stands in, small and short.
 STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num_val=8", "data.batch_size=8"],
             "time-machine": ["data.name=python-docs", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "fra-eng": ["data.name=reverse", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "synthetic-regression": [], "kernel-regression": ["data.batch_size=25"],
+            "weight-decay": [],
             "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"],
             "cifar10": ["data.name=shapes", "data.channels=3", "data.resize=32", "data.num_train=16", "data.num_val=8",
                         "data.batch_size=8"],
@@ -49,7 +50,7 @@ def test_the_book_experiments_and_quick_ones_are_shipped():
 def test_preset_loads_and_validates(name):
     cfg, description = resolve(name)
     assert description and cfg.model.name
-    assert cfg.to_dict()["data"]["name"] in STAND_IN or name.startswith(("quick-", "lab-"))
+    assert cfg.to_dict()["data"]["name"] in STAND_IN or name.startswith(("quick-", "lab-", "sweep-"))
 
 
 def test_book_settings_are_the_books():

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from tui_pilot import pilot_test, settle_summary, until, write_run
+from tui_pilot import pilot_test, settle_summary, until, write_run, write_sweep
 
 from d2ltui.tui.app import create_app
 from d2ltui.tui.runlog import config_diff
@@ -113,3 +113,33 @@ async def test_live_runs_are_announced_at_start(tmp_path):
     app = create_app(runs_dir=root)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: any("r-live" in str(n.message) for n in app._notifications))
+
+
+@pilot_test
+async def test_a_sweep_is_grouped_and_opens_as_an_overlay_with_its_table(tmp_path):
+    root = tmp_path / "runs"
+    write_sweep(root, "sweep-a")
+    app = create_app(runs_dir=root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("r")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.loaded)
+        runs = app.screen
+        assert [(r.kind, r.id) for r in runs.runs] == [("sweep", "sweep-a")] + [
+            ("run", f"sweep-a/{m}") for m in ("00-none-seed0", "01-none-seed1", "02-batch-seed0", "03-batch-seed1")]
+        table = runs.query_one("#runs-table")
+        assert str(table.get_row_at(0)[1]) == "▸ sweep-a (4/4 runs finished)"
+        assert str(table.get_row_at(1)[1]) == "  └ 00-none-seed0"
+        await pilot.press("down", "u")  # a member resumes with its sweep, not alone
+        await until(pilot, lambda: any("sweep --resume sweep-a" in str(n.message) for n in app._notifications))
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
+        sweep = app.screen
+        await until(pilot, lambda: len(sweep.query_one("#cmp-metric", MetricPlot).series) == 4)
+        table = sweep.query_one("#diff-table")
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert rows == [["none", "2/2", "0.65 ± 0.071", "finished"], ["batch", "2/2", "0.8 ± 0", "finished"]]
+        assert [str(c.label) for c in table.columns.values()][:3] == ["model.norm", "runs", "best acc (mean ± std)"]
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await pilot.press("down", "enter")  # a member opens its own dashboard
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_pilot import settle_summary, until, write_layers, write_run
+from tui_pilot import settle_summary, until, write_layers, write_run, write_sweep
 
 from d2ltui.tui.app import create_app
 
@@ -106,6 +106,22 @@ def test_compare_screen(snap_compare, tmp_path):
         await pilot.press("space", "down", "space", "o")
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
         await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
+
+
+def test_sweep_overlay(snap_compare, tmp_path):
+    root = tmp_path / "runs"
+    sweep = write_sweep(root, "sweep-a")
+    for member in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        _pin_status(member)
+
+    async def ready(pilot):
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "SweepScreen")
+        await pilot.pause(0.5)
 
     assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
 

@@ -87,3 +87,28 @@ def write_layers(path: Path, layers: tuple[str, ...] = ("conv1", "conv2", "fc3")
                                     "saturated": 0.01 * depth, "dead": None,
                                     "grad_norm": 10.0 ** (depth - len(layers)) * (1 + step / 10),
                                     "weight_norm": 1.0 + depth, "update_ratio": 1e-3 / step}) + "\n")
+
+
+def write_sweep(root: Path, sweep_id: str = "sweep-a", grid: dict[str, list[Any]] | None = None,
+                members: list[tuple[dict[str, Any], int, int, str]] | None = None) -> Path:
+    """A sweep folder in the engine's format, written by hand: sweep.json and one run per (setting, seed, epochs, state).
+
+    A member trained for E epochs has the best val acc 0.5 + 0.1 * (E - 1) (see write_run).
+    """
+    grid = grid or {"model.norm": ["none", "batch"]}
+    members = members if members is not None else [
+        ({"model.norm": "none"}, 0, 2, "finished"), ({"model.norm": "none"}, 1, 3, "finished"),
+        ({"model.norm": "batch"}, 0, 4, "finished"), ({"model.norm": "batch"}, 1, 4, "finished")]
+    path = root / sweep_id
+    path.mkdir(parents=True)
+    record = []
+    for i, (setting, seed, epochs, state) in enumerate(members):
+        member = f"{i:02d}-{'_'.join(str(v) for v in setting.values())}-seed{seed}"
+        record.append({"id": member, "setting": setting, "seed": seed, "overrides": []})
+        if state != "pending":
+            knobs = {k.split(".", 1)[1]: v for k, v in setting.items() if k.startswith("model.")}
+            write_run(path, member, epochs=epochs, knobs=knobs, state=state)
+    (path / "sweep.json").write_text(json.dumps({
+        "id": sweep_id, "target": "lenet", "description": "by hand", "model": "lenet", "data": "shapes",
+        "grid": grid, "seeds": 2, "parallel": 1, "created": 1_700_000_000.0, "members": record}))
+    return path

@@ -87,6 +87,36 @@ def train(
 
 
 @app.command()
+def sweep(
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset (a [sweep] one gives grid and seeds), .toml file or model.", show_default=False)] = None,
+    grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", metavar="KEY=V1,V2", help="Values of one config key to try (repeatable: the grid is their product).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, metavar="N", help="Runs per setting, with train.seed, +1, ... (default 1 or the preset's).", show_default=False)] = None,
+    parallel: Annotated[Optional[int], typer.Option("--parallel", "-p", min=1, metavar="P", help="Runs at a time on the CPU (each with cores/P threads); a GPU box runs one per GPU.", show_default=False)] = None,
+    set_: SetOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
+    runs_dir: RunsDir = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", metavar="SWEEP", help="Sweep id or folder: keep its finished runs, resume the others.", show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The final table as JSON.")] = False,
+) -> None:
+    """Run a grid of settings (times seeds) as ordinary runs; end with best metric mean ± std per setting."""
+    from d2ltui.cli.sweeping import run_sweep
+
+    raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out))
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id or run folder.")],
+    tensorboard: Annotated[str, typer.Option("--tensorboard", metavar="DIR", help="Write TensorBoard event files (scalars, model graph) into DIR.")],
+    runs_dir: RunsDir = None,
+) -> None:
+    """Write a past run's records in another tool's format (TensorBoard)."""
+    from d2ltui.cli.exporting import run_export
+
+    run_export(run, tensorboard, runs_dir)
+
+
+@app.command()
 def runs(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON list instead of a table.")] = False,
     runs_dir: RunsDir = None,

@@ -1,4 +1,4 @@
-"""`d2l-tui runs`: every run with state, model, data, best metric and duration, as a table or JSON."""
+"""`d2l-tui runs`: every run with state, model, data, best metric and duration, as a table or JSON; sweeps grouped."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def run_runs(json_out: bool = False, runs_dir: str | None = None) -> None:
     table = [("RUN", "STATE", "MODEL", "DATA", "BEST", "PROGRESS", "TIME")]
     for r in rows:
         progress = f"{r.epoch or 0}/{r.total_epochs}" if r.total_epochs else "-"
+        if r.kind == "sweep":  # a sweep's row: finished members of all; its members follow, named SWEEP/RUN
+            progress += " runs"
         time_ = format_duration(r.duration_s)
         table.append((r.id, r.state, r.model, r.data, format_best(r.metric, r.best), progress, time_))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]

@@ -9,7 +9,8 @@ from typing import Any
 from d2ltui.errors import UserError
 
 RESUME_KEYS = ("train.epochs", "train.max_steps", "train.device", "train.log_every", "train.checkpoint_every",
-               "train.compile", "train.layer_stats_every")
+               "train.compile", "train.layer_stats_every",
+               "train.tensorboard")
 
 
 def _argv(target, overrides, device, runs_dir, resume, run_id, plain) -> list[str]:
@@ -152,12 +153,23 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     if info.is_main:
         print(f"run {run.id} in {run.path}", flush=True)
         subscribers.append(ConsolePrinter(live=sys.stdout.isatty() and not plain))
+        subscribers += _tensorboard(cfg, run, data)
     control = Control().install()
     try:
         result = fit(cfg, run, subscribers, control, data=data, resume=state, dist_info=info)
     finally:
         distributed.dist_teardown(info)
     return result.exit_code
+
+
+def _tensorboard(cfg, run, data) -> list:
+    """The TensorBoard subscriber when train.tensorboard is on (rank 0), else nothing."""
+    if not cfg.train.tensorboard:
+        return []
+    from d2ltui.engine.tensorboard import TensorBoardWriter, add_graph
+    from d2ltui.rundir.store import TENSORBOARD
+
+    return [TensorBoardWriter(run.path / TENSORBOARD, graph=lambda writer: add_graph(writer, cfg, data))]
 
 
 def _idle_run(resume: str, runs_dir: str | None):
@@ -188,7 +200,8 @@ def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_
         run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
     print(f"run {run.id} in {run.path}", flush=True)
     printer = ConsolePrinter(live=sys.stdout.isatty() and not plain)
-    result = fit_folds(cfg, run, [printer], Control().install(), data, resume=bool(resume))
+    result = fit_folds(cfg, run, [printer, *_tensorboard(cfg, run, data)], Control().install(), data,
+                       resume=bool(resume))
     return result.exit_code
 
 

@@ -30,10 +30,22 @@ class Preset:
     model: str
     data: str
     source: str = SHIPPED  # SHIPPED or SAVED
+    sweep: bool = False  # has a [sweep] table: `d2l-tui sweep NAME` runs its grid
 
 
 def read_preset_file(path: Path) -> tuple[dict[str, Any], str]:
-    """The TOML dict of a preset or config file (without `description`) and its description."""
+    """The TOML dict of a preset or config file (without `description` and `[sweep]`) and its description."""
+    raw, description, _ = read_sweep_file(path)
+    return raw, description
+
+
+def read_sweep_file(path: Path) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """A preset file's config dict, description and `[sweep]` table (None when it has none).
+
+    A sweep preset is an ordinary preset (its config is the base every run starts from) plus
+    `[sweep]`: `seeds` (runs per setting), optional `parallel`, and `[sweep.grid]` mapping config
+    keys to lists of values. `train` trains the base; `sweep` runs the grid.
+    """
     try:
         raw = load_toml(path)
     except OSError as err:  # a folder, no permission, a name too long
@@ -41,7 +53,10 @@ def read_preset_file(path: Path) -> tuple[dict[str, Any], str]:
     description = raw.pop("description", "")
     if not isinstance(description, str):
         raise UserError(f"{path}: description must be a string")
-    return raw, description
+    sweep = raw.pop("sweep", None)
+    if sweep is not None and not isinstance(sweep, dict):
+        raise UserError(f"{path}: [sweep] must be a table")
+    return raw, description, sweep
 
 
 def preset_files() -> dict[str, Path]:
@@ -66,12 +81,13 @@ def list_presets() -> list[Preset]:
     out = []
     for name, path in preset_files().items():
         try:
-            raw, description = read_preset_file(path)
+            raw, description, sweep = read_sweep_file(path)
         except UserError as err:
-            raw, description = {}, f"(unreadable: {err})"
+            raw, description, sweep = {}, f"(unreadable: {err})", None
         model, data = raw.get("model", {}), raw.get("data", {})
         out.append(Preset(name, path, description, str(model.get("name", "?") if isinstance(model, dict) else "?"),
-                          str(data.get("name", "?") if isinstance(data, dict) else "?"), source_of(path)))
+                          str(data.get("name", "?") if isinstance(data, dict) else "?"), source_of(path),
+                          sweep is not None))
     return out
 
 

@@ -120,6 +120,10 @@ def validate(cfg: RunConfig) -> ModelSpec:
     check_config(cfg.data)
     for section in SECTIONS:  # every field's rule, as config.schema states it
         check_section(section, getattr(cfg, section))
+    if cfg.train.tensorboard:
+        from d2ltui.engine.tensorboard import require_tensorboard
+
+        require_tensorboard()
     device = cfg.train.device
     if not DEVICE_RE.fullmatch(device.strip().lower()):
         raise UserError(f"train.device: {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps")

@@ -98,6 +98,7 @@ class TrainConfig:
     compile: bool = False
     init_from: str = ""  # start from a run (id, prefix or folder) or torchvision:resnet18 (ImageNet weights)
     freeze: str = rule("none", choices=("none", "body"))  # body: only the output layer trains
+    tensorboard: bool = False  # also write TensorBoard event files into the run's tensorboard/ folder
 
 
 @dataclass

@@ -29,6 +29,23 @@ def load_regression(cfg, task: str) -> DataModule:
         info={"true_w": list(TRUE_W), "true_b": TRUE_B, "noise": NOISE})
 
 
+WD_FEATURES, WD_W, WD_B = 200, 0.01, 0.05  # the book's weight-decay data (section 3.7)
+
+
+def load_weight_decay(cfg, task: str) -> DataModule:
+    """y = 0.05 + sum_i 0.01 x_i + N(0, 0.01^2) over 200 features, 20 train / 100 val: few examples, many inputs."""
+    num_train, num_val = sizes(cfg, 20, 100)
+    g = generator(cfg.seed)
+    n = num_train + num_val
+    X = torch.randn(n, WD_FEATURES, generator=g)
+    noise = torch.randn(n, 1, generator=g) * NOISE
+    y = X @ torch.full((WD_FEATURES, 1), WD_W) + WD_B + noise
+    return DataModule(
+        name=cfg.name, task=task, train=(X[:num_train], y[:num_train]), val=(X[num_train:], y[num_train:]),
+        input_shape=((1, WD_FEATURES),), model_knobs={"in_features": WD_FEATURES},
+        info={"true_w": [WD_W] * WD_FEATURES, "true_b": WD_B, "noise": NOISE})
+
+
 def _moons(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     y = torch.randint(0, 2, (n,), generator=g)
     t = torch.rand(n, generator=g) * math.pi

@@ -30,6 +30,7 @@ class Detached:
     run_id: str
     pid: int
     path: Path
+    proc: subprocess.Popen | None = field(default=None, compare=False, repr=False)  # to wait on it (a sweep)
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -59,14 +60,15 @@ def train_argv(argv: list[str], drop: tuple[str, ...] = (), drop_valued: tuple[s
 
 
 def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | None,
-                    quiet: bool = False) -> Detached:
+                    quiet: bool = False, env: dict[str, str] | None = None) -> Detached:
     """Start `python -m d2ltui train ARGV --run-id ID` in its own session and return at once.
 
     The child ignores the terminal: stdin is /dev/null, stdout and stderr go to the run's
     output.log, and its new session gets no SIGHUP when the terminal or SSH connection
     closes. A new run's folder is made now (output.log plus a `starting` status naming the
     child's pid) so `d2l-tui runs` sees it at once and a child that dies early shows as
-    crashed; a resumed run appends to its own output.log.
+    crashed; a resumed run appends to its own output.log. `env` adds environment variables
+    (a sweep sets each run's torch threads).
     """
     args = train_argv(argv, drop=("--detach",), drop_valued=("--run-id",))
     resume = _option(args, "--resume")
@@ -86,7 +88,7 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
     if runs_dir is not None and _option(args, "--runs-dir") is None:
         args += ["--runs-dir", str(runs_dir)]
     cmd = ENGINE + args
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(folder / LOG, "ab") as log, open(os.devnull, "rb") as devnull:
         log.write(f"$ d2l-tui train {' '.join(args)}\n".encode())
         log.flush()
@@ -100,7 +102,7 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
         print(run_id, flush=True)
         print(f"detached: pid {proc.pid}, output in {folder / LOG}; follow it with "
               f"`d2l-tui attach {run_id}` or `d2l-tui runs`", file=sys.stderr, flush=True)
-    return Detached(run_id=run_id, pid=proc.pid, path=folder)
+    return Detached(run_id=run_id, pid=proc.pid, path=folder, proc=proc)
 
 
 def _create_json(path: Path, obj: dict) -> bool:

@@ -31,6 +31,8 @@ class RunSummary:
     duration_s: float | None
     started: float | None
     message: str
+    kind: str = "run"  # "run", or "sweep" for a sweep folder's own row
+    sweep: str | None = None  # the sweep a member run belongs to
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,5 +82,15 @@ def summarise(path: Path) -> RunSummary:
 
 
 def list_run_summaries(runs_dir: str | Path | None = None) -> list[RunSummary]:
-    """Every run under the runs folder, oldest first."""
-    return [summarise(run.path) for run in list_runs(runs_dir)]
+    """Every run under the runs folder, oldest first; a sweep is one row followed by its members' rows."""
+    from d2ltui.rundir.sweeps import list_sweeps, sweep_rows
+    from d2ltui.errors import UserError
+
+    groups = [(run.path.name, [summarise(run.path)]) for run in list_runs(runs_dir)]
+    for path in list_sweeps(runs_dir):
+        try:
+            rows = sweep_rows(path)
+        except UserError:  # a damaged sweep.json: the sweep cannot be read, the other runs still can
+            continue
+        groups.append((path.name, rows))
+    return [row for _, rows in sorted(groups, key=lambda g: g[0]) for row in rows]

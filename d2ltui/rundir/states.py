@@ -16,6 +16,7 @@ class RunState(str, Enum):
     FAILED = "failed"  # an error in the run (bad data, out of memory)
     DIVERGED = "diverged"  # the loss became NaN or infinite
     CRASHED = "crashed"  # the process died without recording its end (read, never written)
+    PENDING = "pending"  # a sweep's run not started yet (read, never written)
 
     def __str__(self) -> str:
         return self.value

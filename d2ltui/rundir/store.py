@@ -25,6 +25,7 @@ CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS, DATA_CARD = (
     "data.json")
 LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")  # per layer
 RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
+TENSORBOARD = "tensorboard"  # a folder of TensorBoard event files (train.tensorboard=true)
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
 
 

@@ -107,8 +107,12 @@ def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[fl
 
 
 def list_runs(root: Path) -> list[RunSummary]:
-    """Every run under `root`, newest first (the same rows as `d2l-tui runs`)."""
-    return sorted(list_run_summaries(root), key=lambda r: r.started or 0.0, reverse=True)
+    """Every run under `root`, newest first (the same rows as `d2l-tui runs`); a sweep's members follow it."""
+    groups: dict[str, list[RunSummary]] = {}
+    for row in list_run_summaries(root):
+        groups.setdefault(row.sweep or row.id, []).append(row)
+    ordered = sorted(groups.values(), key=lambda rows: rows[0].started or 0.0, reverse=True)
+    return [row for rows in ordered for row in rows]
 
 
 def best_text(run: RunSummary) -> str:

@@ -32,16 +32,22 @@ class CompareScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"{len(self.paths)} runs"
-        table = self.query_one(DataTable)
+        self.sub_title = self.subtitle()
+        self.fill_table(self.query_one(DataTable))
+        self.refresh_curves()
+        self.set_interval(1.0, self.refresh_curves)
+
+    def subtitle(self) -> str:
+        return f"{len(self.paths)} runs"
+
+    def fill_table(self, table: DataTable) -> None:
+        """The settings in which the runs differ, one column per run."""
         table.add_columns("setting", *(p.name for p in self.paths))
         diff = config_diff(self.paths)
         for key, values in diff:
             table.add_row(key, *values)
         if not diff:
             table.add_row("(identical settings)", *("" for _ in self.paths))
-        self.refresh_curves()
-        self.set_interval(1.0, self.refresh_curves)
 
     def refresh_curves(self) -> None:
         if not any([t.poll() for t in self.tails]) and self.query_one("#cmp-loss", MetricPlot).series:

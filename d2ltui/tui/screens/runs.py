@@ -1,4 +1,4 @@
-"""Every run (live and finished): open, select several to compare, resume, delete."""
+"""Every run (live and finished), sweeps with their members: open, select several to compare, resume, delete."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from d2ltui.rundir.states import LIVE_STATES
+from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.index import RunSummary
 from d2ltui.tui.runlog import best_text, duration_text, list_runs
 from d2ltui.tui.screens.dialogs import ChoiceScreen
 
 COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
+
+
+def run_label(run: RunSummary) -> str:
+    """A sweep's row says so; its members follow it, indented under it."""
+    if run.kind == "sweep":
+        return f"▸ {run.id} ({run.message.removeprefix('sweep: ')})"
+    return f"  └ {run.id.split('/', 1)[1]}" if run.sweep else run.id
 
 
 class RunsScreen(Screen):
@@ -62,7 +69,8 @@ class RunsScreen(Screen):
         table.clear()
         for run in self.runs:
             mark = "●" if run.id in self.marked else " "
-            table.add_row(mark, run.id, run.state, run.model, run.data, best_text(run), duration_text(run), key=run.id)
+            table.add_row(mark, run_label(run), run.state, run.model, run.data, best_text(run), duration_text(run),
+                          key=run.id)
         if self.runs:
             table.move_cursor(row=min(cursor, len(self.runs) - 1))
         hint = "no runs yet: start one from the Train tab" if not self.runs else \
@@ -82,20 +90,37 @@ class RunsScreen(Screen):
         self.action_open()
 
     def action_open(self) -> None:
-        if run := self.current():
+        run = self.current()
+        if run and run.kind == "sweep":
+            self.open_sweep(run)
+        elif run and run.state == RunState.PENDING:
+            self.notify(f"{run.id} has not started yet", severity="warning")
+        elif run:
             self.app.open_run(Path(run.path))
+
+    def open_sweep(self, run: RunSummary) -> None:
+        from d2ltui.tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(Path(run.path)))
 
     def action_overlay(self) -> None:
         from d2ltui.tui.screens.compare import CompareScreen
 
-        chosen = [Path(r.path) for r in self.runs if r.id in self.marked] or (
-            [Path(self.current().path)] if self.current() else [])
+        if not self.marked and (run := self.current()) and run.kind == "sweep":
+            self.open_sweep(run)
+            return
+        chosen = [Path(r.path) for r in self.runs if r.id in self.marked and r.kind == "run" and r.state != RunState.PENDING] \
+            or ([Path(self.current().path)] if self.current() and self.current().kind == "run" else [])
         if chosen:
             self.app.push_screen(CompareScreen(chosen))
 
     def action_resume(self) -> None:
         run = self.current()
         if run is None:
+            return
+        if run.kind == "sweep" or run.sweep:
+            name = run.sweep or run.id
+            self.notify(f"a sweep resumes as a whole: `d2l-tui sweep --resume {name}`", severity="warning")
             return
         if run.state not in ("stopped", "crashed", "failed"):
             self.notify(f"{run.id} is {run.state}: only a stopped or crashed run resumes", severity="warning")

@@ -1,0 +1,129 @@
+"""TensorBoard event files through torch.utils.tensorboard: a live event-bus subscriber, and an export of a past run.
+
+Scalars are tagged `<split>/<key>` (train/loss, val/acc, train/lr, ...) at the run's optimizer step;
+the model graph is traced once from a batch of the run's data. The `tensorboard` package is an
+optional extra: without it, one line says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+from d2ltui.engine import events as ev
+from d2ltui.errors import UserError
+from d2ltui.rundir.states import END_STATES
+
+INSTALL_HINT = 'pip install "d2ltui[tensorboard]"'
+NOT_SCALARS = {"step", "epoch", "split", "time", "fold"}  # a record's coordinates, not values to plot
+
+
+def require_tensorboard() -> None:
+    """A UserError saying how to install the tensorboard package when it is missing."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UserError(f"TensorBoard needs the tensorboard package: {INSTALL_HINT}")
+
+
+def summary_writer(logdir: Path, purge_step: int | None = None) -> Any:
+    require_tensorboard()
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(logdir), purge_step=purge_step)
+
+
+def scalars(record: dict[str, Any]) -> list[tuple[str, float]]:
+    """(tag, value) of every number of a metrics record: train/loss, val/acc, train/samples_per_s, ..."""
+    split = record.get("split", "train")
+    return [(f"{split}/{key}", float(value)) for key, value in record.items()
+            if key not in NOT_SCALARS and isinstance(value, (int, float)) and not isinstance(value, bool)]
+
+
+def write_record(writer: Any, record: dict[str, Any], walltime: float | None = None) -> int:
+    step = int(record.get("step", 0))
+    pairs = scalars(record)
+    for tag, value in pairs:
+        writer.add_scalar(tag, value, step, walltime=walltime)
+    return len(pairs)
+
+
+def add_graph(writer: Any, cfg: Any, data: Any) -> str:
+    """Trace the run's model on two examples of its data into `writer`; returns why not ("" when written)."""
+    import torch
+
+    from d2ltui.config.resolve import merge_data_knobs
+    from d2ltui.zoo.build import build_model
+    from d2ltui.zoo.registry import get_spec
+
+    try:
+        spec = get_spec(cfg.model.name)
+        model = build_model(spec, merge_data_knobs(cfg, spec, data.model_knobs, data.name), data.input_shape, "cpu")
+        inputs = tuple(t[:2].cpu() for t in data.train[:len(data.input_shape)])
+        model.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # add_graph traces with torch.jit, which warns
+            writer.add_graph(model, inputs if len(inputs) > 1 else inputs[0])
+        return ""
+    except Exception as err:  # a model the tracer cannot follow: scalars are still written
+        return f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+
+
+class TensorBoardWriter:
+    """Event-bus subscriber (like the Recorder): scalars as metrics arrive, the graph at the start.
+
+    A resumed run purges the events past the step it resumes from, as metrics.jsonl drops its lines.
+    """
+
+    def __init__(self, logdir: Path, graph: Callable[[Any], str] | None = None) -> None:
+        self.logdir, self.graph, self.writer = Path(logdir), graph, None
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Started):
+            # a resume from step S keeps what was written up to S and drops the later events, as metrics.jsonl does
+            self.writer = summary_writer(self.logdir, purge_step=event.start_step + 1 if event.start_step else None)
+            if self.graph and not event.start_step and (why := self.graph(self.writer)):
+                print(f"tensorboard: model graph not written ({why})", file=sys.stderr, flush=True)
+        elif self.writer is None:
+            return
+        elif isinstance(event, ev.Metrics):
+            write_record(self.writer, event.record)
+        elif isinstance(event, ev.Status) and event.state in END_STATES:
+            self.writer.flush()
+        elif isinstance(event, ev.Checkpointed):
+            self.writer.flush()
+
+
+def export_run(path: Path, out: Path) -> dict[str, Any]:
+    """Write a past run's scalars (metrics.jsonl, at their wall time) and model graph into `out`."""
+    from d2ltui.config.schema import from_dict, load_toml
+    from d2ltui.rundir.store import CONFIG, METRICS, read_metrics, read_status
+
+    require_tensorboard()
+    records = read_metrics(path / METRICS)[0]
+    started = read_status(path).get("started")
+    cfg = from_dict(load_toml(path / CONFIG), source=str(path / CONFIG))
+    writer = summary_writer(out)
+    try:
+        count = 0
+        for record in records:
+            when = started + record["time"] if isinstance(started, (int, float)) \
+                and isinstance(record.get("time"), (int, float)) else None
+            count += write_record(writer, record, walltime=when)
+        graph = _export_graph(writer, cfg)
+    finally:
+        writer.close()
+    return {"records": len(records), "scalars": count, "graph": graph}
+
+
+def _export_graph(writer: Any, cfg: Any) -> str:
+    """The graph from the run's own config and data on the CPU; returns why not ("" when written)."""
+    from d2ltui.data.registry import load_data, task_for
+    from d2ltui.zoo.registry import get_spec
+
+    try:
+        data = load_data(cfg.data, task_for(get_spec(cfg.model.name), cfg.data.name), "cpu")
+    except UserError as err:
+        return f"its data cannot be loaded here ({err})"
+    return add_graph(writer, cfg, data)
