@@ -30,10 +30,10 @@ def test_lab_lists_every_lab_with_its_knobs():
 
 
 def test_lab_json_is_the_figure():
-    result = runner.invoke(app, ["lab", "nadaraya-watson", "--set", "kernel=boxcar", "--set", "width=0.3", "--json"])
+    result = runner.invoke(app, ["lab", "attention-pooling", "--set", "kernel=boxcar", "--set", "width=0.3", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["lab"] == "nadaraya-watson" and data["knobs"] == {"kernel": "boxcar", "width": 0.3, "seed": 0}
+    assert data["lab"] == "attention-pooling" and data["knobs"] == {"kernel": "boxcar", "width": 0.3, "seed": 0}
     kinds = {p["title"]: p["kind"] for p in data["panels"]}
     assert kinds == {"fit": "curves", "attention weights": "heatmap"}
     heat = next(p for p in data["panels"] if p["kind"] == "heatmap")
@@ -48,17 +48,17 @@ def test_lab_text_shows_masked_cells_as_zero(monkeypatch):
     row = next(line for line in lines if line.strip().startswith("ex0 q0"))
     assert row.split()[2:] == ["1.0000", "·0", "·0", "·0"]
     assert "·0 masked (weight exactly 0)" in result.output and "one length per query" in result.output
-    nw = runner.invoke(app, ["lab", "nadaraya-watson"])
+    nw = runner.invoke(app, ["lab", "attention-pooling"])
     assert "== fit ==" in nw.output and "== attention weights ==" in nw.output and "mean squared error" in nw.output
     assert max(map(len, nw.output.splitlines())) <= 100
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["lab", "nadaraya-watson", "--set", "kernel=cosine"], "knob kernel: 'cosine' is not one of gaussian, boxcar"),
-    (["lab", "nadaraya-watson", "--set", "width=3"], "knob width: 3.0 is above the maximum 1.0 (allowed: float from 0.1 to 1.0)"),
-    (["lab", "nadaraya-watson", "--set", "bandwidth=3"], "its knobs: kernel, width, seed"),
+    (["lab", "attention-pooling", "--set", "kernel=cosine"], "knob kernel: 'cosine' is not one of gaussian, boxcar"),
+    (["lab", "attention-pooling", "--set", "width=3"], "knob width: 3.0 is above the maximum 1.0 (allowed: float from 0.1 to 1.0)"),
+    (["lab", "attention-pooling", "--set", "bandwidth=3"], "its knobs: kernel, width, seed"),
     (["lab", "attention-scoring", "--set", "valid_lens=(2, 11)"], "valid_lens: expected two lengths from 1 to 10"),
-    (["lab", "nadaraya-watsn"], "unknown lab 'nadaraya-watsn' (did you mean nadaraya-watson"),
+    (["lab", "attention-polling"], "unknown lab 'attention-polling' (did you mean attention-pooling"),
     (["lab", "--set", "width=0.3"], "--set needs a lab"),
 ])
 def test_bad_lab_input_is_one_line_and_exit_2(argv, needle, capsys):

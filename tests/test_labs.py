@@ -23,7 +23,7 @@ def book_nw_data(seed):
 
 
 def nw(kernel="gaussian", width=0.5, seed=0):
-    fig = compute("nadaraya-watson", {"kernel": kernel, "width": width, "seed": seed})
+    fig = compute("attention-pooling", {"kernel": kernel, "width": width, "seed": seed})
     return fig, fig.panel("attention weights"), fig.panel("fit")
 
 
@@ -149,7 +149,7 @@ def test_every_lab_computes_plain_json_under_a_known_chapter(spec):
 
 
 def test_registry_refuses_duplicates_and_bad_knobs_name_what_is_allowed():
-    spec = get_lab("nadaraya-watson")
+    spec = get_lab("attention-pooling")
     with pytest.raises(ValueError, match="twice"):
         register(LabSpec(spec.name, spec.chapter, "t", "d", "x:y"))
     with pytest.raises(UserError, match="kernel.*one of gaussian, boxcar, constant, epanechikov"):
@@ -160,6 +160,6 @@ def test_registry_refuses_duplicates_and_bad_knobs_name_what_is_allowed():
         resolve_knobs(spec, {"widht": "0.3"})
     with pytest.raises(UserError, match="valid_lens.*from 1 to 4"):
         resolve_knobs(get_lab("masked-softmax"), {"valid_lens": "(0, 5)"})
-    with pytest.raises(UserError, match="unknown lab 'nadaraya' \\(did you mean nadaraya-watson"):
-        get_lab("nadaraya")
+    with pytest.raises(UserError, match="unknown lab 'pooling' \\(did you mean attention-pooling"):
+        get_lab("pooling")
     assert resolve_knobs(get_lab("masked-softmax"), {"valid_lens": "[[1, 3], [2, 4]]"})["valid_lens"] == ((1, 3), (2, 4))

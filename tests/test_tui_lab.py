@@ -35,8 +35,8 @@ async def open_lab(pilot, name: str):
 async def test_open_a_lab_turn_knobs_and_the_figure_follows():
     app = create_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_lab(pilot, "nadaraya-watson")
-        assert screen.spec.name == "nadaraya-watson"
+        screen = await open_lab(pilot, "attention-pooling")
+        assert screen.spec.name == "attention-pooling"
         first = screen.figure
         assert first.knobs == {"kernel": "gaussian", "width": 0.5, "seed": 0}
         # the width field: select everything, type a new width
@@ -79,7 +79,7 @@ async def test_masked_cells_are_drawn_as_zero():
         assert row.split()[2:] == ["1.000", "·0", "·0", "·0"]
 
 
-@pytest.mark.parametrize("name, size", [("nadaraya-watson", (80, 24)), ("nadaraya-watson", (120, 40)),
+@pytest.mark.parametrize("name, size", [("attention-pooling", (80, 24)), ("attention-pooling", (120, 40)),
                                         ("attention-scoring", (80, 24)), ("masked-softmax", (120, 40))])
 def test_lab_snapshots(snap_compare, name, size):
     async def ready(pilot):

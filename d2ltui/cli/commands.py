@@ -37,7 +37,7 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="Machine-r
 
 @app.command()
 def lab(
-    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="Lab name, e.g. nadaraya-watson; none lists the labs.", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="Lab name, e.g. attention-pooling; none lists the labs.", show_default=False)] = None,
     set_: SetOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="The figure (or the list) as JSON.")] = False,
 ) -> None:

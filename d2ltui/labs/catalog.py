@@ -26,7 +26,7 @@ def _two_lens(value: tuple) -> str | None:
 SEED = Knob("seed", int, 0, "random seed of the data", min=0, max=2**31 - 1)
 
 register(LabSpec(
-    "nadaraya-watson", CH_ATTN, "Nadaraya-Watson attention pooling",
+    "attention-pooling", CH_ATTN, "Nadaraya-Watson attention pooling",
     "Kernel regression as attention: 40 noisy points of 2 sin x + x, 50 queries, a kernel and its width.",
     "d2ltui.labs.nadaraya_watson:compute",
     {k.name: k for k in (

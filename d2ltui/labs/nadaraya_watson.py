@@ -64,4 +64,4 @@ def compute(kernel: str = "gaussian", width: float = 0.5, seed: int = 0) -> Figu
     heat = Heatmap("attention weights", rounded(weights.tolist()),
                    rows=[f"{q:.1f}" for q in x_test.tolist()], cols=[f"{k:.2f}" for k in x_train.tolist()],
                    xlabel="keys x_i", ylabel="queries")
-    return Figure("nadaraya-watson", {"kernel": kernel, "width": width, "seed": seed}, [curves, heat], notes)
+    return Figure("attention-pooling", {"kernel": kernel, "width": width, "seed": seed}, [curves, heat], notes)
