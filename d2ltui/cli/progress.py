@@ -17,8 +17,8 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_metrics(record: dict) -> str:
-    parts = [f"loss {record['loss']:.4f}"]
-    for key in ("acc", "ppl", "bleu"):
+    parts = [f"loss {record['loss']:.4f}"] if "loss" in record else []
+    for key in ("loss_d", "loss_g", "return", "success", "acc", "ppl", "bleu"):
         if key in record:
             parts.append(f"{key} {record[key]:.4g}")
     return " ".join(parts)

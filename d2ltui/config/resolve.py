@@ -34,6 +34,10 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
                        "optim": {"lr": 1.0, "clip": 1.0}, "train": {"epochs": 10}},
     "seq2seq": {"data": {"name": "reverse", "batch_size": 128}, "optim": {"name": "adam", "lr": 0.005, "clip": 1.0},
                 "train": {"epochs": 10}},
+    "gan": {"data": {"name": "gaussian-2d", "batch_size": 8}, "optim": {"name": "adam", "lr": 0.05, "lr_g": 0.005},
+            "train": {"epochs": 20}},
+    "value-iteration": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
+    "q-learning": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
 }
 
 
@@ -83,6 +87,9 @@ def model_defaults(spec: ModelSpec) -> dict[str, Any]:
             raw["data"]["resize"] = side
     elif spec.input_kind == "features" and spec.task == "classification":
         raw["data"]["name"] = "moons"
+    elif spec.input_kind == "latent" and len(spec.default_input[0]) == 4:  # an image GAN: the book's DCGAN settings
+        raw["data"] = {"name": "sprites", "batch_size": 256}
+        raw["optim"] = {"name": "adam", "lr": 0.005}
     return raw
 
 
@@ -166,6 +173,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
     o, t = cfg.optim, cfg.train
     _choice("optim.name", o.name, OPTIMIZERS)
     _check(o.lr > 0 and o.lr < 1e4, "optim.lr", o.lr, "must be > 0 (and below 1e4)")
+    _check(o.lr_g == 0 or 0 < o.lr_g < 1e4, "optim.lr_g", o.lr_g, "must be > 0 (and below 1e4), or 0 for optim.lr")
     _check(0 <= o.momentum < 1, "optim.momentum", o.momentum, "must be in [0, 1)")
     _check(o.weight_decay >= 0, "optim.weight_decay", o.weight_decay, "must be >= 0")
     _check(o.clip >= 0, "optim.clip", o.clip, "must be >= 0 (0 is off)")

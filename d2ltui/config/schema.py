@@ -50,7 +50,8 @@ class DataConfig:
 @dataclass
 class OptimConfig:
     name: str = "sgd"  # sgd, adam, adamw
-    lr: float = 0.1
+    lr: float = 0.1  # a GAN: the discriminator's
+    lr_g: float = 0.0  # a GAN: the generator's learning rate; 0 is optim.lr
     momentum: float = 0.0
     weight_decay: float = 0.0
     clip: float = 0.0  # gradient norm clip, 0 is off

@@ -97,3 +97,39 @@ def ensure_file(name: str, path: Path, root: Path, allowed: bool, fetch: Callabl
         why = f"download failed ({describe(err)})" if err else "data.download is off"
         raise UserError(f"{name}: {path} not found; {why}. {advice}")
     return path
+
+
+DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
+# The book's DATA_HUB entries we use: name -> (URL, SHA-1 of the file), as in d2l/torch.py
+HUB: dict[str, tuple[str, str]] = {
+    "pokemon": (DATA_URL + "pokemon.zip", "c065c0e2593b8b161a2d7873e42418bf6a21106c"),
+}
+
+
+def sha1_of(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha1(name: str, path: Path) -> Path:
+    """`path` when its SHA-1 is the book's for `name`; otherwise a UserError saying so (the file is kept)."""
+    want = HUB[name][1]
+    got = sha1_of(path)
+    if got != want:
+        raise UserError(f"{name}: {path} has SHA-1 {got}, not the book's {want}; delete it and download again")
+    return path
+
+
+def download_hub(name: str, dest: Path) -> Path:
+    """Download the book's file `name` to `dest` and check its SHA-1 (a mismatch removes it)."""
+    download(HUB[name][0], dest)
+    try:
+        return check_sha1(name, dest)
+    except UserError:
+        dest.unlink(missing_ok=True)
+        raise
