@@ -30,6 +30,10 @@ class DashboardScreen(Screen):
         Binding("space", "toggle_pause", "Pause/resume"),
         Binding("x", "stop", "Stop"),
         Binding("m", "toggle_smoothing", "Smooth"),
+        Binding("left_square_bracket", "history(-1)", "Earlier", show=False),
+        Binding("right_square_bracket", "history(1)", "Later", show=False),
+        Binding("left_curly_bracket", "history(-1000000)", "First", show=False),
+        Binding("right_curly_bracket", "history(1000000)", "Latest", show=False),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -124,8 +128,13 @@ class DashboardScreen(Screen):
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
         """A plot's title (None: keep its own) and series, straight from the tail's columns."""
         tail = self.tail
+        if plot_id == "plot-loss" and tail.series("train", "loss_d")[0]:  # a GAN: both networks' losses
+            return "loss (D, G)", {f"{split} {key[-1].upper()}": tail.series(split, key)
+                                   for split in ("train", "val") for key in ("loss_d", "loss_g")}
+        if plot_id == "plot-loss" and tail.series("train", "return")[0]:  # RL: the return of each episode
+            return "return", {"train": tail.series("train", "return"), "val (greedy)": tail.series("val", "return")}
         if plot_id == "plot-loss":
-            return None, {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
+            return "loss", {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
         if plot_id == "plot-metric":
             metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
             return metric or "metric", {f"train {metric}": tail.series("train", metric or ""),
@@ -172,6 +181,10 @@ class DashboardScreen(Screen):
             self.notify("sent stop")
         else:
             self.notify(signal_run(self.path, "stop"))
+
+    def action_history(self, delta: int) -> None:
+        """Step the samples through their kept history (an RL run's iterations or episodes)."""
+        self.query_one(SamplesView).step(delta)
 
     def action_toggle_smoothing(self) -> None:
         """Flip smoothing; the plots follow one per frame (the first with this key's repaint)."""
