@@ -6,7 +6,7 @@ import re
 from typing import Any, Sequence
 
 from d2ltui.errors import UserError
-from d2ltui.metrics import HEADLINE_METRICS
+from d2ltui.metrics import HEADLINE_METRICS, SIDE_METRICS
 
 Shape = tuple[int, ...]
 MAX_DIM = 10_000_000  # a single dimension larger than this is surely a typo
@@ -122,7 +122,7 @@ def format_best(metric: str | None, value: float | None) -> str:
 def format_metrics(record: dict[str, Any]) -> str:
     """'loss 0.1234 acc 0.912': the loss and the quality metrics a record has."""
     parts = [f"loss {record['loss']:.4f}"] if isinstance(record.get("loss"), (int, float)) else []
-    for key in HEADLINE_METRICS:
+    for key in (*SIDE_METRICS, *HEADLINE_METRICS):
         if key in record:
             parts.append(f"{key} {record[key]:.4g}")
     return " ".join(parts)

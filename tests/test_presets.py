@@ -11,6 +11,7 @@ from d2ltui.config.resolve import resolve
 from d2ltui.rundir.store import RunDir
 from d2ltui.engine.trainer import fit
 from d2ltui.config.schema import dump_toml
+from d2ltui.zoo.registry import get_spec
 
 PRESETS = list_presets()
 BOOK = [p.name for p in PRESETS if not p.name.startswith(("quick-", "lab-")) and not p.sweep]  # lab-*: test_lab_stories
@@ -20,14 +21,18 @@ STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num
             "time-machine": ["data.name=python-docs", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "fra-eng": ["data.name=reverse", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "synthetic-regression": [], "kernel-regression": ["data.batch_size=25"],
-            "weight-decay": [],
+            "weight-decay": [], "gaussian-2d": [], "frozenlake-4x4": [], "frozenlake-8x8": [],
+            "pokemon": ["data.name=sprites", "data.num_train=16", "data.num_val=8", "data.batch_size=8"],
             "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"],
             "cifar10": ["data.name=shapes", "data.channels=3", "data.resize=32", "data.num_train=16", "data.num_val=8",
                         "data.batch_size=8"],
             "hotdog": ["data.name=shapes", "data.channels=3", "data.resize=64", "data.num_train=16", "data.num_val=8",
                        "data.batch_size=8", "train.init_from="]}  # no ImageNet weights offline
+GAN_STAND_IN = STAND_IN["pokemon"] + ["model.base_width=4"]  # an image GAN: a narrow DCGAN on a few sprites
+RL_TASKS = ("value-iteration", "q-learning")  # an epoch is one iteration or episode, each validated
 # What each quick preset promises in its description, checked on the validation split at the end.
-TARGETS = {"quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-lenet-shapes": ("acc", ">=", 0.8),
+TARGETS = {"quick-gan": ("loss_d", ">=", 0.6), "quick-dcgan-sprites": ("loss_d", ">=", 0.05),
+           "quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-lenet-shapes": ("acc", ">=", 0.8),
            "quick-rnn-python-docs": ("ppl", "<=", 7.0), "quick-seq2seq-reverse": ("bleu", ">=", 0.8),
            "quick-pretrain-shapes": ("acc", ">=", 0.4), "quick-finetune-shapes": ("acc", ">=", 0.85),
            "quick-scratch-shapes": ("acc", "<=", 0.75)}
@@ -42,7 +47,7 @@ def test_the_book_experiments_and_quick_ones_are_shipped():
     names = {p.name for p in PRESETS}
     assert {"linear-regression", "softmax-regression", "mlp", "mlp-dropout", "lenet", "lenet-bn", "alexnet", "vgg",
             "nin", "googlenet", "resnet18", "resnext", "densenet", "rnn-lm", "gru-lm", "lstm-lm", "deep-gru",
-            "seq2seq", "seq2seq-attention", "transformer", "vit"} <= names
+            "seq2seq", "seq2seq-attention", "transformer", "vit", "gan", "dcgan", "value-iteration", "q-learning"} <= names
     assert set(TARGETS) == set(QUICK)
 
 
@@ -58,6 +63,15 @@ def test_book_settings_are_the_books():
     assert (lenet.data.batch_size, lenet.optim.lr, lenet.train.epochs, lenet.model.knobs["init"]) == (128, 0.1, 10, "xavier")
     alexnet, _ = resolve("alexnet")
     assert (alexnet.data.resize, alexnet.optim.lr) == (224, 0.01)
+    gan, _ = resolve("gan")
+    assert (gan.data.name, gan.data.batch_size, gan.optim.name, gan.optim.lr, gan.optim.lr_g, gan.train.epochs,
+            gan.model.knobs["latent_dim"]) == ("gaussian-2d", 8, "adam", 0.05, 0.005, 20, 2)
+    dcgan, _ = resolve("dcgan")
+    assert (dcgan.data.name, dcgan.data.batch_size, dcgan.optim.lr, dcgan.train.epochs,
+            dcgan.model.knobs["latent_dim"]) == ("pokemon", 256, 0.005, 20, 100)
+    q, _ = resolve("q-learning")
+    assert (q.model.knobs, q.train.epochs, q.data.name) == (
+        {"gamma": 0.95, "alpha": 0.9, "epsilon": 0.9}, 256, "frozenlake-4x4")
     gru, _ = resolve("gru-lm")
     assert (gru.data.batch_size, gru.data.num_steps, gru.optim.lr, gru.optim.clip, gru.train.epochs) == (1024, 32, 4.0, 1.0, 50)
     for name, lr, epochs in (("rnn-lm", 1.0, 100), ("gru-lm", 4.0, 50), ("lstm-lm", 4.0, 50), ("deep-gru", 2.0, 100)):
@@ -74,13 +88,16 @@ def test_book_settings_are_the_books():
 @pytest.mark.parametrize("name", BOOK)
 def test_book_preset_trains_a_few_steps(tmp_path, name):
     base, _ = resolve(name)
-    cfg, _ = resolve(name, [*STAND_IN[base.data.name], "train.max_steps=2", "train.log_every=1"])
+    stand_in = GAN_STAND_IN if base.model.name == "dcgan" else STAND_IN[base.data.name]
+    cfg, _ = resolve(name, [*stand_in, "train.max_steps=2", "train.log_every=1"])
     run = RunDir.create(tmp_path, dump_toml(cfg), name)
     result = fit(cfg, run)
     assert (result.state, result.step) == ("finished", 2), result.message
     records = run.metrics()
-    assert [r["split"] for r in records] == ["train", "train", "val"]
-    assert all(r["loss"] == r["loss"] for r in records)  # finite numbers, not NaN
+    rl = get_spec(cfg.model.name).task in RL_TASKS
+    assert [r["split"] for r in records] == (["train", "val"] * 2 if rl else ["train", "train", "val"])
+    assert all("loss" in r for r in records if r["split"] == "train")
+    assert all(v == v for r in records for v in r.values() if isinstance(v, float))  # finite numbers, not NaN
     assert run.samples()
 
 

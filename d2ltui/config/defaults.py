@@ -28,6 +28,10 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
                        "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 1}},
     "seq2seq": {"data": {"name": "dates", "batch_size": 128, "num_train": 4000, "num_val": 500},
                 "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 3}},
+    "gan": {"data": {"name": "gaussian-2d", "batch_size": 8}, "optim": {"name": "adam", "lr": 0.05, "lr_g": 0.005},
+            "train": {"epochs": 20}},  # the book's first GAN
+    "value-iteration": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
+    "q-learning": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
 }
 FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
 
@@ -36,6 +40,7 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": {"any": {"data": {"name": "sprites", "batch_size": 256}, "optim": {"name": "adam", "lr": 0.005}}},
     "nadaraya-watson": {"any": {"data": {"name": "kernel-regression", "batch_size": 50}, "optim": {"lr": 0.5},
                                 "train": {"epochs": 5, "log_every": 1}}},  # it eats its own dataset only
     "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},

@@ -75,7 +75,8 @@ class DataConfig:
 @dataclass
 class OptimConfig:
     name: str = rule("sgd", choices=("sgd", "adam", "adamw"))
-    lr: float = rule(0.1, gt=0, lt=1e4)
+    lr: float = rule(0.1, gt=0, lt=1e4)  # a GAN: the discriminator's
+    lr_g: float = rule(0.0, min=0, lt=1e4)  # a GAN: the generator's learning rate; 0 is optim.lr
     momentum: float = rule(0.0, min=0, lt=1)
     weight_decay: float = rule(0.0, min=0)
     clip: float = rule(0.0, min=0)  # gradient norm clip, 0 is off

@@ -45,6 +45,10 @@ def _subset(tensors: tuple[torch.Tensor, ...], n: int, seed: int, salt: int) -> 
 
 def _module(cfg, task, train, val, classes, size, channels, mean=None, std=None) -> DataModule:
     train, val = _subset(train, cfg.num_train, cfg.seed, 1), _subset(val, cfg.num_val, cfg.seed, 2)
+    if task == "gan":  # images alone, 64x64 colour in [-1, 1] unless data.resize / data.channels say otherwise
+        from d2ltui.data.generative import gan_images
+
+        return gan_images(cfg, task, train[0], val[0], size, channels)
     out_c = cfg.channels or channels
     out = cfg.resize or size
     return DataModule(

@@ -11,17 +11,19 @@ from d2ltui.config.schema import OptimConfig
 
 
 def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
-                   lr: float | None = None) -> torch.optim.Optimizer:
-    """The optimizer named by optim.name (at `lr` when given, else optim.lr), weight decay applied by the
-    optimizer itself. `params` may be groups, dicts of `params` and `lr_mult` (a multiple of the lr)."""
+                   lr: float | None = None, betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
+    """The optimizer named by optim.name (at `lr` when given, else optim.lr; Adam's `betas` when given), weight
+    decay applied by the optimizer itself. `params` may be groups, dicts of `params` and `lr_mult` (a multiple
+    of the lr)."""
     lr = cfg.lr if lr is None else lr
     params = trainable_groups(params, lr)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    extra = {"betas": betas} if betas else {}
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay, **extra)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, **extra)
     raise ValueError(f"unknown optimizer {cfg.name!r}")
 
 
@@ -61,8 +63,8 @@ class Optimization:
     """One optimizer with its schedule and gradient clip; `step(loss)` is backward, clip, step, schedule."""
 
     def __init__(self, cfg: OptimConfig, params: Iterable[torch.nn.Parameter], total_steps: int,
-                 lr: float | None = None) -> None:
-        self.optimizer = make_optimizer(cfg, params, lr)
+                 lr: float | None = None, betas: tuple[float, float] | None = None) -> None:
+        self.optimizer = make_optimizer(cfg, params, lr, betas)
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.scheduler = make_scheduler(cfg, self.optimizer, total_steps)
         self.scheduled = cfg.schedule != "none" or cfg.warmup_steps > 0  # else the lr is constant

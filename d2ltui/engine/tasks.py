@@ -377,4 +377,6 @@ TASKS = {t.name: t for t in (Regression, Classification, LanguageModel, Seq2Seq)
 
 
 def make_task(data: DataModule) -> Task:
+    if data.task not in TASKS:  # the tasks of other loops register themselves on import
+        from d2ltui.engine import gan_task, rl_tasks  # noqa: F401
     return TASKS[data.task](data)

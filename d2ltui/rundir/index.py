@@ -50,7 +50,7 @@ def _config_names(path: Path) -> tuple[str, str]:
 
 
 def best_from_metrics(records: list[dict[str, Any]]) -> tuple[str | None, float | None]:
-    """The best validation value of the run's headline metric (acc, bleu, ppl, else loss)."""
+    """The best validation value of the run's headline metric (acc, bleu, ppl, success, else loss)."""
     val = [r for r in records if r.get("split") == "val"]
     for metric in HIGHER_IS_BETTER:
         values = [r[metric] for r in val if isinstance(r.get(metric), (int, float))]

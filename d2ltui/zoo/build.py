@@ -16,8 +16,10 @@ PAD, BOS, EOS, UNK = 0, 1, 2, 3  # reserved token ids of every sequence vocabula
 def example_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],
                    device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
     """Inputs of the given shapes that the model accepts: floats for features/images, ids for tokens."""
-    if spec.input_kind in ("features", "image"):
+    if spec.input_kind in ("features", "image", "latent"):
         return tuple(torch.randn(s, device=device) for s in shapes)
+    if spec.input_kind == "states":
+        return tuple(torch.randint(0, knobs["num_states"], s, device=device) for s in shapes)
     if spec.input_kind == "tokens":
         return tuple(torch.randint(0, knobs["vocab_size"], s, device=device) for s in shapes)
     src, tgt = shapes

@@ -12,6 +12,8 @@ CH_RNN = "9-10 Recurrent networks"
 CH_ENCDEC = "10-11 Encoder-decoder"
 CH_ATTN = "11 Attention and Transformers"
 CH_CV = "14 Computer vision"
+CH_RL = "17 Reinforcement learning"
+CH_GAN = "20 Generative adversarial networks"
 
 IMG28 = ((1, 1, 28, 28),)
 IMG96 = ((1, 1, 96, 96),)
@@ -188,3 +190,36 @@ register(ModelSpec(
     _k(CLASSES, Knob("in_channels", int, 3, "input channels (ImageNet weights need 3)", min=1, max=64), INIT),
     "torchvision's ResNet-18, the layout of its ImageNet weights (train.init_from=torchvision:resnet18), "
     "as the book fine-tunes it (section 14.2)."))
+
+# Generative adversarial networks: one module with a generator and a discriminator
+def _finite(value: float) -> str | None:
+    return None if value == value and abs(value) != float("inf") else "must be a finite number"
+
+
+register(ModelSpec(
+    "gan", CH_GAN, "gan", "latent", ((1, 2),), "d2ltui.zoo.gan:gan",
+    _k(Knob("latent_dim", int, 2, "latent vector size", min=1, max=100000),
+       Knob("data_dim", int, 2, "size of a data point (the data fixes it)", min=1, max=100000)),
+    "The book's first GAN: generator Linear(2, 2), discriminator a 2-5-3-1 tanh MLP (Goodfellow et al., 2014)."))
+register(ModelSpec(
+    "dcgan", CH_GAN, "gan", "latent", ((1, 100, 1, 1),), "d2ltui.zoo.gan:dcgan",
+    _k(Knob("latent_dim", int, 100, "latent vector size", min=1, max=100000),
+       Knob("base_width", int, 64, "channels of the widest-image block (n_G = n_D)", min=1, max=4096),
+       Knob("in_channels", int, 3, "image channels (1 grey, 3 colour)", min=1, max=64)),
+    "DCGAN: transposed-conv generator and conv discriminator with batch norm, 64x64 images "
+    "(Radford et al., 2016)."))
+
+# Reinforcement learning: tabular agents on FrozenLake
+_STATES = Knob("num_states", int, 16, "states of the environment (the map fixes it)", min=1, max=1000000)
+_ACTIONS = Knob("num_actions", int, 4, "actions of the environment (the map fixes it)", min=1, max=1000)
+_GAMMA = Knob("gamma", float, 0.95, "discount factor", min=0.0, max=1.0, check=_finite)
+register(ModelSpec(
+    "value-iteration", CH_RL, "value-iteration", "states", ((1,),), "d2ltui.zoo.rl:value_iteration",
+    _k(_STATES, _ACTIONS, _GAMMA),
+    "Value iteration: Bellman updates of V from the known MDP, one sweep per iteration (Bellman, 1957)."))
+register(ModelSpec(
+    "q-learning", CH_RL, "q-learning", "states", ((1,),), "d2ltui.zoo.rl:q_learning",
+    _k(_STATES, _ACTIONS, _GAMMA,
+       Knob("alpha", float, 0.9, "learning rate of the Q update", min=0.0, max=1.0, check=_finite),
+       Knob("epsilon", float, 0.9, "exploration: probability of a random action", min=0.0, max=1.0, check=_finite)),
+    "Q-learning: epsilon-greedy episodes, Q moved towards r + gamma max Q(s', .) (Watkins & Dayan, 1992)."))

@@ -36,8 +36,12 @@ class DashboardScreen(Screen):
         Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
         Binding("l", "toggle_layers", "Layers", tooltip="per-layer statistics: the latest values and a heatmap"),
         Binding("h", "next_stat", "Heatmap", show=False, tooltip="the heatmap's next statistic (layers view)"),
-        Binding("[", "step_map(-1)", "Prev map", show=False, tooltip="previous attention map"),
-        Binding("]", "step_map(1)", "Next map", tooltip="next attention map (sample, layer, head)"),
+        Binding("left_square_bracket", "step(-1)", "Prev", show=False,
+                tooltip="previous attention map, or an RL run's earlier iteration or episode"),
+        Binding("right_square_bracket", "step(1)", "Next",
+                tooltip="next attention map (sample, layer, head), or an RL run's later iteration or episode"),
+        Binding("left_curly_bracket", "step(-1000000)", "First", show=False, tooltip="an RL run's first iteration"),
+        Binding("right_curly_bracket", "step(1000000)", "Latest", show=False, tooltip="an RL run's latest iteration"),
         Binding("slash", "ask", "Ask", tooltip="type your own input, answered from the latest checkpoint"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
@@ -146,8 +150,13 @@ class DashboardScreen(Screen):
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
         """A plot's title (None: keep its own) and series, straight from the tail's columns."""
         tail = self.tail
+        if plot_id == "plot-loss" and tail.series("train", "loss_d")[0]:  # a GAN: both networks' losses
+            return "loss (D, G)", {f"{split} {key[-1].upper()}": tail.series(split, key)
+                                   for split in ("train", "val") for key in ("loss_d", "loss_g")}
+        if plot_id == "plot-loss" and tail.series("train", "return")[0]:  # RL: the return of each episode
+            return "return", {"train": tail.series("train", "return"), "val (greedy)": tail.series("val", "return")}
         if plot_id == "plot-loss":
-            return None, {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
+            return "loss", {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
         if plot_id == "plot-metric":
             metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
             return metric or "metric", {f"train {metric}": tail.series("train", metric or ""),
@@ -208,8 +217,13 @@ class DashboardScreen(Screen):
             self.action_toggle_layers()
         view.cycle()
 
-    def action_step_map(self, delta: int) -> None:
-        self.query_one(AttentionView).step(delta)
+    def action_step(self, delta: int) -> None:
+        """Step what the samples panel keeps a series of: an RL run's history, else the attention maps."""
+        samples = self.query_one(SamplesView)
+        if (getattr(samples, "samples", None) or {}).get("history"):
+            samples.step(delta)
+        elif abs(delta) == 1:
+            self.query_one(AttentionView).step(delta)
 
     def action_ask(self) -> None:
         self.query_one("#ask").focus()

@@ -93,8 +93,9 @@ def weights(samples: dict[str, Any]) -> Text:
     return out
 
 
-def render(samples: dict[str, Any] | None, width: int) -> Text:
-    """The samples panel's content for any kind the engine writes."""
+def render(samples: dict[str, Any] | None, width: int, index: int | None = None) -> Text:
+    """The samples panel's content for any kind the engine writes (`index`: which kept history entry to show,
+    None for the latest)."""
     if not samples:
         return Text("samples appear after the first epoch", style="dim")
     kind, items = samples.get("kind"), samples.get("items", [])
@@ -122,6 +123,19 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
         for i in range(0, len(xs), max(1, len(xs) // 6)):
             body.append(f"{xs[i]:4.1f}  {curve['truth'][i]:6.3f}  {curve['predicted'][i]:6.3f}\n")
         return head.append("attention pooling\n") + body
+    if kind == "gan-points":
+        from d2ltui.tui.widgets.gan_view import scatter
+
+        return head.append("real and generated points\n") + scatter(samples, width)
+    if kind == "gan-images":
+        from d2ltui.tui.widgets.gan_view import colour_grid
+
+        return head.append("generated from one fixed latent batch\n") + colour_grid(items, width,
+                                                                                     samples.get("columns", 7))
+    if kind == "rl-values":
+        from d2ltui.tui.widgets.rl_view import value_grid
+
+        return head.append("values and greedy policy\n") + value_grid(samples, index, width)
     if kind == "linear-regression":
         return head.append("\n") + weights(samples)
     rows = samples.get("predictions") or items
@@ -130,12 +144,29 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
 
 
 class SamplesView(Static):
-    """Holds the latest samples and redraws them at the panel's width."""
+    """Holds the latest samples and redraws them at the panel's width; `step` moves through their history
+    (an RL run's iterations or episodes), which otherwise follows the latest."""
+
+    index: int | None = None
 
     def show(self, samples: dict[str, Any] | None) -> None:
         self.samples = samples
-        self.update(render(samples, max(16, self.size.width or 40)))
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.update(render(self.samples, max(16, self.size.width or 40), self.index))
+
+    def step(self, delta: int) -> None:
+        """Show an earlier (negative) or later entry of the history; past either end sticks to it, and the
+        last entry follows new ones again."""
+        count = len((getattr(self, "samples", None) or {}).get("history") or [])
+        if not count:
+            return
+        current = count - 1 if self.index is None else self.index
+        target = max(0, min(count - 1, current + delta))
+        self.index = None if target == count - 1 else target
+        self.redraw()
 
     def on_resize(self) -> None:
         if hasattr(self, "samples"):
-            self.update(render(self.samples, max(16, self.size.width or 40)))
+            self.redraw()
