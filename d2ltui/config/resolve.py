@@ -34,6 +34,8 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
                        "optim": {"lr": 1.0, "clip": 1.0}, "train": {"epochs": 10}},
     "seq2seq": {"data": {"name": "reverse", "batch_size": 128}, "optim": {"name": "adam", "lr": 0.005, "clip": 1.0},
                 "train": {"epochs": 10}},
+    "detection": {"data": {"name": "bananas", "batch_size": 32},
+                  "optim": {"lr": 0.2, "weight_decay": 5e-4}, "train": {"epochs": 20}},
 }
 
 

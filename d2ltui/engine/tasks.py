@@ -339,7 +339,13 @@ def bleu(pred: list, label: list, k: int = 2) -> float:
 
 
 TASKS = {t.name: t for t in (Regression, Classification, LanguageModel, Seq2Seq)}
+TASK_MODULES = {"detection": "d2ltui.engine.detection:Detection"}  # tasks in modules of their own
 
 
 def make_task(data: DataModule) -> Task:
+    if data.task in TASK_MODULES:
+        import importlib
+
+        module, _, cls = TASK_MODULES[data.task].partition(":")
+        return getattr(importlib.import_module(module), cls)(data)
     return TASKS[data.task](data)

@@ -11,10 +11,12 @@ CH_MODERN = "8 Modern CNNs"
 CH_RNN = "9-10 Recurrent networks"
 CH_ENCDEC = "10-11 Encoder-decoder"
 CH_ATTN = "11 Attention and Transformers"
+CH_VISION = "14 Computer vision"
 
 IMG28 = ((1, 1, 28, 28),)
 IMG96 = ((1, 1, 96, 96),)
 IMG224 = ((1, 1, 224, 224),)
+RGB256 = ((1, 3, 256, 256),)
 
 
 def _arch_pairs(value: tuple) -> str | None:
@@ -167,3 +169,26 @@ _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
        Knob("num_heads", int, 8, "attention heads (must divide num_hiddens)", min=1, max=1024),
        Knob("num_blks", int, 2, "encoder blocks", min=1, max=64),
        _dropout(0.1))
+
+
+def _anchor_sizes(value: tuple) -> str | None:
+    ok = len(value) == 5 and len({len(s) if isinstance(s, tuple) else -1 for s in value}) == 1 and all(
+        isinstance(s, tuple) and s and all(isinstance(v, float) and 0 < v <= 2 for v in s) for s in value)
+    return None if ok else "expected 5 tuples (one a scale) of as many sizes in (0, 2], e.g. the book's ((0.2, 0.272), ...)"
+
+
+def _ratios(value: tuple) -> str | None:
+    ok = value and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 10 for v in value)
+    return None if ok else "expected a tuple of positive aspect ratios (width / height), e.g. (1, 2, 0.5)"
+
+
+# Computer vision
+register(ModelSpec(
+    "tiny-ssd", CH_VISION, "detection", "image", RGB256, "d2ltui.zoo.ssd:tiny_ssd",
+    _k(Knob("num_classes", int, 1, "object classes (background not counted)", min=1, max=1000),
+       Knob("in_channels", int, 3, "input channels (1 grey, 3 colour)", min=1, max=64),
+       Knob("sizes", tuple, ((0.2, 0.272), (0.37, 0.447), (0.54, 0.619), (0.71, 0.79), (0.88, 0.961)),
+            "anchor sizes (fractions of the image) at each of the 5 scales", check=_anchor_sizes),
+       Knob("ratios", tuple, (1.0, 2.0, 0.5), "anchor aspect ratios at every scale", check=_ratios),
+       INIT),
+    "TinySSD: single-shot multibox detection with a small base net and five scales (Liu et al., 2016; section 14.7)."))

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from d2ltui.errors import UserError
 
-TASKS = ("regression", "classification", "language-model", "seq2seq")
+TASKS = ("regression", "classification", "language-model", "seq2seq", "detection")
 INPUT_KINDS = ("features", "image", "tokens", "seq2seq")
 Shape = tuple[int, ...]
 
