@@ -18,7 +18,7 @@ def fmt_duration(seconds: float) -> str:
 
 def fmt_metrics(record: dict) -> str:
     parts = [f"loss {record['loss']:.4f}"]
-    for key in ("acc", "ppl", "bleu"):
+    for key in ("acc", "ppl", "bleu", "ap50", "class_err", "bbox_mae"):
         if key in record:
             parts.append(f"{key} {record[key]:.4g}")
     return " ".join(parts)

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
-from d2ltui.data.bananas import CLASSES, EDGE, check_no_augment, detection_module
+from d2ltui.data.bananas import CLASSES, check_no_augment, detection_module
 from d2ltui.data.base import DataModule
 from d2ltui.data.fetch import describe, download, no_leftovers, socket_timeout
 from d2ltui.data.registry import data_root
@@ -47,10 +47,12 @@ def fetch_bananas(root: Path) -> None:
         archive.unlink(missing_ok=True)
 
 
-def read_split(folder: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N, 3, size, size), labels (N, 1, 5) with corners as fractions of each image)."""
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2.functional import resize
+def read_split(folder: Path, size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, 3, S, S), labels (N, 1, 5) with corners as fractions of each image).
+
+    S is `size`, or when 0 the first image's height; other sizes are resized to it."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.v2.functional import pil_to_tensor, resize
 
     csv_path = folder / "label.csv"
     try:
@@ -64,11 +66,13 @@ def read_split(folder: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     for line, row in enumerate(rows, start=2):
         path = folder / "images" / row["img_name"]
         try:
-            image = decode_image(str(path), mode=ImageReadMode.RGB)
+            with Image.open(path) as img:
+                image = pil_to_tensor(img.convert("RGB"))
             values = [float(row[c]) for c in COLUMNS[1:]]
-        except (RuntimeError, OSError, ValueError) as err:
+        except (UnidentifiedImageError, OSError, ValueError) as err:
             raise UserError(f"banana-detection: {csv_path} line {line}: {path.name}: {err}".splitlines()[0]) from None
         h, w = image.shape[-2:]
+        size = size or h
         labels.append([values[0], values[1] / w, values[2] / h, values[3] / w, values[4] / h])
         images.append(image if (h, w) == (size, size) else resize(image, [size, size], antialias=True))
     return torch.stack(images), torch.tensor(labels, dtype=torch.float32).unsqueeze(1)
@@ -91,8 +95,9 @@ def load_banana_detection(cfg, task: str) -> DataModule:
         why = f"download failed ({describe(err)})" if err else "data.download is off"
         raise UserError(f"banana-detection: {base} needs {SPLITS[0]}/ and {SPLITS[1]}/, each with label.csv and "
                         f"images/; {why}. Put them there, set data.root, or use the embedded data.name=bananas")
-    size = cfg.resize or EDGE
-    train, val = read_split(base / SPLITS[0], size), read_split(base / SPLITS[1], size)
+    train = read_split(base / SPLITS[0], cfg.resize)
+    size = train[0].shape[-1]
+    val = read_split(base / SPLITS[1], size)
     train = tuple(t[:cfg.num_train] for t in train) if cfg.num_train else train
     val = tuple(t[:cfg.num_val] for t in val) if cfg.num_val else val
     if bool((train[1][..., 0] >= len(CLASSES)).any()):

@@ -11,7 +11,7 @@ torch's reason and the smallest input of the same form that flows (`smallest_wor
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torch.utils._pytree import tree_flatten
 
 from d2ltui.errors import UserError
+from d2ltui.inspector.anchors import FeatureMapRow, feature_map_rows
 from d2ltui.inspector.receptive import ReceptiveFieldMode
 from d2ltui.inspector.shapes import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
@@ -82,6 +83,12 @@ class Summary:
     activation_bytes: int = 0
     failure: Failure | None = None
     depth: int = 1
+    feature_maps: list[FeatureMapRow] = field(default_factory=list)  # a detector's scales, else empty
+
+    @property
+    def anchors(self) -> int | None:
+        """A detector's anchors per image over all its scales (None for other models)."""
+        return sum(r.anchors for r in self.feature_maps) if self.feature_maps else None
 
     @property
     def error(self) -> str | None:
@@ -101,6 +108,8 @@ class Summary:
             "depth": self.depth, "layers": layers, "total_params": self.total_params,
             "trainable_params": self.trainable_params, "flops": self.flops, "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes, "error": self.error,
+            "feature_maps": [{**asdict(r), "shape": list(r.shape) if r.shape else None} for r in self.feature_maps],
+            "anchors": self.anchors,
             "failure": None if self.failure is None else {
                 **asdict(self.failure),
                 "input_shape": list(self.failure.input_shape) if self.failure.input_shape else None,
@@ -334,7 +343,7 @@ class _Trace:
             spec.name, shapes, knobs, rows, total, trainable, int(flops.get_total_flops()),
             sum(p.numel() * p.element_size() for p in self.model.parameters()
                 if not isinstance(p, nn.UninitializedParameter)),
-            sum(self.act_bytes[m] for m in leaves), failure, depth)
+            sum(self.act_bytes[m] for m in leaves), failure, depth, feature_map_rows(self.model, self.outputs))
 
 
 def flows(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]) -> bool:

@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-METRIC_KEYS = ("acc", "bleu", "ppl", "mse")
+METRIC_KEYS = ("acc", "bleu", "ap50", "ppl", "mse")
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class DashboardScreen(Screen):
         Binding("space", "toggle_pause", "Pause/resume"),
         Binding("x", "stop", "Stop"),
         Binding("m", "toggle_smoothing", "Smooth"),
+        Binding("h", "threshold", "Threshold"),  # shown only for a detection run
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -120,6 +121,7 @@ class DashboardScreen(Screen):
         if mtime != self._samples_mtime:
             self._samples_mtime = mtime
             self.query_one(SamplesView).show(samples(self.path))
+            self.refresh_bindings()
 
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
         """A plot's title (None: keep its own) and series, straight from the tail's columns."""
@@ -178,3 +180,18 @@ class DashboardScreen(Screen):
         for plot in self.query(MetricPlot):
             plot.smoothing = not plot.smoothing
         self.redraw_plots()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The threshold key exists only while the samples are detections."""
+        if action == "threshold":
+            views = self.query(SamplesView)
+            return bool(views) and views.first().kind == "detections"
+        return True
+
+    def action_threshold(self) -> None:
+        """Cycle the least score of the boxes drawn on the validation images."""
+        from d2ltui.tui.widgets.detections import next_threshold
+
+        view = self.query_one(SamplesView)
+        view.set_threshold(next_threshold(view.threshold))
+        self.notify(f"showing detections scoring at least {view.threshold:.2f}")

@@ -90,8 +90,8 @@ def weights(samples: dict[str, Any]) -> Text:
     return out
 
 
-def render(samples: dict[str, Any] | None, width: int) -> Text:
-    """The samples panel's content for any kind the engine writes."""
+def render(samples: dict[str, Any] | None, width: int, threshold: float = 0.5) -> Text:
+    """The samples panel's content for any kind the engine writes (`threshold`: detections' least score)."""
     if not samples:
         return Text("samples appear after the first epoch", style="dim")
     kind, items = samples.get("kind"), samples.get("items", [])
@@ -111,6 +111,10 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
             body.append(f"{item['source']} → ", "bold").append(item["predicted"], "green")
             body.append(f"  ({item['target']}, bleu {item.get('bleu', 0):.2f})\n")
         return head.append("translations\n") + body
+    if kind == "detections":
+        from d2ltui.tui.widgets.detections import render_detections
+
+        return head + render_detections(samples, width, threshold)
     if kind == "linear-regression":
         return head.append("\n") + weights(samples)
     rows = samples.get("predictions") or items
@@ -119,12 +123,23 @@ def render(samples: dict[str, Any] | None, width: int) -> Text:
 
 
 class SamplesView(Static):
-    """Holds the latest samples and redraws them at the panel's width."""
+    """Holds the latest samples and redraws them at the panel's width (detections above `threshold`)."""
+
+    threshold = 0.5
 
     def show(self, samples: dict[str, Any] | None) -> None:
         self.samples = samples
-        self.update(render(samples, max(16, self.size.width or 40)))
+        self.update(render(samples, max(16, self.size.width or 40), self.threshold))
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        if hasattr(self, "samples"):
+            self.show(self.samples)
+
+    @property
+    def kind(self) -> str | None:
+        return (getattr(self, "samples", None) or {}).get("kind")
 
     def on_resize(self) -> None:
         if hasattr(self, "samples"):
-            self.update(render(self.samples, max(16, self.size.width or 40)))
+            self.show(self.samples)
