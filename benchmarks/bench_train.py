@@ -48,7 +48,8 @@ from d2ltui.engine import events as ev
 from d2ltui.engine.devices import resolve_device
 from d2ltui.engine.optim import make_optimizer
 from d2ltui.rundir.store import RunDir
-from d2ltui.engine.trainer import fit, steps_per_epoch
+from d2ltui.engine.batches import steps_per_epoch
+from d2ltui.engine.trainer import fit
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from d2ltui.rundir.store import CHECKPOINT, METRICS, read_metrics
@@ -113,3 +114,13 @@ def group_pids(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             pids.append(int(entry))
     return pids
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """The console script's own path (UserError -> one stderr line, exit 2): (code, stdout, stderr)."""
+    from d2ltui.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err

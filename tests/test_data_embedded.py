@@ -25,7 +25,7 @@ def load(name, task=None, **kw):
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
     names = {"synthetic-regression", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-             "text-file", "csv"}
+             "text-file", "csv", "kaggle-house"}
     assert set(DATASETS) == names
     assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED)
     assert datasets_for("seq2seq") == ["reverse", "dates", "fra-eng"]
@@ -41,6 +41,9 @@ def test_embedded_is_deterministic_from_the_seed(name):
     a, b, c = load(name, num_train=64, num_val=16), load(name, num_train=64, num_val=16), \
         load(name, num_train=64, num_val=16, seed=1)
     assert all(torch.equal(x, y) for x, y in zip(a.train + a.val, b.train + b.val))
+    if name == "python-docs":  # the book's windows take no seed (the trainer's shuffle does); sequential does
+        assert torch.equal(a.train[0], c.train[0])
+        a, c = (load(name, num_train=64, num_val=16, seed=s, partition="sequential") for s in (0, 1))
     assert not torch.equal(a.train[0], c.train[0])
     assert a.task == EMBEDDED[name] and a.name == name
     assert len(a.train) == len(a.val) == 2
@@ -57,7 +60,7 @@ def test_synthetic_regression_is_the_books_line():
     w = torch.linalg.lstsq(A, y).solution.squeeze()
     assert torch.allclose(w, torch.tensor([2.0, -3.4, 4.2]), atol=0.005)
     assert (y - A @ w.unsqueeze(1)).std() == pytest.approx(0.01, abs=0.002)
-    assert dm.model_knobs == {"in_features": 2} and dm.input_shape == ((1, 2),)
+    assert dm.model_knobs == {"in_features": 2, "num_classes": 1} and dm.input_shape == ((1, 2),)
 
 
 @pytest.mark.parametrize("name,classes", [("moons", 2), ("circles", 2), ("spirals", 3), ("xor", 2)])
@@ -75,7 +78,10 @@ def test_points(name, classes):
 
 
 def test_python_docs_language_model():
-    dm = load("python-docs", num_steps=16, batch_size=8)
+    windows = load("python-docs", num_steps=16, batch_size=8)
+    assert windows.train[0].shape == (10000, 16) and windows.val[0].shape == (5000, 16)  # the book's defaults
+    assert torch.equal(windows.train[0][1:, :-1], windows.train[0][:-1, 1:])  # window i + 1 starts one later
+    dm = load("python-docs", num_steps=16, batch_size=8, partition="sequential")
     X, Y = dm.train
     assert X.dtype == Y.dtype == torch.int64 and X.shape[1] == 16
     assert dm.vocab[:3] == [" ", "<unk>", "a"] and dm.model_knobs == {"vocab_size": 28} == {"vocab_size": len(dm.vocab)}
@@ -83,8 +89,9 @@ def test_python_docs_language_model():
     assert torch.equal(X[8:, 0], Y[:-8, -1])  # sequential partition: row i + batch_size continues row i
     assert len(X) > 10000 and dm.val[0].shape[1] == 16
     assert dm.input_shape == ((1, 16),)
-    assert load("python-docs", num_steps=16, batch_size=8, seed=3).info["offset"] != dm.info["offset"] or \
-        load("python-docs", num_steps=16, batch_size=8, seed=4).info["offset"] != dm.info["offset"]
+    assert load("python-docs", num_steps=16, batch_size=8, seed=3, partition="sequential").info["offset"] \
+        != dm.info["offset"] or load("python-docs", num_steps=16, batch_size=8, seed=4,
+                                     partition="sequential").info["offset"] != dm.info["offset"]
 
 
 @pytest.mark.parametrize("name", ["reverse", "dates"])

@@ -52,7 +52,7 @@ def test_mean_imputation_standardises_and_reports(houses):
     assert X[:, 0].mean().abs() < 1e-5  # standardised, the holes at the mean
     assert (X[:, 1:7].sum(1) == 2).all()  # one level of each categorical column
     assert y.shape == (9, 1) and y.dtype == torch.float32 and sorted(y.squeeze().tolist())[0] == 99000
-    assert dm.model_knobs == {"in_features": 8} and dm.input_shape == ((1, 8),)
+    assert dm.model_knobs == {"in_features": 8, "num_classes": 1} and dm.input_shape == ((1, 8),)  # 1 output
 
 
 def test_median_most_frequent_constant(houses):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import urllib.request
 
 import pytest
@@ -109,3 +110,68 @@ def test_failed_download_leaves_nothing(tmp_path, monkeypatch, name, task):
         load_data(DataConfig(name=name, root=str(root), download=True), task, "cpu")
     assert "timed out" in str(err.value)
     assert not (tmp_path / "deep").exists()
+
+
+def time_machine(tmp_path, **kw):
+    (tmp_path / "timemachine.txt").write_text(TIME_MACHINE)
+    cfg = DataConfig(name="time-machine", root=str(tmp_path), download=False, **kw)
+    return load_data(cfg, "language-model", "cpu")
+
+
+def test_time_machine_windows_are_the_books(tmp_path):
+    dm = time_machine(tmp_path, num_steps=5, num_train=10, num_val=4)
+    tokens = [c for c in re.sub("[^A-Za-z]+", " ", TIME_MACHINE).lower()]  # the book's _preprocess
+    vocab = sorted(set(tokens) | {"<unk>"})
+
+    def text(row):
+        return "".join(vocab[i] for i in row)
+
+    assert dm.vocab == vocab and dm.info["partition"] == "windows"
+    X, Y = dm.train
+    assert X.shape == (10, 5) == Y.shape and dm.val[0].shape == (4, 5)
+    for i in range(10):  # row i is the window starting at token i; Y is it shifted by one
+        assert text(X[i]) == "".join(tokens[i:i + 5]) and text(Y[i]) == "".join(tokens[i + 1:i + 6])
+    for j in range(4):  # validation windows follow the training ones, as in the book's get_dataloader
+        assert text(dm.val[0][j]) == "".join(tokens[10 + j:15 + j])
+
+
+def test_time_machine_window_counts(tmp_path):
+    n_tokens = len(re.sub("[^A-Za-z]+", " ", TIME_MACHINE))
+    big = time_machine(tmp_path, num_steps=4, num_train=10**6, num_val=10**6)  # more than there are windows
+    assert len(big.train[0]) + len(big.val[0]) == n_tokens - 4 and len(big.val[0]) >= 1
+    default = DataConfig()
+    assert (default.partition, default.num_train, default.num_val) == ("windows", 0, 0)
+    from d2ltui.data.text import WINDOWS_TRAIN, WINDOWS_VAL
+    assert (WINDOWS_TRAIN, WINDOWS_VAL) == (10000, 5000)  # the book's TimeMachine defaults
+
+
+def test_sequential_partition_stays_an_option(tmp_path):
+    dm = time_machine(tmp_path, num_steps=6, batch_size=3, partition="sequential")
+    X, Y = dm.train
+    assert dm.info["partition"] == "sequential" and "offset" in dm.info
+    assert torch.equal(X[0, 1:], Y[0, :-1]) and torch.equal(X[3, 0], Y[0, -1])  # row 3 continues row 0
+    with pytest.raises(UserError, match="data.partition"):
+        time_machine(tmp_path, partition="random")
+
+
+def test_train_windows_are_reshuffled_each_epoch_by_the_seed(tmp_path):
+    from d2ltui.config.resolve import resolve
+    from d2ltui.engine.trainer import fit
+
+    def first_rows_per_epoch():
+        dm = time_machine(tmp_path, num_steps=5, num_train=40, num_val=8)
+        seen = []
+
+        def prepare(batch, train):
+            if train:
+                seen.append(batch[0][:, 0].tolist())
+            return batch
+
+        dm.prepare = prepare
+        cfg = resolve("rnn-lm", ["data.batch_size=40", "train.epochs=3", "train.device=cpu", "num_hiddens=4"])[0]
+        fit(cfg, None, data=dm)
+        return seen
+
+    once, again = first_rows_per_epoch(), first_rows_per_epoch()
+    assert len(once) == 3 and once == again  # seeded
+    assert once[0] != once[1] != once[2] and sorted(once[0]) == sorted(once[1])  # a new order each epoch

@@ -16,8 +16,8 @@ import torch
 from fault_helpers import CHILD_ENV, TINY, cli, curve, group_pids, spawn, wait_for_step
 
 from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, unwrap_model, wrap_model
-from d2ltui.engine.launch import torchrun_command
+from d2ltui.engine.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, wrap_model
+from d2ltui.engine.torchrun import torchrun_command
 from d2ltui.rundir.store import read_json
 from d2ltui.errors import UserError
 
@@ -38,7 +38,7 @@ def test_one_process_is_a_no_op(monkeypatch):
     info = dist_setup()
     assert (info.rank, info.world_size, info.is_main, info.distributed) == (0, 1, True, False)
     model = torch.nn.Linear(2, 2)
-    assert wrap_model(model, info) is model and unwrap_model(model) is model
+    assert wrap_model(model, info) is model
     perm = torch.arange(5)
     assert shard_indices(perm, info) is perm
     assert reduce_mean({"loss": 2.0}, info) == {"loss": 2.0}
@@ -66,7 +66,7 @@ WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
     from d2ltui.engine.distributed import (any_rank, any_ranks, barrier, broadcast_object, dist_setup, dist_teardown,
-                                           reduce_mean, shard_indices, unwrap_model, wrap_model)
+                                           reduce_mean, shard_indices, wrap_model)
     info = dist_setup(device="cpu")
     torch.manual_seed(info.rank)  # different initial weights: DDP must broadcast rank 0's
     model = wrap_model(torch.nn.Linear(4, 1), info)
@@ -78,7 +78,7 @@ WORKER = textwrap.dedent("""
     loss.backward()
     opt.step()
     out = {"rank": info.rank, "world": info.world_size, "backend": info.backend, "idx": idx.tolist(),
-           "weight": unwrap_model(model).weight.detach().tolist(),
+           "weight": model.module.weight.detach().tolist(),
            "mean": reduce_mean({"loss": float(info.rank + 1), "acc": 0.5}, info),
            "any": any_rank(info.rank == 1, info), "none": any_rank(False, info),
            "flags": any_ranks((info.rank == 0, False, True), info),
@@ -221,7 +221,7 @@ def test_pausing_then_stopping_a_two_process_job_leaves_no_process_behind(tmp_pa
 
 def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
     """A worker that ignores SIGTERM, in a session of its own, orphaned when its parent dies, is still killed."""
-    from d2ltui.engine.launch import ProcessTree
+    from d2ltui.engine.torchrun import ProcessTree
 
     pidfile = tmp_path / "worker.pid"
     code = ("import os, signal, subprocess, sys, time\n"
@@ -282,7 +282,7 @@ ValueError: a worker's real crash
 def test_torchrun_noise_is_condensed_and_worker_output_kept():
     import io
 
-    from d2ltui.engine.launch import TorchrunFilter
+    from d2ltui.engine.torchrun import TorchrunFilter
 
     out = io.StringIO()
     quiet = TorchrunFilter(io.BytesIO(TORCHRUN_STDERR.encode()), out)

@@ -16,7 +16,8 @@ from d2ltui.engine.devices import list_devices, resolve_device
 from d2ltui.engine.optim import lr_factor
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.engine.tasks import bleu, thumbnails
-from d2ltui.engine.trainer import fit, steps_per_epoch
+from d2ltui.engine.batches import steps_per_epoch
+from d2ltui.engine.trainer import fit
 from d2ltui.errors import UserError
 from d2ltui.zoo.build import EOS
 
@@ -195,7 +196,7 @@ def test_stop_and_resume_is_bitwise_equal(tmp_path, stop_step):
     assert (stopped.state, stopped.step, stopped.exit_code) == ("stopped", stop_step, 1)
     assert part.status()["state"] == "stopped"
     state = load_checkpoint(part.path / CHECKPOINT)
-    assert state["step"] == stop_step and isinstance(state["rng_cpu"], torch.Tensor)
+    assert state["step"] == stop_step and isinstance(state["rng"]["torch"], torch.Tensor)
     resumed = fit(config(), part, data=blobs(), resume=state)
     assert resumed.state == "finished" and resumed.step == 30
     a, b = _weights(full.path), _weights(part.path)
@@ -278,11 +279,11 @@ def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
 
 
 def test_failed_checkpoint_write_is_reported_and_training_goes_on(tmp_path, monkeypatch):
-    from d2ltui.engine import trainer
+    from d2ltui.engine import checkpoint
 
-    def full_disk(path, state):
+    def full_disk(path, data):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(trainer, "save_checkpoint", full_disk)
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full_disk)
     cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 2})
     run = RunDir.create(tmp_path, dump_toml(cfg), "disk")
     notes = []

@@ -199,7 +199,6 @@ def test_control_turns_signals_into_intents():
         os.kill(os.getpid(), signal.SIGTERM)  # a stop also ends a pause
         assert control.stop.is_set() and not control.paused.is_set()
         assert control.exit_code == 128 + signal.SIGTERM and control.reason == "stopped by SIGTERM"
-        assert control.wait_if_paused() is False
         with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C while stopping aborts at once
             os.kill(os.getpid(), signal.SIGINT)
     finally:
@@ -211,7 +210,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(referen
     """No checkpoint yet: --resume trains it again from the start, with its config and seed, to the same result."""
     proc = spawn("train", *TINY, "--runs-dir", str(tmp_path), "--run-id", "early")
     try:
-        seen = wait_for_step(proc, tmp_path / "early", 20)
+        seen = wait_for_step(proc, tmp_path / "early", 20, need_checkpoint=False)
         assert seen is not None and seen < STEPS_PER_EPOCH, "the run ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
     finally:

@@ -23,7 +23,7 @@ FIELDS = {name: [f.name for f in dataclasses.fields(cls)] for name, cls in confi
 KNOBS = sorted({k for s in all_specs() for k in s.knobs})
 DATA = ["shapes", "moons", "circles", "spirals", "xor", "synthetic-regression", "python-docs", "reverse",
         "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-        "text-file", "csv", "nope"]
+        "text-file", "csv", "kaggle-house", "nope"]
 
 scalars = st.one_of(
     st.integers(min_value=-10**12, max_value=10**12), st.floats(allow_nan=True, allow_infinity=True),

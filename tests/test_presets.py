@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from d2ltui.config.resolve import list_presets, resolve
+from d2ltui.config.presets import list_presets
+from d2ltui.config.resolve import resolve
 from d2ltui.rundir.store import RunDir
 from d2ltui.engine.trainer import fit
 from d2ltui.config.schema import dump_toml
@@ -18,7 +19,8 @@ QUICK = [p.name for p in PRESETS if p.name.startswith("quick-")]
 STAND_IN = {"fashion-mnist": ["data.name=shapes", "data.num_train=16", "data.num_val=8", "data.batch_size=8"],
             "time-machine": ["data.name=python-docs", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
             "fra-eng": ["data.name=reverse", "data.num_train=64", "data.num_val=16", "data.batch_size=16"],
-            "synthetic-regression": []}
+            "synthetic-regression": [],
+            "kaggle-house": ["data.name=tabular-missing", "data.folds=1", "data.batch_size=16"]}
 # What each quick preset promises in its description, checked on the validation split at the end.
 TARGETS = {"quick-linear": None, "quick-mlp-moons": ("acc", ">=", 0.97), "quick-lenet-shapes": ("acc", ">=", 0.8),
            "quick-rnn-python-docs": ("ppl", "<=", 7.0), "quick-seq2seq-reverse": ("bleu", ">=", 0.8)}
@@ -49,6 +51,15 @@ def test_book_settings_are_the_books():
     assert (alexnet.data.resize, alexnet.optim.lr) == (224, 0.01)
     gru, _ = resolve("gru-lm")
     assert (gru.data.batch_size, gru.data.num_steps, gru.optim.lr, gru.optim.clip, gru.train.epochs) == (1024, 32, 4.0, 1.0, 50)
+    for name, lr, epochs in (("rnn-lm", 1.0, 100), ("gru-lm", 4.0, 50), ("lstm-lm", 4.0, 50), ("deep-gru", 2.0, 100)):
+        lm, _ = resolve(name)  # the book's TimeMachine(batch_size=1024, num_steps=32) windows, clip 1
+        assert (lm.data.name, lm.data.partition, lm.data.num_train, lm.data.num_val) == ("time-machine", "windows",
+                                                                                         10000, 5000)
+        assert (lm.data.batch_size, lm.data.num_steps, lm.optim.lr, lm.optim.clip, lm.train.epochs) == \
+            (1024, 32, lr, 1.0, epochs)
+    house, _ = resolve("kaggle-house")  # the book's k_fold(trainer, data, k=5, lr=0.01), max_epochs=10, batch 64
+    assert (house.model.name, house.data.name, house.optim.name, house.optim.lr, house.data.batch_size,
+            house.train.epochs, house.data.folds) == ("linear-regression", "kaggle-house", "sgd", 0.01, 64, 10, 5)
 
 
 @pytest.mark.parametrize("name", BOOK)

@@ -110,10 +110,10 @@ def test_missing_real_dataset_fails_before_any_run(tmp_path):
 
 
 def test_presets_lists_every_preset():
-    from d2ltui.config.resolve import preset_names
+    from d2ltui.config.presets import preset_names
 
     code, out, _ = cli("presets")
-    assert code == 0 and out.splitlines()[0].split() == ["PRESET", "MODEL", "DATA", "DESCRIPTION"]
+    assert code == 0 and out.splitlines()[0].split() == ["PRESET", "MODEL", "DATA", "SOURCE", "DESCRIPTION"]
     listed = [line.split()[0] for line in out.splitlines()[1:]]
     assert listed == preset_names() and "lenet" in listed and "quick-mlp-moons" in listed
 

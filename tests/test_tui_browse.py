@@ -156,7 +156,7 @@ async def test_help_and_command_palette():
 
 @pilot_test
 async def test_preset_loads_into_panel_and_panel_saves_as_preset(tmp_path):
-    from d2ltui.tui.choices import list_presets, load_preset
+    from d2ltui.config.presets import load_preset, preset_files as list_presets
 
     app = create_app(runs_dir=tmp_path / "runs")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -175,7 +175,7 @@ async def test_preset_loads_into_panel_and_panel_saves_as_preset(tmp_path):
         app.screen.query_one("#preset-name").value = "my-lenet"
         await pilot.click("#save-preset")
         await until(pilot, lambda: "my-lenet" in list_presets())
-        saved = load_preset(list_presets()["my-lenet"])
+        saved = load_preset("my-lenet")
         assert saved["model"]["name"] == "lenet" and saved["model"]["activation"] == "relu"
         assert saved["train"]["epochs"] == 3 and saved["optim"]["name"] == "adam"
 

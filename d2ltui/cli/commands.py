@@ -36,6 +36,18 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="Machine-r
 
 
 @app.command()
+def lab(
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="Lab name, e.g. nadaraya-watson; none lists the labs.", show_default=False)] = None,
+    set_: SetOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The figure (or the list) as JSON.")] = False,
+) -> None:
+    """Compute one of the book's interactive figures (a lab) and print it; no NAME lists them."""
+    from d2ltui.cli.labs import run_lab
+
+    run_lab(name, overrides=set_ or [], json_out=json_out)
+
+
+@app.command()
 def inspect(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`).")],
     input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE", help="Input shape, e.g. 1x1x28x28 (two inputs: 1x9,1x9).")] = None,
@@ -97,7 +109,7 @@ def attach(
 
 @app.command()
 def presets() -> None:
-    """List the shipped presets (experiments) with their model and data."""
+    """List the presets, shipped and saved (a saved one wins over a shipped one of its name)."""
     from d2ltui.cli.training import run_presets
 
     run_presets()

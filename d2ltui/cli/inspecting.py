@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from d2ltui.cli.listing import table_width
 from d2ltui.errors import UserError
-from d2ltui.inspector.shapes import format_shape, format_shapes, parse_shapes
+from d2ltui.format import format_field, format_shape, format_shapes, human_bytes, human_count, parse_shapes
 from d2ltui.zoo.registry import get_spec
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
 
 def table_lines(summary: Summary, width: int = 100) -> list[str]:
     """The aligned table with a heading and totals, no line longer than `width` (names are clipped)."""
-    from d2ltui.inspector.summary import format_field, human_bytes, human_count
 
     cells = [(("  " * max(r.depth - 1, 0)) + r.name, r.type, format_shape(r.output_shape) if r.calls else "-",
               f"{r.params:,}", human_count(r.flops) if r.flops else "-", format_field(r.receptive_field))

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
 from d2ltui.engine import events as ev
-
-
-def fmt_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def fmt_metrics(record: dict) -> str:
-    parts = [f"loss {record['loss']:.4f}"]
-    for key in ("acc", "ppl", "bleu", "ap50", "class_err", "bbox_mae"):
-        if key in record:
-            parts.append(f"{key} {record[key]:.4g}")
-    return " ".join(parts)
+from d2ltui.format import eta_seconds, format_duration, format_metrics
+from d2ltui.rundir.states import RunState
 
 
 class ConsolePrinter:
@@ -30,8 +16,9 @@ class ConsolePrinter:
     def __init__(self, live: bool, stream: TextIO | None = None) -> None:
         self.live = live
         self.out = stream or sys.stdout
-        self.total_steps = self.total_epochs = self.start_step = 0
-        self.t_start = time.perf_counter()
+        self.total_steps = self.total_epochs = 0
+        self.steps: list[float] = []  # step and training time of each train record, for the ETA
+        self.times: list[float] = []
         self.pending_line = False
 
     def write(self, text: str, transient: bool = False) -> None:
@@ -42,17 +29,16 @@ class ConsolePrinter:
             self.out.write(text + "\n")
         self.out.flush()
 
-    def eta(self, step: int) -> str:
-        done = step - self.start_step
-        if done <= 0 or not self.total_steps:
-            return "?"
-        rate = done / (time.perf_counter() - self.t_start)
-        return fmt_duration((self.total_steps - step) / rate)
+    def eta(self, record: dict) -> str:
+        if isinstance(record.get("time"), (int, float)):
+            self.steps.append(record["step"])
+            self.times.append(record["time"])
+        left = eta_seconds(self.steps, self.times, self.total_steps)
+        return "?" if left is None else format_duration(left)
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
-            self.total_steps, self.total_epochs, self.start_step = event.total_steps, event.total_epochs, event.start_step
-            self.t_start = time.perf_counter()
+            self.total_steps, self.total_epochs = event.total_steps, event.total_epochs
             where = f"{event.device}" + (f" x{event.world_size}" if event.world_size > 1 else "")
             self.write(f"{event.model} on {event.data} ({event.task}), {event.num_params:,} parameters, {where}; "
                        f"{event.total_epochs} epochs of {event.steps_per_epoch} steps"
@@ -61,11 +47,12 @@ class ConsolePrinter:
             r = event.record
             if r.get("split") == "train":
                 self.write(f"epoch {r['epoch']}/{self.total_epochs} step {r['step']}/{self.total_steps} "
-                           f"{fmt_metrics(r)} {r.get('samples_per_s', 0):,.0f} samples/s ETA {self.eta(r['step'])}",
+                           f"{format_metrics(r)} {r.get('samples_per_s', 0):,.0f} samples/s ETA {self.eta(r)}",
                            transient=self.live)
             else:
-                self.write(f"epoch {r['epoch']}/{self.total_epochs} val {fmt_metrics(r)}")
+                self.write(f"epoch {r['epoch']}/{self.total_epochs} val {format_metrics(r)}")
         elif isinstance(event, ev.Checkpointed) and event.error:
             self.write(f"warning: {event.error}")
-        elif isinstance(event, ev.Status) and event.state in ("paused", "finished", "stopped", "failed", "diverged"):
+        elif isinstance(event, ev.Status) and event.state in (RunState.PAUSED, RunState.FINISHED, RunState.STOPPED,
+                                                                  RunState.FAILED, RunState.DIVERGED):
             self.write(f"{event.state}: {event.message}")

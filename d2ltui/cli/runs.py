@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from d2ltui.cli.progress import fmt_duration
+from d2ltui.format import format_best, format_duration
 from d2ltui.rundir.index import list_run_summaries
 
 
@@ -18,10 +18,9 @@ def run_runs(json_out: bool = False, runs_dir: str | None = None) -> None:
         return
     table = [("RUN", "STATE", "MODEL", "DATA", "BEST", "PROGRESS", "TIME")]
     for r in rows:
-        best = f"{r.metric} {r.best:.4g}" if r.best is not None else "-"
         progress = f"{r.epoch or 0}/{r.total_epochs}" if r.total_epochs else "-"
-        time_ = fmt_duration(r.duration_s) if r.duration_s is not None else "-"
-        table.append((r.id, r.state, r.model, r.data, best, progress, time_))
+        time_ = format_duration(r.duration_s)
+        table.append((r.id, r.state, r.model, r.data, format_best(r.metric, r.best), progress, time_))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

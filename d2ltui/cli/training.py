@@ -45,7 +45,7 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
 
 def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint, rdzv_id,
             run_id, plain) -> int:
-    from d2ltui.engine import launch
+    from d2ltui.engine import launch, torchrun
     from d2ltui.config.resolve import resolve
 
     if not resume:
@@ -60,7 +60,7 @@ def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, 
                 + (["--rdzv-endpoint", rdzv_endpoint] if rdzv_endpoint else []) + (["--rdzv-id", rdzv_id] if rdzv_id else [])
         launch.launch_detached(argv, run_id, runs_dir)
         return 0
-    return launch.launch_torchrun(argv, max(nproc, 1), nnodes, rdzv_endpoint, rdzv_id)
+    return torchrun.launch_torchrun(argv, max(nproc, 1), nnodes, rdzv_endpoint, rdzv_id)
 
 
 def _resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | None):
@@ -83,7 +83,7 @@ def _resume_config(resume: str, overrides: list[str], device: str | None, runs_d
 
 def _prepare(cfg) -> tuple[Any, Any, Any]:
     """Device, data and a meta-device build of the model: every input error before the run exists."""
-    from d2ltui.data.registry import load_data
+    from d2ltui.data.registry import load_data, task_for
     from d2ltui.engine import distributed
     from d2ltui.engine.devices import resolve_device
     from d2ltui.config.resolve import merge_data_knobs
@@ -93,7 +93,7 @@ def _prepare(cfg) -> tuple[Any, Any, Any]:
     info = distributed.dist_setup(cfg.train.device)
     device = info.device or resolve_device(cfg.train.device)
     spec = get_spec(cfg.model.name)
-    data = load_data(cfg.data, spec.task, device)
+    data = load_data(cfg.data, task_for(spec, cfg.data.name), device)
     knobs = merge_data_knobs(cfg, spec, data.model_knobs, data.name)
     try:
         build_model(spec, knobs, data.input_shape, "meta")
@@ -112,15 +112,15 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.engine.control import Control
     from d2ltui.engine.recorder import truncate_metrics
     from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
-    from d2ltui.engine.trainer import check_world_size, fit, validated
+    from d2ltui.engine.state import validated
+    from d2ltui.engine.trainer import check_world_size, fit
 
     info, device, data = _prepare(cfg)
+    if cfg.data.folds > 1:
+        return _train_folds(cfg, info, data, runs_dir, resume, run_id, plain)
     state, run = None, None
     if resume:
-        found = RunDir.find(resume, runs_dir)
-        status = found.status()
-        if status.get("state") in ("running", "paused", "starting") and status.get("pid") not in (None, os.getpid()):
-            raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
+        found = _idle_run(resume, runs_dir)
         # killed before its first checkpoint: start over, same config and seed, so the same result
         fresh = not (found.path / CHECKPOINT).exists()
         state = None if fresh else distributed.broadcast_object(
@@ -155,14 +155,46 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     return result.exit_code
 
 
+def _idle_run(resume: str, runs_dir: str | None):
+    """The run RESUME names, refused when another process is still training it."""
+    from d2ltui.rundir.store import RunDir
+
+    found = RunDir.find(resume, runs_dir)
+    status = found.status()
+    if status.get("state") in ("running", "paused", "starting") and status.get("pid") not in (None, os.getpid()):
+        raise UserError(f"run {found.id} is still {status['state']} (pid {status.get('pid')}); stop it first")
+    return found
+
+
+def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_id: str | None, plain: bool) -> int:
+    """K-fold cross-validation (data.folds > 1) in one run directory; a resume skips the finished folds."""
+    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.config.schema import dump_toml
+    from d2ltui.engine.control import Control
+    from d2ltui.engine.folds import fit_folds
+    from d2ltui.rundir.store import CONFIG, RunDir, atomic_write_bytes, new_run_id
+
+    if info.distributed:
+        raise UserError(f"data.folds={cfg.data.folds}: K-fold cross-validation runs in one process; drop --nproc")
+    if resume:
+        run = _idle_run(resume, runs_dir)
+        atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
+    else:
+        run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
+    print(f"run {run.id} in {run.path}", flush=True)
+    printer = ConsolePrinter(live=sys.stdout.isatty() and not plain)
+    result = fit_folds(cfg, run, [printer], Control().install(), data, resume=bool(resume))
+    return result.exit_code
+
+
 def run_presets() -> None:
-    """Print the shipped presets: name, model, data and description."""
-    from d2ltui.config.resolve import list_presets
+    """Print every preset, shipped and saved: name, model, data, source and description."""
+    from d2ltui.config.presets import list_presets
 
     presets = list_presets()
     width = max(len(p.name) for p in presets)
     mwidth = max(len(p.model) for p in presets)
     dwidth = max(len(p.data) for p in presets)
-    print(f"{'PRESET':<{width}}  {'MODEL':<{mwidth}}  {'DATA':<{dwidth}}  DESCRIPTION")
+    print(f"{'PRESET':<{width}}  {'MODEL':<{mwidth}}  {'DATA':<{dwidth}}  {'SOURCE':<7}  DESCRIPTION")
     for p in presets:
-        print(f"{p.name:<{width}}  {p.model:<{mwidth}}  {p.data:<{dwidth}}  {p.description}")
+        print(f"{p.name:<{width}}  {p.model:<{mwidth}}  {p.data:<{dwidth}}  {p.source:<7}  {p.description}")

@@ -20,6 +20,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from d2ltui.errors import UserError
+from d2ltui.paths import DEFAULT_DATA_ROOT
 from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
 
 
@@ -29,44 +30,55 @@ class ModelConfig:
     knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
 
 
+def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    """A config field with its rule in the metadata: min/max (inclusive), gt/lt (exclusive),
+    choices (of the value, or of each item of a list), off (a value allowed outside the bounds)."""
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class DataConfig:
     name: str = "shapes"
-    root: str = "~/.cache/d2ltui/data"  # torchvision's layout for the real image sets
+    root: str = DEFAULT_DATA_ROOT  # torchvision's layout for the real image sets
     path: str = ""  # text-file and csv: the file to read
     target: str = ""  # csv: the target column
-    batch_size: int = 128
-    resize: int = 0  # 0 keeps the dataset's own size
-    channels: int = 0  # 0 keeps the dataset's own channels (shapes: 1)
-    augment: list[str] = field(default_factory=list)  # flip, crop, jitter
-    num_train: int = 0  # 0 means the dataset's default size (embedded sets)
-    num_val: int = 0
-    num_steps: int = 32  # sequence length for language models and seq2seq
-    impute: str = "mean"  # tabular: mean, median, most_frequent, constant, drop_rows, drop_columns
+    batch_size: int = rule(128, min=1, max=1_000_000)
+    resize: int = rule(0, min=8, max=1024, off=0)  # 0 keeps the dataset's own size
+    channels: int = rule(0, choices=(0, 1, 3))  # 0 keeps the dataset's own channels (shapes: 1)
+    augment: list[str] = rule(factory=list, choices=("flip", "crop", "jitter"))
+    num_train: int = rule(0, min=0)  # 0 means the dataset's default size (embedded sets)
+    num_val: int = rule(0, min=0)
+    num_steps: int = rule(32, min=2)  # sequence length for language models and seq2seq
+    partition: str = rule("windows", choices=("windows", "sequential"))  # language models: the book's or one stream
+    folds: int = rule(1, min=1, max=20)  # K-fold cross-validation when > 1 (tabular data)
+    impute: str = rule("mean", choices=("mean", "median", "most_frequent", "constant", "drop_rows",
+                                        "drop_columns"))  # tabular: how missing values are filled
     download: bool = True
-    seed: int = 0
+    seed: int = rule(0, min=0)
 
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # sgd, adam, adamw
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    clip: float = 0.0  # gradient norm clip, 0 is off
-    schedule: str = "none"  # none, cosine, step
-    warmup_steps: int = 0
+    name: str = rule("sgd", choices=("sgd", "adam", "adamw"))
+    lr: float = rule(0.1, gt=0, lt=1e4)
+    momentum: float = rule(0.0, min=0, lt=1)
+    weight_decay: float = rule(0.0, min=0)
+    clip: float = rule(0.0, min=0)  # gradient norm clip, 0 is off
+    schedule: str = rule("none", choices=("none", "cosine", "step"))
+    warmup_steps: int = rule(0, min=0)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    seed: int = 0
-    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
-    max_steps: int = 0  # 0 is no limit; stops early after this many optimizer steps
-    checkpoint_every: int = 0  # also checkpoint every N steps; 0 only at epoch ends
-    log_every: int = 10  # a train metrics line every N steps
-    amp: str = "auto"  # auto (bf16 on CUDA), bf16, off
+    epochs: int = rule(10, min=1, max=100000)
+    seed: int = rule(0, min=0)
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps (checked by config.resolve against DEVICE_RE)
+    max_steps: int = rule(0, min=0)  # 0 is no limit; stops early after this many optimizer steps
+    checkpoint_every: int = rule(0, min=0)  # also checkpoint every N steps; 0 only at epoch ends
+    log_every: int = rule(10, min=1)  # a train metrics line every N steps
+    amp: str = rule("auto", choices=("auto", "bf16", "off"))  # auto (bf16 on CUDA), bf16, off
     channels_last: bool = True  # on CUDA, for image models
     compile: bool = False
 
@@ -93,6 +105,59 @@ class RunConfig:
 
 
 SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def field_rule(key: str) -> dict[str, Any]:
+    """The rule of config key "section.name" (empty when the field has none)."""
+    section, _, name = key.partition(".")
+    for f in dataclasses.fields(SECTIONS[section]):
+        if f.name == name:
+            return dict(f.metadata)
+    raise KeyError(key)
+
+
+def choices(key: str) -> tuple[Any, ...]:
+    """The allowed values of a choice field, e.g. choices("optim.name") -> ("sgd", "adam", "adamw")."""
+    return tuple(field_rule(key)["choices"])
+
+
+def rule_text(key: str) -> str:
+    """The rule of `key` in words: "must be > 0 and < 10000", "must be 0 or >= 8 and <= 1024"."""
+    r = field_rule(key)
+    if "choices" in r:
+        return f"choose from {', '.join(map(str, r['choices']))}"
+    parts = [f"{op} {_num(r[k])}" for k, op in (("min", ">="), ("gt", ">"), ("max", "<="), ("lt", "<")) if k in r]
+    text = "must be " + " and ".join(parts)
+    return text.replace("must be ", f"must be {_num(r['off'])} or ", 1) if "off" in r else text
+
+
+def problem(key: str, value: Any) -> str | None:
+    """Why `value` breaks the rule of config key `key` ("section.name"), or None when it is allowed."""
+    r = field_rule(key)
+    if "choices" in r:
+        bad = [v for v in (value if isinstance(value, list) else [value]) if v not in r["choices"]]
+        if bad and not isinstance(bad[0], str):
+            return f"{bad[0]!r} is not one of {', '.join(map(str, r['choices']))}"
+        if bad:
+            near = suggest(bad[0], [str(c) for c in r["choices"]])
+            return f"unknown {', '.join(map(repr, bad))}{near}; {rule_text(key)}"
+        return None
+    if "off" in r and value == r["off"]:
+        return None
+    ok = (("min" not in r or value >= r["min"]) and ("max" not in r or value <= r["max"])
+          and ("gt" not in r or value > r["gt"]) and ("lt" not in r or value < r["lt"]))
+    return None if ok else f"{value!r} {rule_text(key)}"
+
+
+def check_section(section: str, values: Any) -> None:
+    """A UserError naming the first field of `values` (a DataConfig, OptimConfig or TrainConfig) that breaks its rule."""
+    for f in dataclasses.fields(values):
+        if f.metadata and (why := problem(f"{section}.{f.name}", getattr(values, f.name))):
+            raise UserError(f"{section}.{f.name}: {why}")
 
 
 def _parse_scalar(raw: str) -> Any:

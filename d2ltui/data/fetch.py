@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -52,8 +53,21 @@ def socket_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
-def download(url: str, dest: Path, timeout: float = TIMEOUT_S) -> Path:
-    """Fetch `url` to `dest` through a temporary file in the same folder, replaced atomically."""
+def sha1_of(path: Path) -> str:
+    """The SHA-1 hex digest of a file, read in 1 MiB chunks (the book's check)."""
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path, timeout: float = TIMEOUT_S, sha1: str | None = None) -> Path:
+    """Fetch `url` to `dest` through a temporary file in the same folder, replaced atomically.
+
+    With `sha1`, the temporary file's hash is checked before it moves into place; a mismatch
+    deletes it and raises one UserError line naming the file, the expected and the actual hash.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     try:
@@ -61,6 +75,9 @@ def download(url: str, dest: Path, timeout: float = TIMEOUT_S) -> Path:
             shutil.copyfileobj(resp, out)
             out.flush()
             os.fsync(out.fileno())
+        if sha1 is not None and (actual := sha1_of(tmp)) != sha1.lower():
+            raise UserError(f"{dest.name}: SHA-1 mismatch, expected {sha1.lower()}, got {actual} "
+                            f"(from {url}); nothing was kept")
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(OSError):
@@ -82,7 +99,8 @@ def ensure_file(name: str, path: Path, root: Path, allowed: bool, fetch: Callabl
     """`path`, fetched by `fetch()` first when it is missing and downloads are `allowed`.
 
     A failed fetch leaves nothing new under `root`; a file still missing is one UserError line
-    starting with the dataset's `name`, saying why and ending with `advice`.
+    starting with the dataset's `name`, saying why and ending with `advice`. A fetch refused by
+    our own checks (a SHA-1 mismatch, an unsafe archive) is that check's line after the name.
     """
     if path.exists():
         return path
@@ -91,6 +109,8 @@ def ensure_file(name: str, path: Path, root: Path, allowed: bool, fetch: Callabl
         try:
             with no_leftovers(root):
                 fetch()
+        except UserError as e:
+            raise UserError(f"{name}: {e}") from None
         except Exception as e:  # noqa: BLE001 - any failure becomes one line
             err = e
     if not path.exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from d2ltui.config.schema import DataConfig
     from d2ltui.data.base import DataModule
 
-DEFAULT_ROOT = "~/.cache/d2ltui/data"
-AUGMENTS = ("flip", "crop", "jitter")
-IMPUTES = ("mean", "median", "most_frequent", "constant", "drop_rows", "drop_columns")
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,9 @@ _ALL = [
                 False, "d2ltui.data.text:load_time_machine"),
     DatasetInfo("fra-eng", ("seq2seq",), "the book's English-French sentence pairs (word tokens)", False,
                 "d2ltui.data.seq2seq:load_fra_eng"),
+    DatasetInfo("kaggle-house", ("regression",),
+                "the book's Kaggle house prices: 1460 houses, 79 features, log(SalePrice) target", False,
+                "d2ltui.data.kaggle:load_kaggle_house"),
     DatasetInfo("banana-detection", ("detection",),
                 "the book's banana detection set: 1000 + 100 images of 256 px, one box each", False,
                 "d2ltui.data.banana_detection:load_banana_detection"),
@@ -108,32 +107,29 @@ def check_task(name: str, task: str) -> DatasetInfo:
     return info
 
 
+def task_for(spec: Any, name: str) -> str:
+    """The task a model trains on dataset `name`: its own, else one of `spec.also` the data fits.
+
+    An unknown dataset or one that fits none gives the model's own task (check_task then says why).
+    """
+    info = DATASETS.get(name)
+    if info is None or spec.task in info.tasks:
+        return spec.task
+    return next((t for t in spec.also if t in info.tasks), spec.task)
+
+
 def data_root(cfg: "DataConfig") -> Path:
-    """data.root expanded; the default follows XDG_CACHE_HOME when that is set."""
-    root = cfg.root or DEFAULT_ROOT
-    if root == DEFAULT_ROOT and os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "d2ltui" / "data"
-    return Path(root).expanduser()
+    """data.root expanded (see d2ltui.paths.data_root)."""
+    from d2ltui.paths import data_root as root_of
+
+    return root_of(cfg.root)
 
 
 def check_config(cfg: "DataConfig") -> None:
-    """Range checks of the data section that every loader relies on."""
-    bad = [a for a in cfg.augment if a not in AUGMENTS]
-    if bad:
-        raise UserError(f"data.augment: unknown {', '.join(map(repr, bad))}; choose from {', '.join(AUGMENTS)}")
-    if cfg.resize and not 8 <= cfg.resize <= 1024:
-        raise UserError(f"data.resize: {cfg.resize} is outside 8..1024 (0 keeps the dataset's size)")
-    if cfg.channels not in (0, 1, 3):
-        raise UserError(f"data.channels: {cfg.channels} must be 0 (keep), 1 or 3")
-    if cfg.impute not in IMPUTES:
-        raise UserError(f"data.impute: {cfg.impute!r} is not one of {', '.join(IMPUTES)}")
-    for key in ("num_train", "num_val"):
-        if getattr(cfg, key) < 0:
-            raise UserError(f"data.{key}: must be 0 (the dataset's default) or positive")
-    if cfg.num_steps < 2:
-        raise UserError(f"data.num_steps: {cfg.num_steps} is too short (at least 2)")
-    if cfg.batch_size < 1:
-        raise UserError(f"data.batch_size: {cfg.batch_size} must be at least 1")
+    """Range checks of the data section that every loader relies on (the rules of config.schema)."""
+    from d2ltui.config.schema import check_section
+
+    check_section("data", cfg)
 
 
 def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule":
@@ -144,4 +140,6 @@ def load_data(cfg: "DataConfig", task: str, device: Any = "cpu") -> "DataModule"
     loader = getattr(importlib.import_module(module), func)
     dm = loader(cfg, task)
     dm.info.setdefault("embedded", info.embedded)
+    if task == "regression":  # a model serving several tasks (mlp) sizes its output from the targets
+        dm.model_knobs.setdefault("num_classes", int(dm.train[-1][0].numel()))
     return dm.to(device)

@@ -7,20 +7,19 @@ Ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3, then the other tokens sorted. Every seq
 from __future__ import annotations
 
 import datetime as dt
-import zipfile
 from pathlib import Path
 
 import torch
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.common import build_vocab, generator, sizes
-from d2ltui.data.fetch import download, ensure_file
+from d2ltui.data.fetch import ensure_file
+from d2ltui.data.hub import DATA_HUB, download_extract
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
+from d2ltui.zoo.build import EOS, PAD, UNK
 
 RESERVED = ["<pad>", "<bos>", "<eos>", "<unk>"]
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
-FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -113,14 +112,8 @@ def _fra_file(cfg) -> Path:
     root = data_root(cfg)
     path = root / "fra-eng" / "fra.txt"
 
-    def fetch() -> None:
-        archive = download(FRA_ENG_URL, root / "fra-eng.zip")
-        with zipfile.ZipFile(archive) as zf:
-            zf.extract("fra-eng/fra.txt", root)
-        archive.unlink()
-
-    return ensure_file("fra-eng", path, root, cfg.download, fetch,
-                       f"Put fra.txt there (from {FRA_ENG_URL}), set data.path, "
+    return ensure_file("fra-eng", path, root, cfg.download, lambda: download_extract("fra-eng", root),
+                       f"Put fra.txt there (from {DATA_HUB['fra-eng'].url}), set data.path, "
                        f"or use data.name=dates or data.name=reverse")
 
 

@@ -2,9 +2,10 @@
 
 The book's preprocessing: numeric columns standardised (mean 0, std 1 over the observed
 values), categorical columns one-hot encoded, then the missing values handled by data.impute:
-- mean / median / most_frequent: numeric holes get that statistic; categorical holes get their
-  own indicator column (the book's dummy_na), except most_frequent, which uses the commonest category;
-- constant: numeric holes get 0 on the raw scale, categorical ones their own indicator column;
+- mean (the book's: standardise, then the holes are 0) / median / most_frequent: numeric holes get
+  that statistic; every categorical column gets an indicator column for a missing value (the book's
+  `get_dummies(dummy_na=True)`), except under most_frequent, which fills the commonest category;
+- constant: numeric holes get 0 on the raw scale, categorical ones as under mean;
 - drop_rows / drop_columns: every row / column with a hole goes.
 `DataModule.info["impute"]` says how many values each column had filled, or which rows/columns went.
 """
@@ -23,6 +24,7 @@ from d2ltui.errors import UserError
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
 MAX_CATEGORIES = 50
+DUMMY_NA = ("mean", "median", "constant")  # strategies giving every categorical column a missing indicator
 
 
 def _num(value: str) -> float | None:
@@ -76,7 +78,8 @@ def _encode_features(names, columns, impute):
                 cats = [top if h else c for c, h in zip(cats, holes.tolist())]
                 levels = sorted(seen)
             else:
-                levels = sorted(seen) + ([f"{name}=<missing>"] if holes.any() else [])
+                dummy_na = impute in DUMMY_NA or holes.any()  # the book's get_dummies(dummy_na=True)
+                levels = sorted(seen) + ([f"{name}=<missing>"] if dummy_na else [])
                 cats = [f"{name}=<missing>" if h else c for c, h in zip(cats, holes.tolist())]
             index = {c: i for i, c in enumerate(levels)}
             onehot = torch.zeros(n, len(levels), dtype=torch.float64)
@@ -89,8 +92,16 @@ def _encode_features(names, columns, impute):
     return X, feature_names, filled
 
 
-def table_module(cfg, task: str, header: list[str], rows: list[list[str]], target: str, source: str) -> DataModule:
-    """Preprocess a table of strings into a DataModule (see the module docstring)."""
+def table_module(cfg, task: str, header: list[str], rows: list[list[str]], target: str, source: str,
+                 unlabelled: list[list[str]] = (), drop: tuple[str, ...] = (), log_target: bool = False) -> DataModule:
+    """Preprocess a table of strings into a DataModule (see the module docstring).
+
+    `unlabelled` rows (the book's Kaggle test set, in `header`'s columns, target empty) take part
+    in the statistics and categories of the features, as the book concatenates them, and are then
+    left out; `drop` columns (an Id) are not features; `log_target` trains on log(target).
+    With data.folds > 1 the train split is every labelled row in file order and val is empty:
+    the fold driver cuts the folds (data/folds.py).
+    """
     if target not in header:
         from d2ltui.zoo.registry import suggest
 
@@ -99,8 +110,10 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
     t = header.index(target)
     report: dict = {"strategy": cfg.impute, "target_missing_rows": sum(_is_missing(r[t]) for r in rows)}
     rows = [r for r in rows if not _is_missing(r[t])]
-    names = [h for i, h in enumerate(header) if i != t]
-    columns = [[r[i] for r in rows] for i, h in enumerate(header) if i != t]
+    n_labelled = len(rows)
+    rows = rows + [list(r) for r in unlabelled]
+    names = [h for i, h in enumerate(header) if i != t and h not in drop]
+    columns = [[r[i] for r in rows] for i, h in enumerate(header) if i != t and h not in drop]
     # skipped: columns with no value at all, and text columns with too many distinct values (names, ids)
     skipped = [nm for nm, c in zip(names, columns)
                if all(_is_missing(v) for v in c)
@@ -110,7 +123,8 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
     names, columns = [names[i] for i in keep], [columns[i] for i in keep]
     if cfg.impute == "drop_rows":
         bad = [any(_is_missing(c[j]) for c in columns) for j in range(len(rows))]
-        report["rows_dropped"] = sum(bad)
+        report["rows_dropped"] = sum(bad[:n_labelled])
+        n_labelled -= sum(bad[:n_labelled])
         rows = [r for r, b in zip(rows, bad) if not b]
         columns = [[v for v, b in zip(c, bad) if not b] for c in columns]
     elif cfg.impute == "drop_columns":
@@ -118,10 +132,11 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
         report["columns_dropped"] = gone
         names, columns = ([nm for nm in names if nm not in gone],
                           [c for nm, c in zip(names, columns) if nm not in gone])
-    if len(rows) < 2 or not columns:
+    if n_labelled < 2 or not columns:
         raise UserError(f"data.impute={cfg.impute}: nothing left of {source} "
-                        f"({len(rows)} rows, {len(columns)} feature columns)")
+                        f"({n_labelled} rows, {len(columns)} feature columns)")
     X, feature_names, filled = _encode_features(names, columns, cfg.impute)
+    X, rows = X[:n_labelled], rows[:n_labelled]
     if cfg.impute not in ("drop_rows", "drop_columns"):
         report["values_filled"] = filled
         report["total_filled"] = sum(filled.values())
@@ -136,6 +151,11 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
             raise UserError(f"data.target: column {target!r} has non-numeric values such as {bad!r}; "
                             f"use the classification task for a categorical target")
         y = torch.tensor(nums, dtype=torch.float32).unsqueeze(1)
+        if log_target:
+            if (y <= 0).any():
+                raise UserError(f"data.target: column {target!r} has values <= 0, which have no logarithm")
+            y = torch.log(y)  # the book's log of the prices
+            info["target_transform"] = "log"
     else:
         distinct = set(labels)
         if len(distinct) > MAX_CATEGORIES * 2:
@@ -147,9 +167,13 @@ def table_module(cfg, task: str, header: list[str], rows: list[list[str]], targe
         y = torch.tensor([index[v] for v in labels], dtype=torch.int64)
         knobs["num_classes"] = len(classes)
     n = len(y)
-    num_val = cfg.num_val or max(1, n // 5)
-    num_train = cfg.num_train or n - num_val
-    train, val = split((X, y), num_train, num_val, cfg.seed)
+    if cfg.folds > 1:
+        train, val = (X, y), (X[:0], y[:0])
+        info["folds"] = cfg.folds
+    else:
+        num_val = cfg.num_val or max(1, n // 5)
+        num_train = cfg.num_train or n - num_val
+        train, val = split((X, y), num_train, num_val, cfg.seed)
     return DataModule(name=cfg.name, task=task, train=train, val=val, input_shape=((1, X.shape[1]),),
                       model_knobs=knobs, classes=classes, info=info)
 

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTENT_SIGNALS = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2, "kill": signal.SIGKILL}
 
 
 class Control:
@@ -51,8 +52,8 @@ class Control:
         if threading.current_thread() is not threading.main_thread():
             return self
         handlers = {sig: self._on_stop for sig in STOP_SIGNALS}
-        handlers[signal.SIGUSR1] = lambda *_: self.paused.set()
-        handlers[signal.SIGUSR2] = lambda *_: self.paused.clear()
+        handlers[INTENT_SIGNALS["pause"]] = lambda *_: self.paused.set()
+        handlers[INTENT_SIGNALS["resume"]] = lambda *_: self.paused.clear()
         for sig, handler in handlers.items():
             self._previous[sig] = signal.signal(sig, handler)
         return self
@@ -62,16 +63,16 @@ class Control:
             signal.signal(sig, handler)
         self._previous.clear()
 
-    def wait_if_paused(self, poll: float = 0.2) -> bool:
-        """Block while paused (returns early on stop); True when a pause happened."""
-        if not self.paused.is_set():
-            return False
-        while self.paused.is_set() and not self.stop.is_set():
-            self.stop.wait(poll)
-        return True
 
 
 def send(pid: int, intent: str) -> None:
-    """Send a view's intent ('stop', 'pause', 'resume') to a running engine's pid."""
-    sig = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}[intent]
-    os.kill(pid, sig)
+    """Send a view's intent ('stop', 'pause', 'resume', 'kill') to a running engine's pid."""
+    os.kill(pid, INTENT_SIGNALS[intent])
+
+
+def send_group(pgid: int, intent: str) -> None:
+    """Send an intent to a whole process group (the engine and any torchrun workers); a gone group is fine."""
+    try:
+        os.killpg(pgid, INTENT_SIGNALS[intent])
+    except ProcessLookupError:
+        pass

@@ -76,12 +76,6 @@ def wrap_model(model: nn.Module, info: DistInfo) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain module inside a DDP (and torch.compile) wrapper, for state_dict and samples."""
-    model = getattr(model, "_orig_mod", model)
-    return getattr(model, "module", model) if hasattr(model, "require_backward_grad_sync") else model
-
-
 def shard_indices(perm: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """This rank's part of an epoch's shuffled index: every rank gets the same count.
 

@@ -1,23 +1,28 @@
-"""Start training elsewhere: detached in its own session, or under torchrun as one process group."""
+"""Start training as another process, the one launcher: detached from the terminal, or a child of the TUI.
+
+Intents to a started run go through d2ltui.engine.control (the one intent -> signal map);
+several processes under torchrun: d2ltui.engine.torchrun.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from d2ltui.rundir.store import (LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start,
-                                  resolve_runs_dir)
+from d2ltui.engine.control import send, send_group
 from d2ltui.errors import UserError
+from d2ltui.paths import resolve_runs_dir
+from d2ltui.rundir.states import LIVE_STATES, RunState
+from d2ltui.rundir.store import LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start, read_status
 
-GRACE_S = 20.0  # after a stop signal: time for every worker to checkpoint before SIGKILL
+ENGINE = [sys.executable, "-m", "d2ltui", "train"]  # the engine's command line, before its arguments
+TRAIN_NICENESS = 5  # a TUI's run yields the CPU to the interface's redraws; alone, it still gets all of it
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
         args += ["--run-id", run_id]
     if runs_dir is not None and _option(args, "--runs-dir") is None:
         args += ["--runs-dir", str(runs_dir)]
-    cmd = [sys.executable, "-m", "d2ltui", "train", *args]
+    cmd = ENGINE + args
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(folder / LOG, "ab") as log, open(os.devnull, "rb") as devnull:
         log.write(f"$ d2l-tui train {' '.join(args)}\n".encode())
@@ -89,7 +94,7 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
                                 start_new_session=True, close_fds=True, env=env)
     if not resume:  # unless the child already wrote its own status (never overwrite it)
         _create_json(folder / STATUS, {
-            "state": "starting", "pid": proc.pid, "pid_start": pid_start(proc.pid),
+            "state": RunState.STARTING.value, "pid": proc.pid, "pid_start": pid_start(proc.pid),
             "host": socket.gethostname(), "message": "detached, starting", "updated": time.time()})
     if not quiet:
         print(run_id, flush=True)
@@ -112,214 +117,90 @@ def _create_json(path: Path, obj: dict) -> bool:
     return True
 
 
-def torchrun_command(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
-                     rdzv_id: str | None = None) -> list[str]:
-    """The `python -m torch.distributed.run ... -m d2ltui train ...` command line for a job."""
-    if nproc < 1:
-        raise UserError(f"--nproc {nproc}: needs at least one process per node")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc)]
-    if rdzv_endpoint:
-        cmd += ["--nnodes", nnodes or "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", rdzv_endpoint,
-                "--rdzv-id", rdzv_id or "d2ltui"]
-    elif nnodes not in (None, "1", "1:1"):
-        raise UserError(f"--nnodes {nnodes}: several machines need --rdzv-endpoint HOST:PORT "
-                        f"(the same on every machine)")
-    else:
-        cmd += ["--standalone"]
-    args = train_argv(argv, drop=("--detach",), drop_valued=("--nproc", "--nnodes", "--rdzv-endpoint", "--rdzv-id"))
-    return cmd + ["-m", "d2ltui", "train", *args]
+@dataclass
+class Launch:
+    """A training process this app started, with its stderr kept for an early failure."""
 
+    run_id: str
+    path: Path
+    proc: subprocess.Popen
+    stderr: object = field(repr=False, default=None)
+    base_file: str = ""  # the temporary base config, removed once the run has read it
 
-def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
-                    rdzv_id: str | None = None, grace: float = GRACE_S) -> int:
-    """Run the job under torchrun in its own session and return its exit code.
+    def tidy(self) -> None:
+        """Remove the temporary base config once the engine has written its own config.toml."""
+        if self.base_file and ((self.path / STATUS).exists() or not self.alive()):
+            Path(self.base_file).unlink(missing_ok=True)
+            self.base_file = ""
 
-    torchrun starts each worker in a session of its own, so this launcher keeps track of
-    every process below it (and, as a child subreaper, inherits any orphan). SIGINT,
-    SIGTERM and SIGHUP reaching the launcher go to every worker (each finishes its batch,
-    rank 0 checkpoints; torchrun then ends by itself); whatever is still alive `grace`
-    seconds later is killed, and so is anything left once torchrun exits: no worker
-    outlives the job. torchrun's own tracebacks and log lines are condensed to one line
-    per failed worker.
-    """
-    cmd = torchrun_command(argv, nproc, nnodes, rdzv_endpoint, rdzv_id)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    _set_subreaper(True)
-    proc = subprocess.Popen(cmd, start_new_session=True, env=env, stderr=subprocess.PIPE)
-    quiet = TorchrunFilter(proc.stderr, sys.stderr)
-    quiet.start()
-    tree = ProcessTree(proc.pid)
-    stop_at: list[float] = []
-    received: list[int] = []
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
-    def forward(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if not stop_at:
-            stop_at.append(time.monotonic() + grace)
-        tree.signal(signum, workers_only=True)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        while True:
-            try:
-                code = proc.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                tree.refresh()
-                if stop_at and time.monotonic() > stop_at[0]:
-                    tree.signal(signal.SIGKILL)
-    finally:
-        tree.finish(min(grace, 5.0))
-        _set_subreaper(False)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        quiet.join(timeout=5)
-    if not received:
-        for rank, exit_code in quiet.failures:
-            print(f"d2l-tui: worker rank {rank} exited with code {exit_code}", file=sys.stderr, flush=True)
-        if code and any(exit_code == "2" for _rank, exit_code in quiet.failures):
-            return 2  # a worker refused its input (a UserError): the same exit code as one process
-    if received:  # stopped on request: the shell's convention, whatever torchrun made of it
-        return 128 + received[0]
-    return 128 - code if code < 0 else code
-
-
-class TorchrunFilter(threading.Thread):
-    """Copies the job's stderr (torchrun's and the workers') minus torchrun's own noise.
-
-    Dropped: torchrun's log lines, and its tracebacks (SignalException, ChildFailedError)
-    with the failure report that follows, whose ranks and exit codes are kept in `failures`.
-    A worker's own output and tracebacks pass through unchanged.
-    """
-
-    LOG = re.compile(r"^[WEI]\d{4} [\d:.]+ +\d+ .*torch/distributed/")
-
-    def __init__(self, src, dst) -> None:
-        super().__init__(daemon=True)
-        self.src, self.dst = src, dst
-        self.failures: list[tuple[str, str]] = []
-
-    def run(self) -> None:
-        block: list[str] = []
-        rules, rank = -1, "?"  # rules >= 0: inside a failure report, counting its ==== lines
-        for raw in iter(self.src.readline, b""):
-            line = raw.decode(errors="replace")
-            if rules >= 0:
-                rules += line.startswith("=====")
-                if found := re.match(r"\s*rank\s*:\s*(\d+)", line):
-                    rank = found.group(1)
-                elif found := re.match(r"\s*exitcode\s*:\s*(-?\d+)", line):
-                    self.failures.append((rank, found.group(1)))
-                rules = -1 if rules >= 2 else rules
-            elif block:
-                block.append(line)
-                if line.strip() and not line[0].isspace():  # the exception line ends a traceback
-                    if not line.startswith("torch.distributed.elastic."):
-                        self.write("".join(block))
-                    elif "ChildFailedError" in line:
-                        rules = 0
-                    block = []
-            elif line.startswith("Traceback (most recent call last):"):
-                block = [line]
-            elif not self.LOG.match(line):
-                self.write(line)
-        if block:
-            self.write("".join(block))
-
-    def write(self, text: str) -> None:
-        try:
-            self.dst.write(text)
-            self.dst.flush()
-        except (OSError, ValueError):
-            pass
-
-
-def _set_subreaper(on: bool) -> None:
-    """Linux: while on, orphaned descendants are re-parented to this process instead of init."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(36, int(on), 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-class ProcessTree:
-    """Every process started below `root` (found through /proc), remembered with its start time."""
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self.known: dict[int, str] = {}  # pid -> start time, to tell a reused pid apart
-        self.refresh()
-
-    def refresh(self) -> None:
-        parents: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-            if entry.isdigit() and (fields := _stat(int(entry))):
-                parents.setdefault(int(fields[1]), []).append(int(entry))
-        todo = [self.root, *self.known]  # children of known orphans (now re-parented to us) count too
-        while todo:
-            for child in parents.get(todo.pop(), []):
-                if child not in self.known and (fields := _stat(child)) and len(fields) > 19:
-                    self.known[child] = fields[19]
-                    todo.append(child)
-
-    def alive(self) -> list[int]:
-        out = []
-        for pid, started in self.known.items():
-            fields = _stat(pid)
-            if fields and fields[19] == started and fields[0] not in ("Z", "X"):
-                out.append(pid)
-        return out
-
-    def signal(self, sig: int, workers_only: bool = False) -> None:
-        """Send `sig` to every live process below the root, and to the root's group unless `workers_only`
-        (then the root is signalled only while it has no workers yet)."""
-        self.refresh()
-        alive = self.alive()
-        if not workers_only or not alive:
-            _killpg(self.root, sig)
-        for pid in alive:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def finish(self, grace: float) -> None:
-        """After torchrun exits: SIGTERM what is left, SIGKILL it after `grace`, reap re-parented orphans."""
-        self.refresh()
+    def send(self, intent: str) -> None:
+        """Signal the process group this app started (the engine and any torchrun workers)."""
         if self.alive():
-            self.signal(signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while self.alive() and time.monotonic() < deadline:
-                self.reap()
-                time.sleep(0.05)
-            self.signal(signal.SIGKILL)
-        for _ in range(40):
-            self.reap()
-            if not self.alive():
-                break
-            time.sleep(0.05)
+            send_group(self.proc.pid, intent)
 
-    def reap(self) -> None:
-        """Collect the known processes that exited as our children (inherited orphans): no zombies."""
-        for pid in self.known:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+    def early_error(self) -> str:
+        """The process's last stderr line when it died before writing its run directory."""
+        if self.alive() or self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        lines = [ln for ln in self.stderr.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else f"exited with code {self.proc.returncode}"
 
 
-def _killpg(pgid: int, sig: int) -> None:
+def train_command(target: str, overrides: list[str], run_id: str, runs_dir: Path,
+                  device: str = "", nproc: int = 0, resume: str = "") -> list[str]:
+    """The engine's command line for a run the TUI starts (plain progress: nobody reads it live)."""
+    cmd = ENGINE + (["--resume", resume] if resume else [target])
+    for item in overrides:
+        cmd += ["--set", item]
+    if device:
+        cmd += ["--device", device]
+    if nproc > 1:
+        cmd += ["--nproc", str(nproc)]
+    if not resume:
+        cmd += ["--run-id", run_id]
+    return cmd + ["--runs-dir", str(runs_dir), "--plain"]
+
+
+def start_training(model: str, overrides: list[str], runs_dir: Path, device: str = "",
+                   nproc: int = 0, resume: str = "", base_toml: str = "") -> Launch:
+    """Spawn the engine in a new session (it survives the TUI if left running).
+
+    `base_toml`, when given, is the config the overrides apply to (the target is that file,
+    so a preset sharing the model's name cannot slip its own settings in).
+    """
+    run_id = resume or new_run_id(model)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    err = tempfile.TemporaryFile()
+    target = model
+    if base_toml:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", prefix=f"{run_id}-", delete=False) as f:
+            f.write(base_toml)
+        target = f.name
+    proc = subprocess.Popen(
+        train_command(target, overrides, run_id, runs_dir, device, nproc, resume),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
+        os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICENESS))
+    except (OSError, AttributeError):  # not permitted, or no such call here: run at normal priority
         pass
+    return Launch(run_id, runs_dir / run_id, proc, err, target if base_toml else "")
+
+
+def signal_run(path: Path, intent: str) -> str:
+    """Send pause/resume/stop to the process the run's status names; returns a one-line outcome.
+
+    Only that process is signalled (a shell pipeline around it, such as `| tee`, is left alone).
+    """
+    status = read_status(path)
+    pid = status.get("pid")
+    if status.get("state") not in LIVE_STATES or not pid:
+        return f"run is {status.get('state')}: nothing to {intent}"
+    try:
+        send(pid, intent)
+    except (ProcessLookupError, PermissionError) as err:
+        return f"cannot signal process {pid}: {err.strerror}"
+    return f"sent {intent}"

@@ -9,9 +9,6 @@ import torch
 
 from d2ltui.config.schema import OptimConfig
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine", "step")
-
 
 def make_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter],
                    lr: float | None = None) -> torch.optim.Optimizer:

@@ -16,6 +16,7 @@ from d2ltui.data.base import Batch, DataModule
 from d2ltui.engine.batches import DatasetBatches
 from d2ltui.engine.optim import Optimization
 from d2ltui.engine.window import StepStats
+from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.zoo.build import BOS, EOS, PAD
 
 EVAL_BATCH = 512
@@ -51,7 +52,11 @@ class Task:
 
     name = ""
     metric: str | None = None  # the headline metric besides the loss: acc, ppl or bleu
-    higher_is_better = True
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger headline metric is better (rundir.index.HIGHER_IS_BETTER)."""
+        return HIGHER_IS_BETTER[self.metric or "loss"]
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
@@ -121,12 +126,28 @@ class Task:
 
 class Regression(Task):
     name = "regression"
-    higher_is_better = False
+
+    def __init__(self, data: DataModule) -> None:
+        super().__init__(data)
+        if data.info.get("target_transform") == "log":  # the Kaggle measure on a log-price target
+            self.metric = "log_rmse"
 
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
         out = model(*inputs).reshape(y.shape).float()
         return F.mse_loss(out, y.float()), len(y), None
+
+    @torch.no_grad()
+    def evaluate(self, model, prepare):
+        out = super().evaluate(model, prepare)
+        if self.metric == "log_rmse":
+            preds, targets = [], []
+            for start in range(0, len(self.data.val[0]), EVAL_BATCH):
+                *inputs, y = prepare(tuple(t[start:start + EVAL_BATCH] for t in self.data.val), False)
+                preds.append(model(*inputs).reshape(y.shape).float())
+                targets.append(y.float())
+            out["log_rmse"] = log_rmse(torch.cat(preds), torch.cat(targets), log_space=True) if preds else 0.0
+        return out
 
     @torch.no_grad()
     def samples(self, model, prepare):
@@ -149,6 +170,19 @@ class Regression(Task):
         return {"learned": {"w": layer.weight.reshape(-1).tolist(), "b": float(layer.bias.reshape(-1)[0])},
                 "analytic": {"w": solution[:-1].tolist(), "b": float(solution[-1])},
                 "true": {"w": list(info["true_w"]), "b": float(info["true_b"])} if "true_w" in info else None}
+
+
+def log_rmse(preds: torch.Tensor, labels: torch.Tensor, log_space: bool = False) -> float:
+    """The book's log_rmse, sqrt(mean((log(clamp(pred, 1)) - log(label))^2)), the Kaggle measure.
+
+    `log_space`: preds and labels are already log prices (the target is log(price)); clamping
+    the price at 1 is then clamping its log at 0, and the labels' log is the labels.
+    """
+    if log_space:
+        diff = preds.double().clamp(min=0.0) - labels.double()
+    else:
+        diff = torch.log(preds.double().clamp(min=1.0)) - torch.log(labels.double())
+    return float(torch.sqrt(torch.mean(diff ** 2)))
 
 
 class Classification(Task):
@@ -216,7 +250,6 @@ def join_tokens(tokens: list[str]) -> str:
 class LanguageModel(Task):
     name = "language-model"
     metric = "ppl"
-    higher_is_better = False
 
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)

@@ -21,14 +21,14 @@ from torch import nn
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
-from d2ltui.engine.checkpoint import save_checkpoint
+from d2ltui.engine.checkpoint import capture_rng, restore_rng, try_save_checkpoint
 from d2ltui.engine.control import Control
 from d2ltui.engine.devices import resolve_device
 from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.engine.batches import steps_per_epoch
 from d2ltui.engine.cadence import CheckpointPolicy, LogPolicy
 from d2ltui.engine.recorder import Recorder
-from d2ltui.engine.state import TrainState, validated
+from d2ltui.engine.state import TrainState
 from d2ltui.engine.tasks import StepContext, make_task
 from d2ltui.engine.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir
@@ -174,12 +174,9 @@ class Loop:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state = {**self.task.state_dict(), **self.state.state_dict(), "generator": self.gen.get_state(),
-                 "rng_cpu": torch.get_rng_state(), "model_name": self.cfg.model.name, "elapsed": self.wall(),
-                 "world_size": self.info.world_size}
-        if torch.cuda.is_available():
-            state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        return state
+        return {**self.task.state_dict(), **self.state.state_dict(), "generator": self.gen.get_state(),
+                "rng": capture_rng(), "model_name": self.cfg.model.name, "elapsed": self.wall(),
+                "world_size": self.info.world_size}
 
     def load_state(self, state: dict[str, Any]) -> None:
         if state.get("model_name", self.cfg.model.name) != self.cfg.model.name:
@@ -189,22 +186,20 @@ class Loop:
         self.task.load_state_dict(state)
         self.state.load_state_dict(state)
         self.gen.set_state(state["generator"])
-        torch.set_rng_state(state["rng_cpu"])
-        if state.get("rng_cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        if "rng" in state:
+            restore_rng(state["rng"])
+        else:  # a checkpoint written before the Python generator was kept too
+            restore_rng({"torch": state["rng_cpu"]})
 
     def checkpoint(self) -> None:
         if self.run_dir is None or not self.info.is_main:
             return
         path, step = self.run_dir.path / CHECKPOINT, self.state.step
-        try:
-            save_checkpoint(path, self.state_dict())
-        except OSError as err:
-            message = f"checkpoint at step {step} not written ({err.strerror or err}); the previous one is kept"
-            self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
-            self.status("running", message)
-            return
-        self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
+        error = try_save_checkpoint(path, self.state_dict())
+        if error:
+            error = f"checkpoint at step {step} not written: {error}"
+            self.status("running", error)
+        self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), error or ""))
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: dict[str, Any] | None) -> FitResult:

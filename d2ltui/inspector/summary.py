@@ -22,7 +22,7 @@ from torch.utils._pytree import tree_flatten
 from d2ltui.errors import UserError
 from d2ltui.inspector.anchors import FeatureMapRow, feature_map_rows
 from d2ltui.inspector.receptive import ReceptiveFieldMode
-from d2ltui.inspector.shapes import Shape, format_shape, format_shapes
+from d2ltui.format import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
 from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
 
@@ -43,10 +43,6 @@ class LayerRow:
     activation_bytes: int = 0  # bytes of all its output tensors, summed over calls
     receptive_field: tuple[int, ...] | None = None  # per spatial dimension, None outside conv/pool stacks
     calls: int = 0
-
-    @property
-    def frozen_params(self) -> int:
-        return self.params - self.trainable_params
 
 
 @dataclass
@@ -123,29 +119,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-def human_count(n: float, unit: str = "") -> str:
-    """1234567 -> "1.23M" (SI prefixes, three significant digits)."""
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{prefix}{unit}"
-    return f"{n:.0f}{unit}"
-
-
-def human_bytes(n: float) -> str:
-    """246824 -> "241 KiB" (binary prefixes)."""
-    for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g} {prefix}B"
-    return f"{n:.0f} B"
-
-
-def format_field(field: tuple[int, ...] | None) -> str:
-    """(11, 11) -> "11"; (3, 5) -> "3x5"; None -> "-"."""
-    if not field:
-        return "-"
-    return str(field[0]) if len(set(field)) == 1 else "x".join(map(str, field))
 
 
 def check_shapes(spec: ModelSpec, shapes: tuple[Shape, ...]) -> None:

@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from d2ltui.rundir.store import CONFIG, END_STATES, list_runs, read_metrics, read_status, METRICS
+from d2ltui.metrics import HIGHER_IS_BETTER
+from d2ltui.rundir.states import END_STATES
+from d2ltui.rundir.store import CONFIG, METRICS, list_runs, read_metrics, read_status
 
-HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ap50": True, "ppl": False, "loss": False}
 
 
 @dataclass
@@ -47,9 +48,9 @@ def _config_names(path: Path) -> tuple[str, str]:
 
 
 def best_from_metrics(records: list[dict[str, Any]]) -> tuple[str | None, float | None]:
-    """The best validation value of the run's headline metric (acc, bleu, ap50, ppl, else loss)."""
+    """The best validation value of the run's headline metric (acc, bleu, ppl, else loss)."""
     val = [r for r in records if r.get("split") == "val"]
-    for metric in ("acc", "bleu", "ap50", "ppl", "loss"):
+    for metric in HIGHER_IS_BETTER:
         values = [r[metric] for r in val if isinstance(r.get(metric), (int, float))]
         if values:
             return metric, (max if HIGHER_IS_BETTER[metric] else min)(values)

@@ -17,28 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.errors import UserError
+from d2ltui.paths import expand_path, resolve_runs_dir
+from d2ltui.rundir.states import LIVE_STATES, RunState
 
 CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG = (
     "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log")
-LIVE_STATES = ("starting", "running", "paused")
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
-END_STATES = ("finished", "stopped", "failed", "diverged", "crashed")
-
-
-def expand_path(path: str | Path, what: str = "path") -> Path:
-    """`path` with ~ expanded; a ~user that does not exist is a UserError naming it."""
-    try:
-        return Path(path).expanduser()
-    except RuntimeError:
-        raise UserError(f"{what} {str(path)!r}: no such user's home folder") from None
-
-
-def default_runs_dir() -> Path:
-    """$D2LTUI_RUNS_DIR, else $XDG_DATA_HOME/d2ltui/runs (~/.local/share/d2ltui/runs)."""
-    if env := os.environ.get("D2LTUI_RUNS_DIR"):
-        return expand_path(env, "D2LTUI_RUNS_DIR")
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "d2ltui" / "runs"
 
 
 def fsync_dir(path: Path) -> None:
@@ -93,7 +77,7 @@ def new_run_id(model: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{secrets.token_hex(2)}"
 
 
-def _proc_stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name (state first), or None where unreadable."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -104,7 +88,7 @@ def _proc_stat(pid: int) -> list[str] | None:
 
 def pid_start(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (tells a reused pid apart), if known."""
-    fields = _proc_stat(pid)
+    fields = proc_stat(pid)
     return int(fields[19]) if fields and len(fields) > 19 else None
 
 
@@ -126,7 +110,7 @@ def pid_alive(pid: int | None, host: str | None = None, started: int | None = No
         pass
     except OSError:
         return False
-    fields = _proc_stat(pid)
+    fields = proc_stat(pid)
     if fields is None:
         return True  # no /proc: trust kill(0)
     if fields[0] in ("Z", "X"):
@@ -164,10 +148,6 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]
         if isinstance(record, dict):
             records.append(record)
     return records, start + end
-
-
-def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
-    return expand_path(runs_dir, "--runs-dir") if runs_dir else default_runs_dir()
 
 
 PREPARED = {LOG, STATUS}  # what a launcher may put in a run folder before the engine starts
@@ -289,11 +269,11 @@ def read_status(path: Path) -> dict[str, Any]:
     status = read_json(Path(path) / STATUS)
     if status is None:  # the engine has not written one yet, or died before it could
         if time.time() - _mtime(Path(path)) < STARTING_GRACE_S:
-            return {"state": "starting", "message": "no status yet"}
-        return {"state": "crashed", "message": "the run never recorded a status; its process is gone"}
+            return {"state": RunState.STARTING.value, "message": "no status yet"}
+        return {"state": RunState.CRASHED.value, "message": "the run never recorded a status; its process is gone"}
     if status.get("state") in LIVE_STATES and not pid_alive(status.get("pid"), status.get("host"),
                                                             status.get("pid_start")):
-        status = {**status, "state": "crashed",
+        status = {**status, "state": RunState.CRASHED.value,
                   "message": f"process {status.get('pid')} died without finishing; resume with "
                              f"`d2l-tui train --resume {Path(path).name}`"}
     return status

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from d2ltui.tui.screens.browse import BrowseScreen
 
 if TYPE_CHECKING:  # run directories, launching and dialogs load on first use, after the first paint
-    from d2ltui.tui.launcher import Launch
+    from d2ltui.engine.launch import Launch
 
 
 class WorkbenchApp(App):
@@ -20,9 +20,9 @@ class WorkbenchApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tui"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("r", "runs", "Runs"),
+        Binding("q", "quit", "Quit", tooltip="quit (asks first when a run goes on)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("r", "runs", "Runs", tooltip="the runs screen"),
     ]
 
     def __init__(self, runs_dir: str | Path | None = None, attach: str | None = None) -> None:
@@ -35,7 +35,7 @@ class WorkbenchApp(App):
     def runs_dir(self) -> Path:
         """The folder of run directories (the default one is looked up on first use)."""
         if self._runs_dir is None:
-            from d2ltui.rundir.store import default_runs_dir
+            from d2ltui.paths import default_runs_dir
 
             self._runs_dir = default_runs_dir()
         return self._runs_dir
@@ -50,7 +50,7 @@ class WorkbenchApp(App):
 
     def _announce_live_runs(self) -> None:
         """After the first paint: say which runs (from any terminal) are training right now."""
-        from d2ltui.rundir.store import LIVE_STATES
+        from d2ltui.rundir.states import LIVE_STATES
         from d2ltui.tui.runlog import list_runs
 
         live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
@@ -76,7 +76,7 @@ class WorkbenchApp(App):
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
                   resume: str = "", base_toml: str = "") -> Launch:
-        from d2ltui.tui.launcher import start_training
+        from d2ltui.engine.launch import start_training
 
         launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
         self.launches.append(launch)
@@ -90,7 +90,8 @@ class WorkbenchApp(App):
 
     def live_launches(self) -> list[Launch]:
         """Runs this app started that still train (one that has recorded its end is just exiting)."""
-        from d2ltui.rundir.store import END_STATES, read_status
+        from d2ltui.rundir.states import END_STATES
+        from d2ltui.rundir.store import read_status
 
         return [launch for launch in self.launches
                 if launch.alive() and read_status(launch.path).get("state") not in END_STATES]

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from d2ltui.format import format_best, format_duration
 from d2ltui.rundir.store import CONFIG, METRICS, SAMPLES, read_json, read_metrics
+from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.rundir.index import RunSummary, list_run_summaries
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-METRIC_KEYS = ("acc", "bleu", "ap50", "ppl", "mse")
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -57,7 +57,7 @@ class MetricsTail:
 def metric_name(records: list[dict[str, Any]]) -> str | None:
     """The quality metric the run reports (acc, ppl, bleu, ...), or None."""
     for rec in reversed(records):
-        for key in METRIC_KEYS:
+        for key in HEADLINE_METRICS:
             if rec.get(key) is not None:
                 return key
     return None
@@ -79,14 +79,11 @@ def list_runs(root: Path) -> list[RunSummary]:
 
 
 def best_text(run: RunSummary) -> str:
-    return f"{run.metric} {run.best:.4g}" if run.metric and run.best is not None else "-"
+    return format_best(run.metric, run.best)
 
 
 def duration_text(run: RunSummary) -> str:
-    if run.duration_s is None:
-        return "-"
-    seconds = int(run.duration_s)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return format_duration(run.duration_s)
 
 
 def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -9,7 +9,7 @@ from torch import nn
 
 from d2ltui.zoo.registry import ModelSpec, Shape
 
-PAD, BOS, EOS = 0, 1, 2  # reserved token ids of every sequence vocabulary
+PAD, BOS, EOS, UNK = 0, 1, 2, 3  # reserved token ids of every sequence vocabulary (<pad> <bos> <eos> <unk>)
 
 
 def example_inputs(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...],

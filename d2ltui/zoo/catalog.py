@@ -35,8 +35,11 @@ def _dropout(default: float) -> Knob:
     return Knob("dropout", float, default, "dropout probability", min=0.0, max=0.99)
 
 
+NORMS = ("none", "batch", "layer")
+
+
 def _norm(default: str = "none") -> Knob:
-    return Knob("norm", str, default, "normalisation after each conv/dense layer", choices=("none", "batch", "layer"))
+    return Knob("norm", str, default, "normalisation after each conv/dense layer", choices=NORMS)
 
 
 def _act(default: str = "relu") -> Knob:
@@ -77,7 +80,8 @@ register(ModelSpec(
     "mlp", CH_MLP, "classification", "image", IMG28, "d2ltui.zoo.mlp:mlp",
     _k(CLASSES, Knob("hidden", tuple, (256,), "hidden layer sizes", check=_positive_ints), _dropout(0.0),
        _norm(), _act(), INIT),
-    "Multilayer perceptron: flatten, hidden dense layers with activation and dropout (chapter 5)."))
+    "Multilayer perceptron: flatten, hidden dense layers with activation and dropout (chapter 5); "
+    "on regression data it regresses, with one output per target.", also=("regression",)))
 
 # CNNs
 _image("lenet", CH_CNN, "d2ltui.zoo.lenet:lenet", IMG28,

@@ -78,6 +78,7 @@ class ModelSpec:
     builder: str  # "d2ltui.zoo.family:function", called as function(**knobs)
     knobs: dict[str, Knob] = field(default_factory=dict)
     doc: str = ""
+    also: tuple[str, ...] = ()  # other tasks it serves when the data is of that task (an MLP regresses)
 
     def defaults(self) -> dict[str, Any]:
         return {k.name: k.default for k in self.knobs.values()}
@@ -94,10 +95,16 @@ def register(spec: ModelSpec) -> ModelSpec:
     """Add a spec; a second spec under the same name is a programming error."""
     if spec.name in REGISTRY:
         raise ValueError(f"model {spec.name!r} is registered twice")
-    if spec.task not in TASKS or spec.input_kind not in INPUT_KINDS:
+    if spec.task not in TASKS or spec.input_kind not in INPUT_KINDS or not set(spec.also) <= set(TASKS):
         raise ValueError(f"model {spec.name!r}: bad task {spec.task!r} or input kind {spec.input_kind!r}")
     REGISTRY[spec.name] = spec
     return spec
+
+
+def chapter_order(chapter: str) -> int:
+    """'9-10 Recurrent networks' -> 9: catalogs list chapters in the book's order."""
+    head = chapter.split(" ", 1)[0].split("-", 1)[0]
+    return int(head) if head.isdigit() else 10**6
 
 
 def suggest(word: str, options: list[str]) -> str:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header
 
 from d2ltui.errors import UserError
 from d2ltui.tui.widgets.catalog import Catalog
+from d2ltui.zoo.catalog import NORMS
 from d2ltui.zoo.registry import get_spec
 
 if TYPE_CHECKING:  # the right-hand side, panel, presets and run plans load after the first paint
@@ -22,19 +23,17 @@ if TYPE_CHECKING:  # the right-hand side, panel, presets and run plans load afte
     from d2ltui.tui.widgets.config_panel import ConfigPanel
     from d2ltui.tui.widgets.knob_bar import KnobBar
 
-NORMS = ("none", "batch", "layer")
-
 
 class BrowseScreen(Screen):
     """Pick a model, see its layers change with its knobs, configure and start a run."""
 
     BINDINGS = [
-        Binding("c", "focus_catalog", "Models"),
-        Binding("i", "focus_input", "Input"),
-        Binding("b", "cycle_norm", "Norm"),
-        Binding("l", "show_tab('layers')", "Table"),
-        Binding("t", "show_tab('train')", "Train"),
-        Binding("s", "start", "Start"),
+        Binding("c", "focus_catalog", "Models", tooltip="focus the model catalog"),
+        Binding("i", "focus_input", "Input", tooltip="focus the input shape"),
+        Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
+        Binding("l", "show_tab('layers')", "Table", tooltip="the layer table tab"),
+        Binding("t", "show_tab('train')", "Train", tooltip="the training panel tab"),
+        Binding("s", "start", "Start", tooltip="start training with the panel's settings"),
     ]
 
     def __init__(self, model: str = "lenet") -> None:
@@ -84,6 +83,15 @@ class BrowseScreen(Screen):
         if self._rest is not None:
             self._rest.stop()  # the cursor moved again: wait for it to rest
         self._rest = self.set_timer(0.08, self._load_wanted)
+
+    def on_catalog_lab_highlighted(self, event: Catalog.LabHighlighted) -> None:
+        lab = self.query_one(Catalog).labs[event.name]
+        self.sub_title = f"lab {lab.name}: {lab.title} (enter opens it)"
+
+    def on_catalog_lab_chosen(self, event: Catalog.LabChosen) -> None:
+        from d2ltui.tui.screens.lab import LabScreen
+
+        self.app.push_screen(LabScreen(event.name))
 
     def _load_wanted(self) -> None:
         if self.ready and self._wanted and self._wanted != self._loaded:
@@ -179,11 +187,11 @@ class BrowseScreen(Screen):
         await self.action_start()
 
     async def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
-        from d2ltui.tui.choices import list_presets, load_preset
+        from d2ltui.config.presets import load_preset
 
         try:
-            raw = load_preset(list_presets()[event.name])
-        except (UserError, KeyError) as err:
+            raw = load_preset(event.name)
+        except UserError as err:
             self.notify(str(err), title="preset", severity="error")
             return
         await self.apply_config(raw)
@@ -206,7 +214,7 @@ class BrowseScreen(Screen):
         self.fill_panel(raw)
 
     async def on_config_panel_save_requested(self, event: ConfigPanel.SaveRequested) -> None:
-        from d2ltui.tui.choices import save_preset
+        from d2ltui.config.presets import save_preset
 
         panel, bar = await self.panel(), self.query_one("#knobs")
         raw: dict[str, Any] = {"model": {"name": self.model, **self.base_knobs(), **bar.knobs()}}
@@ -218,4 +226,5 @@ class BrowseScreen(Screen):
         except (UserError, ValueError) as err:
             self.notify(str(err), title="preset", severity="error")
             return
+        panel.refresh_presets()
         self.notify(f"saved preset {path.stem}")

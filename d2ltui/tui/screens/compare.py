@@ -15,7 +15,8 @@ from d2ltui.tui.widgets.metric_plot import MetricPlot
 
 
 class CompareScreen(Screen):
-    BINDINGS = [Binding("m", "toggle_smoothing", "Smooth"), Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
+                Binding("escape", "app.pop_screen", "Back", tooltip="back")]
 
     def __init__(self, paths: list[Path]) -> None:
         super().__init__()

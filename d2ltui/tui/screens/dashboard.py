@@ -12,8 +12,9 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from d2ltui.rundir.store import END_STATES, SAMPLES, read_status
-from d2ltui.tui.launcher import Launch, signal_run
+from d2ltui.rundir.states import END_STATES, RunState
+from d2ltui.rundir.store import SAMPLES, read_status
+from d2ltui.engine.launch import Launch, signal_run
 from d2ltui.tui.runlog import MetricsTail, metric_name, read_config, samples
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
@@ -27,11 +28,11 @@ class DashboardScreen(Screen):
     """Follows a run directory a few times a second; plots redraw at most every REDRAW_S, one per frame."""
 
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume"),
-        Binding("x", "stop", "Stop"),
-        Binding("m", "toggle_smoothing", "Smooth"),
-        Binding("h", "threshold", "Threshold"),  # shown only for a detection run
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("space", "toggle_pause", "Pause/resume", tooltip="pause / resume the run"),
+        Binding("x", "stop", "Stop", tooltip="stop the run (it checkpoints)"),
+        Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
+        Binding("h", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
+        Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
     def __init__(self, path: Path, launch: Launch | None = None) -> None:
@@ -82,13 +83,13 @@ class DashboardScreen(Screen):
             self.show_head()
         self.status = self.read_state()
         last = next((r for r in reversed(self.tail.records) if r.get("split") == "train"), None)
-        self.query_one(ProgressLine).show(self.status, last)
+        self.query_one(ProgressLine).show(self.status, last, *self.tail.series("train", "time"))
         ended = self.status.get("state") in END_STATES
         note = f"{self.status['state']}: {self.status.get('message', '')}" if ended else ""
         if note != self._note:
             self._note = note
             message = self.query_one("#run-message", Static)
-            message.update(Text(note, "bold green" if self.status.get("state") == "finished" else "bold red"))
+            message.update(Text(note, "bold green" if self.status.get("state") == RunState.FINISHED else "bold red"))
             message.display = ended
         self.refresh_samples()
         if self._dirty and time.monotonic() - self._last_draw >= REDRAW_S:

@@ -1,4 +1,4 @@
-"""Modal dialogs: help, a yes/no confirmation, and the quit-while-running choice."""
+"""Modal dialogs: help (generated from the screens' key bindings), and a row-of-buttons choice."""
 
 from __future__ import annotations
 
@@ -8,30 +8,38 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-HELP = """\
-# d2l-tui
+HELP_INTRO = "# d2l-tui\n\nA workbench for the models of *Dive into Deep Learning*.\n\n"
+HELP_OUTRO = ("\n`ctrl+p` anywhere opens the command palette (every action). Every field takes the mouse too. "
+              "Invalid values are marked on their field; Start is refused until fixed.\n")
 
-A workbench for the models of *Dive into Deep Learning*.
 
-| key | where | does |
-|---|---|---|
-| `c` / `i` | home | focus the model catalog / the input shape |
-| `b` | home | cycle normalisation none → batch → layer |
-| `l` / `t` | home | layer table tab / train tab |
-| `s` | home | start training with the panel's settings |
-| `r` | anywhere | the runs screen |
-| `space` | dashboard | pause / resume the run |
-| `x` | dashboard | stop the run (it checkpoints) |
-| `m` | dashboard | smoothing on / off |
-| `space` / `o` | runs | mark a run / overlay the marked runs and diff their settings |
-| `enter` | runs | open the dashboard of a run |
-| `u` / `d` | runs | resume a stopped or crashed run / delete a run (asks first) |
-| `ctrl+p` | anywhere | command palette (every action) |
-| `escape` | anywhere | back |
-| `q` | anywhere | quit (asks first when a run goes on) |
+def screens_with_keys() -> list[tuple[str, type]]:
+    """(where, class) of the app and every screen whose keys the help lists."""
+    from d2ltui.tui.app import WorkbenchApp
+    from d2ltui.tui.screens.browse import BrowseScreen
+    from d2ltui.tui.screens.compare import CompareScreen
+    from d2ltui.tui.screens.dashboard import DashboardScreen
+    from d2ltui.tui.screens.lab import LabScreen
+    from d2ltui.tui.screens.runs import RunsScreen
 
-Every field takes the mouse too. Invalid values are marked on their field; Start is refused until fixed.
-"""
+    return [("anywhere", WorkbenchApp), ("home", BrowseScreen), ("dashboard", DashboardScreen),
+            ("runs", RunsScreen), ("compare", CompareScreen), ("lab", LabScreen)]
+
+
+def help_rows() -> list[tuple[str, str, str]]:
+    """(keys, where, what) for every binding of every screen, read from their BINDINGS."""
+    rows = []
+    for where, owner in screens_with_keys():
+        for binding in owner.BINDINGS:
+            keys = binding.key_display or " / ".join(binding.key.split(","))
+            rows.append((keys, where, binding.tooltip or binding.description))
+    return rows
+
+
+def help_markdown() -> str:
+    table = ["| key | where | does |", "|---|---|---|"]
+    table += [f"| `{keys}` | {where} | {what} |" for keys, where, what in help_rows()]
+    return HELP_INTRO + "\n".join(table) + "\n" + HELP_OUTRO
 
 
 class HelpScreen(ModalScreen[None]):
@@ -41,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
         from textual.widgets import Markdown  # markdown-it is only loaded when help is asked for
 
         with Vertical(id="help", classes="dialog"):
-            yield Markdown(HELP)
+            yield Markdown(help_markdown())
             yield Button("Close", id="close")
 
     def on_button_pressed(self, _: Button.Pressed) -> None:

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from d2ltui.rundir.store import LIVE_STATES
+from d2ltui.rundir.states import LIVE_STATES
 from d2ltui.rundir.index import RunSummary
 from d2ltui.tui.runlog import best_text, duration_text, list_runs
 from d2ltui.tui.screens.dialogs import ChoiceScreen
@@ -20,12 +20,12 @@ COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
 
 class RunsScreen(Screen):
     BINDINGS = [
-        Binding("space", "toggle_mark", "Mark"),
-        Binding("enter", "open", "Open"),
-        Binding("o", "overlay", "Overlay"),
-        Binding("u", "resume", "Resume"),
-        Binding("d", "delete", "Delete"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("space", "toggle_mark", "Mark", tooltip="mark a run"),
+        Binding("enter", "open", "Open", tooltip="open the dashboard of a run"),
+        Binding("o", "overlay", "Overlay", tooltip="overlay the marked runs and diff their settings"),
+        Binding("u", "resume", "Resume", tooltip="resume a stopped or crashed run"),
+        Binding("d", "delete", "Delete", tooltip="delete a run (asks first)"),
+        Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
     def __init__(self) -> None:

@@ -1,11 +1,15 @@
-"""The model catalog as a tree grouped by book chapter; posts Catalog.ModelChosen."""
+"""The catalog as a tree grouped by book chapter: models (posts Catalog.ModelChosen) and labs (Catalog.LabChosen)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
-from d2ltui.zoo.registry import ModelSpec, all_specs
+from d2ltui.labs.registry import LabSpec, all_labs
+from d2ltui.zoo.registry import ModelSpec, all_specs, chapter_order
+
+LAB = "lab:"  # a lab leaf's data is LAB + its name
 
 SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
     "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
@@ -23,27 +27,40 @@ def chapter_label(chapter: str) -> str:
 
 
 class Catalog(Tree[str]):
-    """Chapters as branches, models as leaves. Highlighting a model chooses it."""
+    """Chapters as branches, models then labs (in italics) as leaves. Highlighting a model chooses it;
+    selecting a lab (enter, click) opens it."""
 
     class ModelChosen(Message):
         def __init__(self, name: str) -> None:
             self.name = name
             super().__init__()
 
+    class LabChosen(Message):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            super().__init__()
+
+    class LabHighlighted(LabChosen):
+        """The cursor rests on a lab (enter opens it)."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("models", **kwargs)
         self.show_root = False
         self.guide_depth = 2
         self.specs: dict[str, ModelSpec] = {s.name: s for s in all_specs()}
+        self.labs: dict[str, LabSpec] = {s.name: s for s in all_labs()}
 
     def on_mount(self) -> None:
-        chapters: dict[str, list[ModelSpec]] = {}
-        for spec in self.specs.values():
+        chapters: dict[str, list[ModelSpec | LabSpec]] = {}
+        for spec in [*self.specs.values(), *self.labs.values()]:
             chapters.setdefault(spec.chapter, []).append(spec)
-        for chapter, specs in chapters.items():
+        for chapter in sorted(chapters, key=chapter_order):
             branch = self.root.add(chapter_label(chapter), expand=True)
-            for spec in specs:
-                branch.add_leaf(spec.name, data=spec.name)
+            for spec in chapters[chapter]:
+                if isinstance(spec, LabSpec):
+                    branch.add_leaf(Text(spec.name, style="italic"), data=LAB + spec.name)
+                else:
+                    branch.add_leaf(spec.name, data=spec.name)
 
     def select_model(self, name: str) -> None:
         """Move the cursor to `name` (which chooses it)."""
@@ -55,5 +72,12 @@ class Catalog(Tree[str]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
-        if event.node.data:
+        if event.node.data and event.node.data.startswith(LAB):
+            self.post_message(self.LabHighlighted(event.node.data.removeprefix(LAB)))
+        elif event.node.data:
             self.post_message(self.ModelChosen(event.node.data))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        if event.node.data and event.node.data.startswith(LAB):
+            self.post_message(self.LabChosen(event.node.data.removeprefix(LAB)))

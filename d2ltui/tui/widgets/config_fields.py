@@ -1,35 +1,71 @@
-"""The configuration panel's fields: config keys, labels, validators and the config defaults."""
+"""The configuration panel's fields: config keys, labels, and validators derived from the config schema's rules."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from textual.validation import Function, Integer, Number
+from textual.validation import ValidationResult, Validator
 
-from d2ltui.config.schema import DataConfig, OptimConfig, TrainConfig
-
-AUGMENTS = ("flip", "crop", "jitter")
+from d2ltui.config.schema import DataConfig, OptimConfig, TrainConfig, field_rule, problem
 
 
-def _augment_ok(text: str) -> bool:
-    return all(a.strip() in AUGMENTS for a in text.split(",") if a.strip())
+class Checked(Validator):
+    """A field validator around `check(text) -> reason or None`, so the field says exactly why."""
+
+    def __init__(self, check: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        reason = self.check(value)
+        return self.success() if reason is None else self.failure(reason)
 
 
-# (field id "section.key", label, validators); defaults come from the config dataclasses
-NUMBERS = (
-    ("data.batch_size", "batch size", [Integer(1, 65536)]),
-    ("train.epochs", "epochs", [Integer(1, 100000)]),
-    ("data.num_train", "num_train", [Integer(0, 10**8)]),
-    ("optim.lr", "lr", [Number(1e-8, 10.0)]),
-    ("optim.weight_decay", "decay", [Number(0.0, 1.0)]),
-    ("data.resize", "resize", [Integer(0, 4096)]),
-    ("train.seed", "seed", [Integer(0, 2**31 - 1)]),
-    ("data.augment", "augment",
-     [Function(_augment_ok, "use a comma list of flip, crop, jitter")]),
-)
 DEFAULTS: dict[str, Any] = {f"data.{k}": v for k, v in vars(DataConfig()).items()}
 DEFAULTS |= {f"optim.{k}": v for k, v in vars(OptimConfig()).items()}
 DEFAULTS |= {f"train.{k}": v for k, v in vars(TrainConfig()).items()}
+
+
+def parse_field(key: str, text: str) -> Any:
+    """The typed value of a field's text (its type is the config default's); ValueError when unreadable."""
+    default = DEFAULTS[key]
+    text = text.strip()
+    if isinstance(default, list):
+        return [a.strip() for a in text.split(",") if a.strip()]
+    if not text:
+        return default
+    if isinstance(default, int):
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(number)
+    return type(default)(float(text)) if isinstance(default, float) else type(default)(text)
+
+
+def field_problem(key: str, text: str) -> str | None:
+    """Why the panel refuses `text` for config key `key` (the schema's rule), or None."""
+    try:
+        value = parse_field(key, text)
+    except (ValueError, OverflowError):
+        return f"{text.strip()!r} is not a {type(DEFAULTS[key]).__name__}"
+    return problem(key, value) if field_rule(key) else None
+
+
+def checked(key: str) -> list[Validator]:
+    return [Checked(lambda text, key=key: field_problem(key, text))]
+
+
+# (field id "section.key", label); validators and defaults come from the config schema
+FIELDS = (
+    ("data.batch_size", "batch size"),
+    ("train.epochs", "epochs"),
+    ("data.num_train", "num_train"),
+    ("optim.lr", "lr"),
+    ("optim.weight_decay", "decay"),
+    ("data.resize", "resize"),
+    ("train.seed", "seed"),
+    ("data.augment", "augment"),
+)
 
 
 def field_id(key: str) -> str:

@@ -11,9 +11,12 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Select, Static
 
-from d2ltui.tui.widgets.config_fields import DEFAULTS, NUMBERS, field_id as _fid
+from d2ltui.config.schema import choices
+from d2ltui.tui.widgets.config_fields import DEFAULTS, FIELDS, checked, field_id as _fid, parse_field
+from d2ltui.zoo.catalog import INIT
 from d2ltui.tui.widgets.knob_bar import set_title
-from d2ltui.tui.choices import datasets_for, list_devices, list_presets
+from d2ltui.config.presets import preset_names
+from d2ltui.tui.choices import datasets_for, list_devices
 
 class ConfigPanel(VerticalScroll):
     """Everything a run needs besides the model knobs of the knob bar."""
@@ -34,22 +37,21 @@ class ConfigPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Grid(id="cfg-grid"):
             yield Select([], id=_fid("data.name"), prompt="dataset")
-            yield Select([(o, o) for o in ("sgd", "adam", "adamw")], id=_fid("optim.name"), allow_blank=False)
-            yield Select([(o, o) for o in ("default", "xavier", "kaiming", "normal")], id=_fid("model.init"),
-                         allow_blank=False)
-            for key, _, validators in NUMBERS:
-                yield Input(id=_fid(key), validators=validators)
+            yield Select([(o, o) for o in choices("optim.name")], id=_fid("optim.name"), allow_blank=False)
+            yield Select([(o, o) for o in INIT.choices], id=_fid("model.init"), allow_blank=False)
+            for key, _ in FIELDS:
+                yield Input(id=_fid(key), validators=checked(key))
             yield Select([("auto", "auto"), ("CPU", "cpu")], id="cfg-device", allow_blank=False)
         yield Static("", id="cfg-errors")
         with Horizontal(id="cfg-actions"):
             yield Button("Start", id="start", variant="success")
-            yield Select([(n, n) for n in list_presets()], id="preset", prompt="load preset")
+            yield Select([(n, n) for n in preset_names()], id="preset", prompt="load preset")
             yield Input(id="preset-name", placeholder="save as...")
             yield Button("Save", id="save-preset")
 
     def on_mount(self) -> None:
         titles = {"data.name": "dataset", "optim.name": "optimizer", "model.init": "init"}
-        titles |= {key: label for key, label, _ in NUMBERS}
+        titles |= dict(FIELDS)
         for key, title in titles.items():
             set_title(self.query_one(f"#{_fid(key)}"), title)
         set_title(self.query_one("#cfg-device"), "device")
@@ -58,7 +60,7 @@ class ConfigPanel(VerticalScroll):
 
     def load(self, raw: dict[str, Any]) -> None:
         """Fill every field from a TOML-shaped config; missing keys take the config defaults."""
-        for key in [k for k, _, _ in NUMBERS] + ["optim.name"]:
+        for key in [k for k, _ in FIELDS] + ["optim.name"]:
             section, _, name = key.partition(".")
             self.set_field(key, raw.get(section, {}).get(name, DEFAULTS[key]))
         init = raw.get("model", {}).get("init", "default")
@@ -107,8 +109,7 @@ class ConfigPanel(VerticalScroll):
     def errors(self) -> list[str]:
         """'label: reason' for each invalid field (empty when the form can start)."""
         out = []
-        labels = {key: label for key, label, _ in NUMBERS}
-        for key, label in labels.items():
+        for key, label in FIELDS:
             field = self.query_one(f"#{_fid(key)}", Input)
             result = field.validate(field.value)
             if result is not None and not result.is_valid:
@@ -126,19 +127,18 @@ class ConfigPanel(VerticalScroll):
     def values(self) -> dict[str, Any]:
         """{'data.batch_size': 64, ...}: every field's value (call when `errors()` is empty)."""
         out: dict[str, Any] = {}
-        for key, _, _ in NUMBERS:
-            text = self.query_one(f"#{_fid(key)}", Input).value.strip()
-            default = DEFAULTS[key]
-            if isinstance(default, list):
-                out[key] = [a.strip() for a in text.split(",") if a.strip()]
-            else:
-                out[key] = type(default)(float(text)) if text else default
+        for key, _ in FIELDS:
+            out[key] = parse_field(key, self.query_one(f"#{_fid(key)}", Input).value)
         out["data.name"] = self.query_one(f"#{_fid('data.name')}", Select).value
         out["optim.name"] = self.query_one(f"#{_fid('optim.name')}", Select).value
         init = self.query_one(f"#{_fid('model.init')}", Select)
         if not init.disabled:
             out["model.init"] = init.value
         return out
+
+    def refresh_presets(self) -> None:
+        """List the presets again (after one was saved)."""
+        self.query_one("#preset", Select).set_options([(n, n) for n in preset_names()])
 
     def device(self) -> tuple[str, int]:
         value = str(self.query_one("#cfg-device", Select).value)

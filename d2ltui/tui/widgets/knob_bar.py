@@ -7,21 +7,23 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.validation import Function, Number
 from textual.widget import Widget
 from textual.widgets import Input, Select
 from textual.widgets._select import SelectCurrent
 
-from d2ltui.tui.inspection import format_shape, parse_input
+from d2ltui.errors import UserError
+from d2ltui.format import format_shapes, parse_shapes
+from d2ltui.tui.widgets.config_fields import Checked
+from d2ltui.zoo.catalog import NORMS
 from d2ltui.zoo.registry import ModelSpec
 
 
-def _shape_ok(text: str) -> bool:
+def _shape_problem(text: str) -> str | None:
     try:
-        parse_input(text)
-    except ValueError:
-        return False
-    return True
+        parse_shapes(text, "input")
+    except UserError as err:
+        return str(err)
+    return None
 
 
 def set_title(widget: Widget, title: str) -> None:
@@ -44,10 +46,11 @@ class KnobBar(Horizontal):
         self._loading = False
 
     def compose(self) -> ComposeResult:
-        yield Input(id="input-shape", validators=[Function(_shape_ok, "expected sizes like 1x1x28x28")])
-        yield Input(id="knob-dropout", validators=[Number(0.0, 0.99)])
-        yield Select([(n, n) for n in ("none", "batch", "layer")], id="knob-norm", allow_blank=False)
-        yield Input(id="knob-num_classes", type="integer", validators=[Number(1, 100000)])
+        yield Input(id="input-shape", validators=[Checked(_shape_problem)])
+        yield Input(id="knob-dropout", validators=[Checked(lambda text: self.knob_problem("dropout", text))])
+        yield Select([(n, n) for n in NORMS], id="knob-norm", allow_blank=False)
+        yield Input(id="knob-num_classes", type="integer",
+                    validators=[Checked(lambda text: self.knob_problem("num_classes", text))])
 
     def on_mount(self) -> None:
         for wid, title in (("input-shape", "input"), ("knob-dropout", "dropout"),
@@ -58,7 +61,7 @@ class KnobBar(Horizontal):
         """Show `spec`'s default input and knob defaults."""
         self.spec = spec
         self._loading = True
-        self.query_one("#input-shape", Input).value = format_shape(spec.default_input)
+        self.query_one("#input-shape", Input).value = format_shapes(spec.default_input)
         for name in ("dropout", "num_classes"):
             field = self.query_one(f"#knob-{name}", Input)
             field.disabled = name not in spec.knobs
@@ -69,6 +72,16 @@ class KnobBar(Horizontal):
         self._loading = False
         self.call_after_refresh(self._announce)
 
+    def knob_problem(self, name: str, text: str) -> str | None:
+        """Why the model's knob `name` refuses `text` (the zoo registry's rule), or None."""
+        if self.spec is None or name not in self.spec.knobs:
+            return None
+        try:
+            self.spec.knobs[name].parse(text)
+        except UserError as err:
+            return str(err).removeprefix(f"knob {name}: ")
+        return None
+
     def knobs(self, every: bool = False) -> dict[str, Any]:
         """The knob values that differ from the spec's defaults (`every`: all honoured ones)."""
         if self.spec is None:
@@ -77,7 +90,7 @@ class KnobBar(Horizontal):
         for name in ("dropout", "num_classes"):
             field = self.query_one(f"#knob-{name}", Input)
             if name in self.spec.knobs and field.value.strip() and field.is_valid:
-                value = self.spec.knobs[name].kind(float(field.value))
+                value = self.spec.knobs[name].parse(field.value)
                 if every or value != self.spec.knobs[name].default:
                     out[name] = value
         norm = self.query_one("#knob-norm", Select).value

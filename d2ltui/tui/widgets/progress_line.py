@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, Sequence
 
 from rich.text import Text
 from textual.widgets import Static
 
-STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "starting": "bold cyan", "finished": "bold blue",
-                "stopped": "bold magenta", "failed": "bold red", "diverged": "bold red", "crashed": "bold red"}
+from d2ltui.format import eta_seconds, format_duration
+from d2ltui.rundir.states import RunState
+
+STATE_STYLES = {state.value: style for state, style in (
+    (RunState.RUNNING, "bold green"), (RunState.PAUSED, "bold yellow"), (RunState.STARTING, "bold cyan"),
+    (RunState.FINISHED, "bold blue"), (RunState.STOPPED, "bold magenta"), (RunState.FAILED, "bold red"),
+    (RunState.DIVERGED, "bold red"), (RunState.CRASHED, "bold red"))}
 MEMORY_KEYS = ("mem_mb", "memory_mb", "device_mem_mb", "max_memory_mb", "mem")
 
 
-def eta(status: dict[str, Any]) -> str:
-    step, total, started = status.get("step"), status.get("total_steps"), status.get("started")
-    if status.get("state") != "running" or not step or not total or not started:
+def eta(status: dict[str, Any], steps: Sequence[float] = (), times: Sequence[float] = ()) -> str:
+    """Time left of a running run, from its train records' steps and training-clock times (see format.eta_seconds)."""
+    if status.get("state") != RunState.RUNNING or not status.get("total_steps"):
         return "-"
-    done = step - status.get("start_step", 0)
-    left = (time.time() - started) / max(done, 1) * (total - step)
-    return f"{int(left // 60)}m{int(left % 60):02d}s"
+    left = eta_seconds(steps, times, status["total_steps"])
+    return "-" if left is None else format_duration(left)
 
 
-def progress_text(status: dict[str, Any], last: dict[str, Any] | None) -> Text:
+def progress_text(status: dict[str, Any], last: dict[str, Any] | None,
+                  steps: Sequence[float] = (), times: Sequence[float] = ()) -> Text:
     state = status.get("state", "?")
     out = Text(f" {state.upper()} ", style=f"reverse {STATE_STYLES.get(state, 'bold')}")
     parts = [f"epoch {status.get('epoch', (last or {}).get('epoch', '-'))}/{status.get('total_epochs', '?')}",
              f"step {status.get('step', (last or {}).get('step', '-'))}/{status.get('total_steps', '?')}",
-             f"ETA {eta(status)}"]
+             f"ETA {eta(status, steps, times)}"]
     if last and last.get("samples_per_s"):
         parts.append(f"{last['samples_per_s']:,.0f} samples/s")
     memory = next((last[k] for k in MEMORY_KEYS if last and last.get(k) is not None), None)
@@ -43,8 +47,9 @@ class ProgressLine(Static):
 
     _shown: str = ""
 
-    def show(self, status: dict[str, Any], last: dict[str, Any] | None) -> None:
-        text = progress_text(status, last)
+    def show(self, status: dict[str, Any], last: dict[str, Any] | None,
+             steps: Sequence[float] = (), times: Sequence[float] = ()) -> None:
+        text = progress_text(status, last, steps, times)
         if text.plain != self._shown:
             self._shown = text.plain
             self.update(text, layout=False)  # one line, fixed height: no reflow

@@ -1,0 +1,123 @@
+"""Text in and out for every view: shapes, counts, bytes, durations, ETAs and metrics, so the TUI and CLI agree."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from d2ltui.errors import UserError
+from d2ltui.metrics import HEADLINE_METRICS
+
+Shape = tuple[int, ...]
+MAX_DIM = 10_000_000  # a single dimension larger than this is surely a typo
+_DIM = re.compile(r"\d+")
+
+
+def parse_shape(text: str, label: str = "--input") -> Shape:
+    """One shape such as "1x1x28x28": positive integers joined by 'x' (batch first)."""
+    raw = text.strip().lower().replace("×", "x").replace("*", "x")
+    if not raw:
+        raise UserError(f"{label}: empty shape; expected dimensions joined by 'x', e.g. 1x1x28x28")
+    dims = [d.strip() for d in raw.split("x")]
+    bad = [d for d in dims if not _DIM.fullmatch(d)]
+    if bad:
+        shown = repr(bad[0]) if bad[0] else "an empty dimension"
+        raise UserError(f"{label}: {text.strip()!r} has {shown}; expected positive integers joined by 'x', "
+                        f"e.g. 1x1x28x28")
+    values = tuple(int(d) for d in dims)
+    if any(v < 1 for v in values):
+        raise UserError(f"{label}: {text.strip()!r} has a zero dimension; every dimension must be at least 1")
+    if any(v > MAX_DIM for v in values):
+        raise UserError(f"{label}: {text.strip()!r} has a dimension above {MAX_DIM:,}")
+    return values
+
+
+def parse_shapes(text: str, label: str = "--input") -> tuple[Shape, ...]:
+    """One shape per model input, separated by commas: "1x9,1x9" -> ((1, 9), (1, 9))."""
+    if text is None or not text.strip():
+        raise UserError(f"{label}: empty; expected a shape such as 1x1x28x28 (two inputs: 1x9,1x9)")
+    parts = text.split(",")
+    if len(parts) > 1:
+        return tuple(parse_shape(p, f"{label} (input {i + 1})") for i, p in enumerate(parts))
+    return (parse_shape(parts[0], label),)
+
+
+def format_shape(shape: Shape | None) -> str:
+    """(1, 1, 28, 28) -> "1x1x28x28"; None -> "-"."""
+    if shape is None:
+        return "-"
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
+
+
+def format_shapes(shapes: tuple[Shape, ...]) -> str:
+    """((1, 9), (1, 9)) -> "1x9,1x9"."""
+    return ",".join(format_shape(s) for s in shapes)
+
+
+def format_field(field: tuple[int, ...] | None) -> str:
+    """A receptive field: (11, 11) -> "11"; (3, 5) -> "3x5"; None -> "-"."""
+    if not field:
+        return "-"
+    return str(field[0]) if len(set(field)) == 1 else "x".join(map(str, field))
+
+
+def human_count(n: float | None, unit: str = "") -> str:
+    """1234567 -> "1.23M" (SI prefixes, three significant digits); None -> "-"."""
+    if n is None:
+        return "-"
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{prefix}{unit}"
+    return f"{n:.0f}{unit}"
+
+
+def human_bytes(n: float | None) -> str:
+    """246824 -> "241 KiB" (binary prefixes); None -> "-"."""
+    if n is None:
+        return "-"
+    for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {prefix}B"
+    return f"{n:.0f} B"
+
+
+def format_duration(seconds: float | None) -> str:
+    """3725 -> "1:02:05", 65 -> "1:05"; None -> "-"."""
+    if seconds is None:
+        return "-"
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def eta_seconds(steps: Sequence[float], times: Sequence[float], total: float, window: int = 20) -> float | None:
+    """Seconds left to step `total`, from the run's (step, training time) records.
+
+    `times` is the engine's training clock (the `time` of metrics.jsonl), which stands
+    still while a run is stopped, so a stop and `--resume` add nothing. The rate is that
+    of the last `window` records; None when unknown.
+    """
+    pairs = [(s, t) for s, t in zip(steps, times) if isinstance(t, (int, float))][-window:]
+    if not pairs or not total:
+        return None
+    (s0, t0), (s1, t1) = pairs[0], pairs[-1]
+    if len(pairs) == 1 or s1 <= s0:
+        s0, t0 = 0, 0.0  # one record: the rate since the run began
+    if s1 <= s0 or t1 < t0:
+        return None
+    return max(0.0, (t1 - t0) / (s1 - s0) * (total - s1))
+
+
+def format_best(metric: str | None, value: float | None) -> str:
+    """A run's best metric: "acc 0.9123"; "-" when there is none."""
+    return f"{metric} {value:.4g}" if metric and value is not None else "-"
+
+
+def format_metrics(record: dict[str, Any]) -> str:
+    """'loss 0.1234 acc 0.912': the loss and the quality metrics a record has."""
+    parts = [f"loss {record['loss']:.4f}"] if isinstance(record.get("loss"), (int, float)) else []
+    for key in HEADLINE_METRICS:
+        if key in record:
+            parts.append(f"{key} {record[key]:.4g}")
+    return " ".join(parts)
