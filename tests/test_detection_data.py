@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from PIL import Image
 
 from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
-from d2ltui.data import banana_detection
+from d2ltui.data import hub
 from d2ltui.data.bananas import render_bananas
 from d2ltui.errors import UserError
 
@@ -99,16 +101,15 @@ def test_banana_download_is_checked_against_the_sha1(tmp_path, monkeypatch):
     payload = zipped(tmp_path)
     root = tmp_path / "data"
 
-    def fake_download(url, dest, timeout=None):
-        assert url == banana_detection.BANANA_URL
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(payload)
-        return dest
+    def fake_urlopen(url, timeout=None):  # the server answers with our small zip
+        assert url == hub.DATA_HUB["banana-detection"].url
+        return io.BytesIO(payload)
 
-    monkeypatch.setattr(banana_detection, "download", fake_download)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(UserError, match="SHA-1 mismatch"):
         load_data(DataConfig(name="banana-detection", root=str(root)), "detection")
     assert not root.exists()  # nothing left behind
-    monkeypatch.setattr(banana_detection, "BANANA_SHA1", hashlib.sha1(payload).hexdigest())
+    entry = hub.DATA_HUB["banana-detection"]
+    monkeypatch.setitem(hub.DATA_HUB, "banana-detection", type(entry)(entry.url, hashlib.sha1(payload).hexdigest()))
     dm = load_data(DataConfig(name="banana-detection", root=str(root)), "detection")
     assert dm.num_train == 5 and not (root / "banana-detection.zip").exists()

@@ -96,3 +96,10 @@ def test_inspect_json_gives_the_anchors(capsys):
         main(["inspect", "tiny-ssd", "--input", "1x3x128x128"])
     text = capsys.readouterr().out
     assert "anchors 1,364 an image" in text  # 4 * (16 * 16 + 8 * 8 + 4 * 4 + 2 * 2 + 1)
+
+
+def test_ssd_bananas_preset_has_the_books_settings():
+    cfg, description = resolve("ssd-bananas")
+    assert (cfg.model.name, cfg.data.name, cfg.data.batch_size) == ("tiny-ssd", "banana-detection", 32)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.train.epochs) == ("sgd", 0.2, 5e-4, 20)
+    assert "14.7" in description

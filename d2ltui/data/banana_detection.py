@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import torch
 
 from d2ltui.data.bananas import CLASSES, check_no_augment, detection_module
 from d2ltui.data.base import DataModule
-from d2ltui.data.fetch import describe, download, no_leftovers, socket_timeout
+from d2ltui.data.fetch import describe, no_leftovers, socket_timeout
+from d2ltui.data.hub import download_extract
 from d2ltui.data.registry import data_root
 from d2ltui.errors import UserError
 
-# The book's DATA_HUB entry (d2l/torch.py): the zip holds banana-detection/bananas_{train,val}/.
-BANANA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip"
-BANANA_SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72"
-FOLDER = "banana-detection"
+FOLDER = "banana-detection"  # the DATA_HUB zip of that name extracts to this folder
 SPLITS = ("bananas_train", "bananas_val")
 COLUMNS = ("img_name", "label", "xmin", "ymin", "xmax", "ymax")
-
-
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fetch_bananas(root: Path) -> None:
-    """Download the zip, check the book's SHA-1, extract it under `root` (paths checked), drop the zip."""
-    archive = download(BANANA_URL, root / "banana-detection.zip")
-    try:
-        if (actual := _sha1(archive)) != BANANA_SHA1:
-            raise UserError(f"{archive.name}: SHA-1 mismatch, expected {BANANA_SHA1}, got {actual}")
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or ".." in parts:
-                    raise UserError(f"{archive.name}: unsafe path {name!r} in the archive")
-            zf.extractall(root)
-    finally:
-        archive.unlink(missing_ok=True)
 
 
 def read_split(folder: Path, size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,7 +60,7 @@ def load_banana_detection(cfg, task: str) -> DataModule:
     if cfg.download and not all(p.exists() for p in need):
         try:
             with no_leftovers(root), socket_timeout():
-                fetch_bananas(root)
+                download_extract(FOLDER, root)
         except Exception as e:  # noqa: BLE001 - any failure becomes one line
             err = e
     if not all(p.exists() for p in need):
