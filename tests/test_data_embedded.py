@@ -15,7 +15,7 @@ from d2ltui.errors import UserError
 EMBEDDED = {"synthetic-regression": "regression", "moons": "classification", "circles": "classification",
             "spirals": "classification", "xor": "classification", "shapes": "classification",
             "python-docs": "language-model", "reverse": "seq2seq", "dates": "seq2seq",
-            "tabular-missing": "regression"}
+            "tabular-missing": "regression", "bananas": "detection"}
 
 
 def load(name, task=None, **kw):
@@ -25,7 +25,7 @@ def load(name, task=None, **kw):
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
     names = {"synthetic-regression", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-             "text-file", "csv", "kaggle-house"}
+             "text-file", "csv", "kaggle-house", "bananas", "banana-detection"}
     assert set(DATASETS) == names
     assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED)
     assert datasets_for("seq2seq") == ["reverse", "dates", "fra-eng"]
