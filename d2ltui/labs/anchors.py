@@ -7,9 +7,9 @@ from torchvision.ops import box_iou
 
 from d2ltui.data.bananas import render_bananas
 from d2ltui.detection.anchors import multibox_prior
+from d2ltui.labs.catalog import ANCHOR_IMAGE_SIDE as SIDE
 from d2ltui.labs.figure import Boxes, Figure, rounded
 
-SIDE = 96  # the lab image's side in pixels
 MULTISCALE = ((4, 0.15), (2, 0.4), (1, 0.8))  # the book's display_anchors: feature map side and anchor size
 
 

@@ -64,9 +64,13 @@ def _fractions(value: tuple) -> str | None:
     return None if ok else "expected up to 6 numbers in (0, 2], e.g. (0.75, 0.5, 0.25)"
 
 
+ANCHOR_IMAGE_SIDE = 96  # the anchor-boxes lab's image, in pixels
+
+
 def _pixel(value: tuple) -> str | None:
-    ok = len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 96 for v in value)
-    return None if ok else "expected (x, y) with both from 0 to 95 (the image is 96 x 96)"
+    side = ANCHOR_IMAGE_SIDE
+    ok = len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < side for v in value)
+    return None if ok else f"expected (x, y) with both from 0 to {side - 1} (the image is {side} x {side})"
 
 
 def _region(value: tuple) -> str | None:

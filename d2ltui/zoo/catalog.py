@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from d2ltui.detection import SSD_RATIOS, SSD_SIZES
 from d2ltui.zoo.registry import Knob, ModelSpec, register
 
 CH_LINEAR = "3-4 Linear networks"
@@ -191,8 +192,8 @@ register(ModelSpec(
     "tiny-ssd", CH_VISION, "detection", "image", RGB256, "d2ltui.zoo.ssd:tiny_ssd",
     _k(Knob("num_classes", int, 1, "object classes (background not counted)", min=1, max=1000),
        Knob("in_channels", int, 3, "input channels (1 grey, 3 colour)", min=1, max=64),
-       Knob("sizes", tuple, ((0.2, 0.272), (0.37, 0.447), (0.54, 0.619), (0.71, 0.79), (0.88, 0.961)),
-            "anchor sizes (fractions of the image) at each of the 5 scales", check=_anchor_sizes),
-       Knob("ratios", tuple, (1.0, 2.0, 0.5), "anchor aspect ratios at every scale", check=_ratios),
+       Knob("sizes", tuple, SSD_SIZES, "anchor sizes (fractions of the image) at each of the 5 scales",
+            check=_anchor_sizes),
+       Knob("ratios", tuple, SSD_RATIOS, "anchor aspect ratios at every scale", check=_ratios),
        INIT),
     "TinySSD: single-shot multibox detection with a small base net and five scales (Liu et al., 2016; section 14.7)."))

@@ -7,11 +7,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from d2ltui.detection import SSD_RATIOS as RATIOS, SSD_SIZES as SIZES
 from d2ltui.detection.anchors import anchors_per_position, multibox_prior
 
-# The book's anchors: two sizes a scale, growing from 0.2 to 0.961; ratios 1, 2, 0.5 at every scale.
-SIZES = ((0.2, 0.272), (0.37, 0.447), (0.54, 0.619), (0.71, 0.79), (0.88, 0.961))
-RATIOS = (1.0, 2.0, 0.5)
 BASE_FILTERS = (16, 32, 64)
 SCALE_CHANNELS = (64, 128, 128, 128, 128)  # channels of each scale's feature map
 
