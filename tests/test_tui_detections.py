@@ -45,13 +45,13 @@ async def test_threshold_key_changes_the_boxes_shown(tmp_path):
                     and "banana 0.95" in shown(app))
         assert "banana 0.60" in shown(app) and "banana 0.20" not in shown(app)
         assert app.screen.check_action("threshold", ()) is True
-        await pilot.press("h")
+        await pilot.press("t")
         await pilot.pause(0.1)
         assert "≥ 0.30" in shown(app) and "banana 0.20" not in shown(app)
-        await pilot.press("h")
+        await pilot.press("t")
         await pilot.pause(0.1)
         assert "banana 0.20" in shown(app)
-        await pilot.press("h")
+        await pilot.press("t")
         await pilot.pause(0.1)
         assert "banana 0.95" in shown(app) and "banana 0.60" not in shown(app)
 
@@ -66,7 +66,7 @@ async def test_threshold_key_is_absent_for_other_runs(tmp_path):
         await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen"
                     and "predicted/true" in shown(app))
         assert not app.screen.check_action("threshold", ())
-        await pilot.press("h")
+        await pilot.press("t")
         await pilot.pause(0.1)
         assert app.screen.query_one(SamplesView).threshold == 0.5
 

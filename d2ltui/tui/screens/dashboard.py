@@ -31,7 +31,7 @@ class DashboardScreen(Screen):
         Binding("space", "toggle_pause", "Pause/resume", tooltip="pause / resume the run"),
         Binding("x", "stop", "Stop", tooltip="stop the run (it checkpoints)"),
         Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
-        Binding("h", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
+        Binding("t", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 

@@ -73,7 +73,7 @@ def render_detections(samples: dict[str, Any], width: int, threshold: float, cel
     cell = max(8, min(cell, width))
     per_row = max(1, width // (cell + 1))
     out = Text()
-    out.append(f"detections scoring ≥ {threshold:.2f} (h: change), true box in green\n", style="dim")
+    out.append(f"detections scoring ≥ {threshold:.2f} (t: change), true box in green\n", style="dim")
     for start in range(0, len(items), per_row):
         drawn = [draw(item, cell, threshold) for item in items[start:start + per_row]]
         for line in range(max(len(lines) for lines, _ in drawn)):
