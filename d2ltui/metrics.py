@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Headline metrics first (in the order a summary prefers them), the loss last.
-HIGHER_IS_BETTER = {"acc": True, "bleu": True, "log_rmse": False, "ppl": False, "success": True, "loss": False}
+HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ap50": True, "log_rmse": False, "ppl": False, "success": True,
+                    "loss": False}
 HEADLINE_METRICS = tuple(m for m in HIGHER_IS_BETTER if m != "loss")
 # Further quantities a train line may carry, shown beside the loss: a GAN's two losses, an RL episode's return.
 SIDE_METRICS = ("loss_d", "loss_g", "return")

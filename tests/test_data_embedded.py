@@ -15,7 +15,11 @@ from d2ltui.errors import UserError
 EMBEDDED = {"synthetic-regression": "regression", "weight-decay": "regression", "moons": "classification", "circles": "classification",
             "spirals": "classification", "xor": "classification", "shapes": "classification",
             "python-docs": "language-model", "reverse": "seq2seq", "dates": "seq2seq",
-            "tabular-missing": "regression", "kernel-regression": "regression"}
+            "tabular-missing": "regression", "kernel-regression": "regression",
+            "bananas": "detection"}
+# Unlabelled GAN data and FrozenLake maps (fixed by gymnasium, no seed to vary): tests/test_gan_rl_engine.py
+UNSUPERVISED = {"gaussian-2d", "sprites", "frozenlake-4x4", "frozenlake-4x4-slippery", "frozenlake-8x8",
+                "frozenlake-8x8-slippery"}
 
 
 def load(name, task=None, **kw):
@@ -25,9 +29,11 @@ def load(name, task=None, **kw):
 def test_registry_lists_every_name_with_tasks_and_imports_no_torch():
     names = {"synthetic-regression", "weight-decay", "moons", "circles", "spirals", "xor", "shapes", "python-docs", "reverse",
              "dates", "tabular-missing", "fashion-mnist", "mnist", "cifar10", "time-machine", "fra-eng",
-             "text-file", "csv", "kaggle-house", "kernel-regression", "hotdog"}
+             "text-file", "csv", "kaggle-house", "kernel-regression", "hotdog", "bananas", "banana-detection",
+             "gaussian-2d", "sprites", "pokemon", "frozenlake-4x4", "frozenlake-4x4-slippery", "frozenlake-8x8",
+             "frozenlake-8x8-slippery"}
     assert set(DATASETS) == names
-    assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED)
+    assert {n for n, d in DATASETS.items() if d.embedded} == set(EMBEDDED) | UNSUPERVISED
     assert datasets_for("seq2seq") == ["reverse", "dates", "fra-eng"]
     assert "csv" in datasets_for("classification") and "csv" in datasets_for("regression")
     code = "import sys, d2ltui.data.registry as r; assert 'torch' not in sys.modules; print(len(r.DATASETS))"

@@ -160,6 +160,6 @@ def test_registry_refuses_duplicates_and_bad_knobs_name_what_is_allowed():
         resolve_knobs(spec, {"widht": "0.3"})
     with pytest.raises(UserError, match="valid_lens.*from 1 to 4"):
         resolve_knobs(get_lab("masked-softmax"), {"valid_lens": "(0, 5)"})
-    with pytest.raises(UserError, match="unknown lab 'pooling' \\(did you mean attention-pooling"):
-        get_lab("pooling")
+    with pytest.raises(UserError, match="unknown lab 'atention' \\(did you mean attention-"):
+        get_lab("atention")
     assert resolve_knobs(get_lab("masked-softmax"), {"valid_lens": "[[1, 3], [2, 4]]"})["valid_lens"] == ((1, 3), (2, 4))

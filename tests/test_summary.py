@@ -277,7 +277,8 @@ GOLDEN = {"lenet": 61_706, "alexnet": 46_764_746, "vgg11": 128_806_154, "vgg": 4
 @pytest.mark.parametrize("name", [s.name for s in all_specs()])
 def test_every_model_summarises_at_its_default_input(name):
     s = summarize(name, depth=2)
-    assert s.error is None and s.layers and s.flops > 0
+    tabular = get_spec(name).task in ("value-iteration", "q-learning")  # a table lookup counts no FLOPs
+    assert s.error is None and s.layers and (s.flops > 0 or tabular)
     assert s.total_params == GOLDEN.get(name, s.total_params)
     assert all(r.output_shape is not None for r in s.layers if r.calls)
     assert all(r.calls for r in s.layers if r.depth == 1)
@@ -319,7 +320,8 @@ def test_meta_shapes_equal_a_real_cpu_pass(name):
     for h in hooks:
         h.remove()
     for row in (r for r in s.layers if r.calls):
-        assert format_shape(tuple(seen[prefix + row.name].shape)) == format_shape(row.output_shape), row.name
+        key = "" if row.name == name and not list(model.children()) else prefix + row.name  # a one-layer model
+        assert format_shape(tuple(seen[key].shape)) == format_shape(row.output_shape), row.name
     assert s.total_params == sum(p.numel() for p in model.parameters())
 
 

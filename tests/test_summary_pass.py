@@ -14,6 +14,7 @@ from d2ltui.zoo.build import example_inputs
 from d2ltui.zoo.registry import all_specs, get_spec, resolve_knobs
 
 NAMES = [s.name for s in all_specs()]
+TABULAR = ("value-iteration", "q-learning")  # a table lookup: no FLOPs to count
 # inputs at which a real CPU pass of the larger image models stays quick
 SMALL = {"nin": ((1, 1, 96, 96),), **{name: ((1, 1, 64, 64),) for name in ("resnext", "densenet")}}
 
@@ -29,7 +30,7 @@ def torch_flop_counts(spec, knobs, shapes):
     return counter.get_total_flops(), per, display_root(model)[0]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if get_spec(n).task not in TABULAR])
 def test_flops_are_torchs_flop_counter_numbers_row_by_row(name):
     spec = get_spec(name)
     s = summarize(spec, depth=9)
@@ -51,7 +52,7 @@ def test_cpu_and_meta_passes_give_the_same_summary(name):
         return
     cpu = summarize(spec, shapes=shapes, depth=9, device="cpu").to_dict()
     meta = summarize(spec, shapes=shapes, depth=9, device="meta").to_dict()
-    assert cpu["error"] is None and cpu["flops"] > 0
+    assert cpu["error"] is None and (cpu["flops"] > 0 or spec.task in TABULAR)
     if name != "lstm-lm":  # a fused CPU kernel, no FLOP formula: pass_device keeps it on meta
         assert cpu == meta
 

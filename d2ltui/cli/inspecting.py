@@ -61,8 +61,21 @@ def table_lines(summary: Summary, width: int = 100) -> list[str]:
               f"frozen {summary.total_params - summary.trainable_params:,}), {human_bytes(summary.param_bytes)}",
               f"FLOPs {human_count(summary.flops)} ({summary.flops:,}), "
               f"activations {human_bytes(summary.activation_bytes)}"]
+    lines += feature_map_lines(summary)
     if summary.failure is not None:
         lines.append(f"stopped at layer {summary.failure.layer}: see the error below")
+    return lines
+
+
+def feature_map_lines(summary: Summary) -> list[str]:
+    """A detector's scales: feature map, anchors per position, anchors; then the total."""
+    if not summary.feature_maps:
+        return []
+    lines = ["", f"{'feature map':<12}  {'shape':<12}  {'per position':>12}  {'anchors':>8}"]
+    for row in summary.feature_maps:
+        lines.append(f"{row.scale:<12}  {format_shape(row.shape) if row.shape else '-':<12}  "
+                     f"{row.anchors_per_position:>12}  {row.anchors:>8,}")
+    lines.append(f"anchors {summary.anchors:,} an image")
     return lines
 
 

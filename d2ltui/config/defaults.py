@@ -32,6 +32,8 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
             "train": {"epochs": 20}},  # the book's first GAN
     "value-iteration": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
     "q-learning": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
+    "detection": {"data": {"name": "bananas", "batch_size": 32}, "optim": {"lr": 0.2, "weight_decay": 5e-4},
+                  "train": {"epochs": 20}},  # the book's TinySSD settings
 }
 FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
 
@@ -40,6 +42,9 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tiny-ssd": {"cpu": {"data": {"resize": 64, "num_train": 640, "num_val": 128},
+                         "optim": {"name": "adam", "lr": 0.001, "weight_decay": 0.0}, "train": {"epochs": 4}},
+                 "book": "ssd-bananas"},
     "dcgan": {"any": {"data": {"name": "sprites", "batch_size": 256}, "optim": {"name": "adam", "lr": 0.005}}},
     "nadaraya-watson": {"any": {"data": {"name": "kernel-regression", "batch_size": 50}, "optim": {"lr": 0.5},
                                 "train": {"epochs": 5, "log_every": 1}}},  # it eats its own dataset only
@@ -120,9 +125,13 @@ def learning_bar(data: Any) -> tuple[str, float]:
         return "ppl", len(data.vocab) / 2
     if data.task == "seq2seq":
         return "bleu", 0.3
+    if data.task == "detection":
+        return "ap50", 0.5
     return "loss", REGRESSION_FRACTION * float(data.val[-1].float().var())
 
 
 def clears(metric: str, threshold: float, value: float) -> bool:
-    """Whether `value` of `metric` is beyond the bar (perplexity and loss lower, the others higher)."""
-    return value <= threshold if metric in ("ppl", "loss") else value >= threshold
+    """Whether `value` of `metric` is beyond the bar (in the direction d2ltui.metrics says is better)."""
+    from d2ltui.metrics import HIGHER_IS_BETTER
+
+    return value >= threshold if HIGHER_IS_BETTER.get(metric, False) else value <= threshold

@@ -22,6 +22,8 @@ class DataModule:
     - regression / classification: (X, y)      X float (N, F) or images uint8/float (N, C, H, W)
     - language-model:               (X, Y)      int64 (N, num_steps), Y is X shifted by one
     - seq2seq:                      (src, tgt)  int64 (N, steps), padded with PAD=0, tgt ends in EOS=2
+    - detection:                    (X, Y)      images uint8 (N, 3, H, W); Y float (N, objects, 5) rows of
+                                    (class, xmin, ymin, xmax, ymax) in [0, 1], padded with class -1
     `prepare(batch, train)` runs per batch on the device: dtype, resize, augmentation, normalisation.
     `model_knobs` are the knobs the data fixes (num_classes, in_channels, in_features,
     vocab_size, src_vocab, tgt_vocab); `input_shape` is one example's model input shape.

@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from d2ltui.engine.optim import Optimization
-from d2ltui.engine.tasks import TASKS, EVAL_BATCH, StepContext, Task
+from d2ltui.engine.tasks import EVAL_BATCH, StepContext, Task
 from d2ltui.engine.window import StepStats
 
 SAMPLE_POINTS = 100  # real and generated points of the scatter (the book plots 100 of each)
@@ -113,6 +113,3 @@ class GANTask(Task):
 
 def _points(x: torch.Tensor) -> list[list[float]]:
     return [[round(a, 4), round(b, 4)] for a, b in x[:, :2].float().tolist()]
-
-
-TASKS[GANTask.name] = GANTask

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from d2ltui.engine.tasks import TASKS, StepContext, Task
+from d2ltui.engine.tasks import StepContext, Task
 from d2ltui.engine.window import StepStats
 from d2ltui.zoo.rl import ACTIONS
 
@@ -160,7 +160,3 @@ class QLearning(TabularTask):
             discount *= agent.gamma
             state, done = nxt, terminated or truncated
         return self.finish_step(Q, errors / steps, ret, float(reward) > 0, steps)
-
-
-TASKS[ValueIteration.name] = ValueIteration
-TASKS[QLearning.name] = QLearning

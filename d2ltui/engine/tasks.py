@@ -374,9 +374,16 @@ def bleu(pred: list, label: list, k: int = 2) -> float:
 
 
 TASKS = {t.name: t for t in (Regression, Classification, LanguageModel, Seq2Seq)}
+# Tasks in modules of their own, imported when a run needs them.
+TASK_MODULES = {"detection": "d2ltui.engine.detection:Detection", "gan": "d2ltui.engine.gan_task:GANTask",
+                "value-iteration": "d2ltui.engine.rl_tasks:ValueIteration",
+                "q-learning": "d2ltui.engine.rl_tasks:QLearning"}
 
 
 def make_task(data: DataModule) -> Task:
-    if data.task not in TASKS:  # the tasks of other loops register themselves on import
-        from d2ltui.engine import gan_task, rl_tasks  # noqa: F401
+    if data.task in TASK_MODULES:
+        import importlib
+
+        module, _, cls = TASK_MODULES[data.task].partition(":")
+        return getattr(importlib.import_module(module), cls)(data)
     return TASKS[data.task](data)

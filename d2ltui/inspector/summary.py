@@ -14,7 +14,7 @@ torch's reason and the smallest input of the same form that flows (`smallest_wor
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from math import prod
 from typing import Any
 
@@ -24,6 +24,7 @@ from torch.utils._pytree import tree_flatten
 
 from d2ltui.errors import UserError
 from d2ltui.inspector.flops import FlopMode
+from d2ltui.inspector.anchors import FeatureMapRow, feature_map_rows
 from d2ltui.inspector.receptive import ReceptiveFieldMode
 from d2ltui.format import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
@@ -87,6 +88,12 @@ class Summary:
     activation_bytes: int = 0
     failure: Failure | None = None
     depth: int = 1
+    feature_maps: list[FeatureMapRow] = field(default_factory=list)  # a detector's scales, else empty
+
+    @property
+    def anchors(self) -> int | None:
+        """A detector's anchors per image over all its scales (None for other models)."""
+        return sum(r.anchors for r in self.feature_maps) if self.feature_maps else None
 
     @property
     def error(self) -> str | None:
@@ -107,6 +114,8 @@ class Summary:
             "depth": self.depth, "layers": layers, "total_params": self.total_params,
             "trainable_params": self.trainable_params, "flops": self.flops, "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes, "error": self.error,
+            "feature_maps": [{**asdict(r), "shape": list(r.shape) if r.shape else None} for r in self.feature_maps],
+            "anchors": self.anchors,
             "failure": None if self.failure is None else {
                 **asdict(self.failure),
                 "input_shape": list(self.failure.input_shape) if self.failure.input_shape else None,
@@ -360,9 +369,10 @@ class _Trace:
         for module in self._row_order(failure is not None):
             name = self.names[module]
             if module is self.model:
-                if depth != 0:
+                leaf = not any(True for _ in module.children())  # a tabular agent: the model is its one layer
+                if depth != 0 and not leaf:
                     continue
-                level, shown = 0, spec.name
+                level, shown = (1 if depth and leaf else 0), spec.name
             elif module is root or not name.startswith(prefix):
                 continue
             else:
@@ -383,7 +393,7 @@ class _Trace:
             spec.name, shapes, knobs, rows, total, trainable, int(flops.total),
             sum(p.numel() * p.element_size() for p in self.model.parameters()
                 if not isinstance(p, nn.UninitializedParameter)),
-            sum(self.act_bytes[m] for m in leaves), failure, depth)
+            sum(self.act_bytes[m] for m in leaves), failure, depth, feature_map_rows(self.model, self.outputs))
 
 
 def flows(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from d2ltui.labs.registry import LabSpec, register
-from d2ltui.zoo.catalog import CH_ATTN
+from d2ltui.zoo.catalog import CH_ATTN, CH_CV
 from d2ltui.zoo.registry import Knob
 
 
@@ -56,3 +56,53 @@ register(LabSpec(
              "ones keys and arange values (earlier edition)", choices=("normal", "ones")),
         SEED)},
     section="11.3"))
+
+
+def _fractions(value: tuple) -> str | None:
+    ok = value and len(value) <= 6 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 2 for v in value)
+    return None if ok else "expected up to 6 numbers in (0, 2], e.g. (0.75, 0.5, 0.25)"
+
+
+ANCHOR_IMAGE_SIDE = 96  # the anchor-boxes lab's image, in pixels
+
+
+def _pixel(value: tuple) -> str | None:
+    side = ANCHOR_IMAGE_SIDE
+    ok = len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < side for v in value)
+    return None if ok else f"expected (x, y) with both from 0 to {side - 1} (the image is {side} x {side})"
+
+
+def _region(value: tuple) -> str | None:
+    ok = len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 40
+                                 for v in value) and value[2] >= value[0] and value[3] >= value[1]
+    return None if ok else "expected (x0, y0, x1, y1) in image pixels from 0 to 40, with x1 >= x0 and y1 >= y0"
+
+
+register(LabSpec(
+    "anchor-boxes", CH_CV, "Anchor boxes",
+    "The anchors centred on one pixel of a banana image, each with its IoU against the true box; or the "
+    "multiscale grids 4x4, 2x2, 1x1.",
+    "d2ltui.labs.anchors:compute",
+    {k.name: k for k in (
+        Knob("sizes", tuple, (0.75, 0.5, 0.25), "anchor sizes, as fractions of the image", check=_fractions),
+        Knob("ratios", tuple, (1.0, 2.0, 0.5), "aspect ratios (width / height)", check=_fractions),
+        Knob("pixel", tuple, (48, 48), "(x, y) of the pixel the anchors centre on", check=_pixel),
+        Knob("view", str, "pixel", "one pixel's anchors, or the book's multiscale grids (sizes 0.15, 0.4, 0.8)",
+             choices=("pixel", "multiscale")),
+        SEED)},
+    section="14.4"))
+
+register(LabSpec(
+    "roi-pooling", CH_CV, "RoI pooling and RoIAlign",
+    "torchvision's roi_pool and roi_align on the book's 4x4 features, two regions as knobs.",
+    "d2ltui.labs.roi:compute",
+    {k.name: k for k in (
+        Knob("region1", tuple, (0.0, 0.0, 20.0, 20.0), "first region (x0, y0, x1, y1) in image pixels",
+             check=_region),
+        Knob("region2", tuple, (0.0, 10.0, 30.0, 30.0), "second region (x0, y0, x1, y1) in image pixels",
+             check=_region),
+        Knob("spatial_scale", float, 0.1, "feature map size / image size", min=0.05, max=1.0),
+        Knob("output_size", int, 2, "pooled grid side", min=1, max=4),
+        Knob("sampling_ratio", int, -1, "roi_align's sampling points a bin (-1: adaptive)", min=-1, max=4))},
+    section="14.8"))

@@ -75,5 +75,11 @@ def adapt(summary: Any, result: Inspection) -> Inspection:
         "weights": human_bytes(summary.param_bytes),
         "activations": human_bytes(summary.activation_bytes),
     }
+    for fmap in summary.feature_maps:  # a detector's scales, as rows after the layers
+        result.rows.append(Row(name=f"anchors @ {fmap.scale}", type=f"{fmap.anchors_per_position} a position",
+                               output=format_shape(fmap.shape) if fmap.shape else "-", params=f"{fmap.anchors:,}",
+                               flops="-", rf="-"))
+    if summary.anchors is not None:
+        result.totals["anchors"] = f"{summary.anchors:,}"
     result.error = summary.failure.message() if summary.failure else None
     return result

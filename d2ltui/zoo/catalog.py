@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from d2ltui.detection import SSD_RATIOS, SSD_SIZES
 from d2ltui.zoo.registry import INIT_SCHEMES, Knob, ModelSpec, register
 
 CH_LINEAR = "3-4 Linear networks"
@@ -18,6 +19,7 @@ CH_GAN = "20 Generative adversarial networks"
 IMG28 = ((1, 1, 28, 28),)
 IMG96 = ((1, 1, 96, 96),)
 IMG224 = ((1, 1, 224, 224),)
+RGB256 = ((1, 3, 256, 256),)
 
 
 def _arch_pairs(value: tuple) -> str | None:
@@ -183,7 +185,29 @@ _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
        Knob("num_blks", int, 2, "encoder blocks", min=1, max=64),
        _dropout(0.1))
 
+
+def _anchor_sizes(value: tuple) -> str | None:
+    ok = len(value) == 5 and len({len(s) if isinstance(s, tuple) else -1 for s in value}) == 1 and all(
+        isinstance(s, tuple) and s and all(isinstance(v, float) and 0 < v <= 2 for v in s) for s in value)
+    return None if ok else "expected 5 tuples (one a scale) of as many sizes in (0, 2], e.g. the book's ((0.2, 0.272), ...)"
+
+
+def _ratios(value: tuple) -> str | None:
+    ok = value and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 10 for v in value)
+    return None if ok else "expected a tuple of positive aspect ratios (width / height), e.g. (1, 2, 0.5)"
+
+
 # Computer vision
+register(ModelSpec(
+    "tiny-ssd", CH_CV, "detection", "image", RGB256, "d2ltui.zoo.ssd:tiny_ssd",
+    _k(Knob("num_classes", int, 1, "object classes (background not counted)", min=1, max=1000),
+       Knob("in_channels", int, 3, "input channels (1 grey, 3 colour)", min=1, max=64),
+       Knob("sizes", tuple, SSD_SIZES, "anchor sizes (fractions of the image) at each of the 5 scales",
+            check=_anchor_sizes),
+       Knob("ratios", tuple, SSD_RATIOS, "anchor aspect ratios at every scale", check=_ratios),
+       INIT),
+    "TinySSD: single-shot multibox detection with a small base net and five scales (Liu et al., 2016; section 14.7)."))
+
 register(ModelSpec(
     "tv-resnet18", CH_CV, "classification", "image", ((1, 3, 224, 224),),
     "d2ltui.zoo.resnet:torchvision_resnet18",

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from d2ltui.errors import UserError
 
-TASKS = ("regression", "classification", "language-model", "seq2seq", "gan", "value-iteration", "q-learning")
+TASKS = ("regression", "classification", "language-model", "seq2seq", "detection", "gan", "value-iteration",
+         "q-learning")
 INPUT_KINDS = ("features", "image", "tokens", "seq2seq", "latent", "states")
 INIT_SCHEMES = ("default", "normal", "constant", "xavier", "kaiming", "custom")  # zoo/init.py applies them
 Shape = tuple[int, ...]

@@ -43,6 +43,7 @@ class DashboardScreen(Screen):
         Binding("left_curly_bracket", "step(-1000000)", "First", show=False, tooltip="an RL run's first iteration"),
         Binding("right_curly_bracket", "step(1000000)", "Latest", show=False, tooltip="an RL run's latest iteration"),
         Binding("slash", "ask", "Ask", tooltip="type your own input, answered from the latest checkpoint"),
+        Binding("t", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
@@ -146,6 +147,7 @@ class DashboardScreen(Screen):
                 latest = latest or {}
                 images = [item.get("image") for item in latest.get("items", [])]
                 self.query_one(AttentionView).show(latest.get("attention"), images)
+            self.refresh_bindings()
 
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
         """A plot's title (None: keep its own) and series, straight from the tail's columns."""
@@ -237,3 +239,18 @@ class DashboardScreen(Screen):
         for plot in self.query(MetricPlot):
             plot.smoothing = not plot.smoothing
         self.redraw_plots()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The threshold key exists only while the samples are detections."""
+        if action == "threshold":
+            views = self.query(SamplesView)
+            return bool(views) and views.first().kind == "detections"
+        return True
+
+    def action_threshold(self) -> None:
+        """Cycle the least score of the boxes drawn on the validation images."""
+        from d2ltui.tui.widgets.detections import next_threshold
+
+        view = self.query_one(SamplesView)
+        view.set_threshold(next_threshold(view.threshold))
+        self.notify(f"showing detections scoring at least {view.threshold:.2f}")

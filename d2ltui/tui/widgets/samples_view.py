@@ -93,9 +93,9 @@ def weights(samples: dict[str, Any]) -> Text:
     return out
 
 
-def render(samples: dict[str, Any] | None, width: int, index: int | None = None) -> Text:
+def render(samples: dict[str, Any] | None, width: int, index: int | None = None, threshold: float = 0.5) -> Text:
     """The samples panel's content for any kind the engine writes (`index`: which kept history entry to show,
-    None for the latest)."""
+    None for the latest; `threshold`: detections' least score)."""
     if not samples:
         return Text("samples appear after the first epoch", style="dim")
     kind, items = samples.get("kind"), samples.get("items", [])
@@ -136,6 +136,10 @@ def render(samples: dict[str, Any] | None, width: int, index: int | None = None)
         from d2ltui.tui.widgets.rl_view import value_grid
 
         return head.append("values and greedy policy\n") + value_grid(samples, index, width)
+    if kind == "detections":
+        from d2ltui.tui.widgets.detections import render_detections
+
+        return head + render_detections(samples, width, threshold)
     if kind == "linear-regression":
         return head.append("\n") + weights(samples)
     rows = samples.get("predictions") or items
@@ -145,16 +149,17 @@ def render(samples: dict[str, Any] | None, width: int, index: int | None = None)
 
 class SamplesView(Static):
     """Holds the latest samples and redraws them at the panel's width; `step` moves through their history
-    (an RL run's iterations or episodes), which otherwise follows the latest."""
+    (an RL run's iterations or episodes), which otherwise follows the latest; detections show above `threshold`."""
 
     index: int | None = None
+    threshold = 0.5
 
     def show(self, samples: dict[str, Any] | None) -> None:
         self.samples = samples
         self.redraw()
 
     def redraw(self) -> None:
-        self.update(render(self.samples, max(16, self.size.width or 40), self.index))
+        self.update(render(self.samples, max(16, self.size.width or 40), self.index, self.threshold))
 
     def step(self, delta: int) -> None:
         """Show an earlier (negative) or later entry of the history; past either end sticks to it, and the
@@ -166,6 +171,15 @@ class SamplesView(Static):
         target = max(0, min(count - 1, current + delta))
         self.index = None if target == count - 1 else target
         self.redraw()
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        if hasattr(self, "samples"):
+            self.redraw()
+
+    @property
+    def kind(self) -> str | None:
+        return (getattr(self, "samples", None) or {}).get("kind")
 
     def on_resize(self) -> None:
         if hasattr(self, "samples"):
