@@ -12,7 +12,7 @@ import torch
 
 from d2ltui.rundir import store as rundir
 from d2ltui.engine.checkpoint import (CheckpointWriteError, capture_rng, load_checkpoint, restore_rng,
-                                      save_checkpoint, try_save_checkpoint)
+                                      save_checkpoint)
 from d2ltui.errors import UserError
 
 
@@ -92,12 +92,13 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, fail_
     assert torch.all(load_checkpoint(path)["model"]["weight"] == 1.0)
 
 
-def test_try_save_reports_instead_of_raising(tmp_path, monkeypatch):
+def test_a_refused_save_is_one_line_naming_the_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(rundir.os, "replace", lambda *_: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
-    message = try_save_checkpoint(tmp_path / "checkpoint.pt", _state())
-    assert message == "checkpoint not saved to checkpoint.pt (Permission denied); no earlier checkpoint exists"
+    with pytest.raises(CheckpointWriteError) as caught:
+        save_checkpoint(tmp_path / "checkpoint.pt", _state())
+    assert str(caught.value) == "checkpoint not saved to checkpoint.pt (Permission denied); no earlier checkpoint exists"
     monkeypatch.undo()
-    assert try_save_checkpoint(tmp_path / "checkpoint.pt", _state()) is None
+    save_checkpoint(tmp_path / "checkpoint.pt", _state())
     err = CheckpointWriteError(28, "No space left on device", "checkpoint not saved")
     assert isinstance(err, OSError) and err.strerror == "No space left on device" and str(err) == "checkpoint not saved"
 

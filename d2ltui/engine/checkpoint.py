@@ -47,15 +47,6 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         raise CheckpointWriteError(err.errno, reason, f"checkpoint not saved to {path.name} ({reason}); {kept}") from err
 
 
-def try_save_checkpoint(path: Path, state: dict[str, Any]) -> str | None:
-    """save_checkpoint that returns the failure's one-line message instead of raising (None when saved)."""
-    try:
-        save_checkpoint(path, state)
-    except CheckpointWriteError as err:
-        return err.message
-    return None
-
-
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint refusing anything but plain data (no code runs); one clear line on failure."""
     path = Path(path)

@@ -21,7 +21,7 @@ from torch import nn
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
 from d2ltui.engine import events as ev
-from d2ltui.engine.checkpoint import capture_rng, restore_rng, try_save_checkpoint
+from d2ltui.engine.checkpoint import CheckpointWriteError, capture_rng, restore_rng, save_checkpoint
 from d2ltui.engine.control import Control
 from d2ltui.engine.datacard import data_card
 from d2ltui.engine.devices import resolve_device
@@ -201,11 +201,14 @@ class Loop:
         if self.run_dir is None or not self.info.is_main:
             return
         path, step = self.run_dir.path / CHECKPOINT, self.state.step
-        error = try_save_checkpoint(path, self.state_dict())
-        if error:
-            error = f"checkpoint at step {step} not written: {error}"
-            self.status("running", error)
-        self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), error or ""))
+        try:
+            save_checkpoint(path, self.state_dict())
+        except CheckpointWriteError as err:
+            message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
+            self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
+            self.status("running", message)
+            return
+        self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: dict[str, Any] | None) -> FitResult:

@@ -173,7 +173,7 @@ register(ModelSpec(
     "Transformer encoder-decoder: multi-head self-attention and position-wise FFNs (Vaswani et al., 2017)."))
 register(ModelSpec(
     "nadaraya-watson", CH_ATTN, "regression", "features", ((1, 1), (1, 49), (1, 49)),
-    "d2ltui.zoo.nadaraya:nadaraya_watson", {},
+    "d2ltui.zoo.nadaraya:nadaraya_watson", _k(INIT),
     "Nadaraya-Watson kernel regression: Gaussian attention pooling with a learned width (Nadaraya, 1964; "
     "Watson, 1964). Inputs: queries, keys, values (data.name=kernel-regression)."))
 _image("vit", CH_ATTN, "d2ltui.zoo.transformer:vit", IMG96,
@@ -223,13 +223,13 @@ def _finite(value: float) -> str | None:
 register(ModelSpec(
     "gan", CH_GAN, "gan", "latent", ((1, 2),), "d2ltui.zoo.gan:gan",
     _k(Knob("latent_dim", int, 2, "latent vector size", min=1, max=100000),
-       Knob("data_dim", int, 2, "size of a data point (the data fixes it)", min=1, max=100000)),
+       Knob("data_dim", int, 2, "size of a data point (the data fixes it)", min=1, max=100000), INIT),
     "The book's first GAN: generator Linear(2, 2), discriminator a 2-5-3-1 tanh MLP (Goodfellow et al., 2014)."))
 register(ModelSpec(
     "dcgan", CH_GAN, "gan", "latent", ((1, 100, 1, 1),), "d2ltui.zoo.gan:dcgan",
     _k(Knob("latent_dim", int, 100, "latent vector size", min=1, max=100000),
        Knob("base_width", int, 64, "channels of the widest-image block (n_G = n_D)", min=1, max=4096),
-       Knob("in_channels", int, 3, "image channels (1 grey, 3 colour)", min=1, max=64)),
+       Knob("in_channels", int, 3, "image channels (1 grey, 3 colour)", min=1, max=64), INIT),
     "DCGAN: transposed-conv generator and conv discriminator with batch norm, 64x64 images "
     "(Radford et al., 2016)."))
 
