@@ -15,16 +15,16 @@ when taken, at exit, and it exits by itself once its parent process is gone.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2ltui.tui import HOME_MODEL
-from d2ltui.tui.inspection import Inspection, Row
+
+if TYPE_CHECKING:  # the app imports these after it has started the helper
+    from d2ltui.tui.inspection import Inspection
 
 WAIT_S = 120.0  # longest wait for the helper's result before computing in-process
 PARENT_POLL_S = 0.25  # how often the helper checks that the app's process is still there
@@ -48,6 +48,7 @@ def start(model: str = HOME_MODEL) -> None:
         return
     with _lock:
         _helper, _model = helper, model
+    atexit.unregister(close)
     atexit.register(close)
 
 
@@ -72,6 +73,11 @@ def take(model: str, knobs: dict[str, Any], input_text: str) -> Inspection | Non
         helper, _helper = _helper, None
     if helper is None:
         return None
+    import json
+    from dataclasses import replace
+
+    from d2ltui.tui.inspection import Inspection, Row
+
     try:
         if _key(model, knobs, input_text) != _key(_model, knobs, ""):  # another model or input: not worth a wait
             return None
@@ -122,6 +128,11 @@ def _exit_with(parent: int) -> None:
 def _serve(model: str, parent: int) -> None:
     """In the helper: print the home screen's first request and its Inspection, as one JSON line."""
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    # torch's FLOP table imports triton (0.05-0.1 s) only to count triton kernels, which a CPU pass never runs
+    sys.modules.setdefault("triton", None)
+    import json
+    from dataclasses import asdict
+
     from d2ltui.format import format_shapes
     from d2ltui.tui.inspection import inspect_model
     from d2ltui.tui.runplan import RunPlan
