@@ -7,7 +7,8 @@ for it (the base config's knobs, the default input) with `inspect_model` (the ca
 table makes) and prints those knobs and that Inspection as JSON.
 `take(model, knobs, input_text)` (the layer table's worker) returns it when the request asks for
 the same summary (same model, resolved knobs and input shapes), else None; either way the helper
-is then gone. A helper that fails, hangs or prints something else also gives None: the table then
+is then gone. Until the app calls `painted()` the helper yields the CPU to it (where Linux lets a
+session's share be set). A helper that fails, hangs or prints something else also gives None: the table then
 computes in-process, as it does without a helper. The helper never outlives the app: it is killed
 when taken, at exit, and it exits by itself once its parent process is gone.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the app imports these after it has started the helper
 
 WAIT_S = 120.0  # longest wait for the helper's result before computing in-process
 PARENT_POLL_S = 0.25  # how often the helper checks that the app's process is still there
+YIELDING = 19  # the helper session's nice until the app's first frame is out (`painted`)
 
 _lock = threading.Lock()
 _helper: subprocess.Popen | None = None
@@ -39,17 +41,38 @@ def start(model: str = HOME_MODEL) -> None:
     global _helper, _model
     close()
     try:
-        # its own session: no terminal, and (where the kernel groups CPU time by session) it draws on
-        # its own share rather than halving the app's while the app paints its first frame
+        # its own session: no terminal, and where Linux groups CPU time by session (autogroups) its
+        # own share of the CPU, rather than half of the app's
         helper = subprocess.Popen([sys.executable, "-m", __name__, model, str(os.getpid())],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
     except OSError:
         return
+    _share(helper.pid, YIELDING)  # on a busy machine, the app's first frame goes first
     with _lock:
         _helper, _model = helper, model
     atexit.unregister(close)
     atexit.register(close)
+
+
+def painted() -> None:
+    """The app's first frame is out: the helper may take its full share of the CPU."""
+    helper = _helper
+    if helper is not None:
+        _share(helper.pid, 0)
+
+
+def _share(pid: int, nice: int) -> None:
+    """Set the nice value of the helper's session (Linux's autogroup; 0 is the default; elsewhere nothing).
+
+    A session's nice weighs it against other sessions only when they compete for a core: on an idle
+    core the helper runs at full speed whatever its value. Raising it back to 0 needs no privilege.
+    """
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass
 
 
 def close() -> None:
@@ -81,6 +104,7 @@ def take(model: str, knobs: dict[str, Any], input_text: str) -> Inspection | Non
     try:
         if _key(model, knobs, input_text) != _key(_model, knobs, ""):  # another model or input: not worth a wait
             return None
+        _share(helper.pid, 0)
         out, _ = helper.communicate(timeout=WAIT_S)
         if helper.returncode != 0:
             return None

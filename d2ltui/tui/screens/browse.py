@@ -70,6 +70,9 @@ class BrowseScreen(Screen):
         right = self.query_one("#right")
         if not right.is_attached:  # the app quit before its second frame
             return
+        from d2ltui.tui import prefetch
+
+        prefetch.painted()  # the helper summarising the first table (if any) need no longer yield to us
         from textual.widgets import TabbedContent, TabPane
 
         from d2ltui.tui.widgets.knob_bar import KnobBar
