@@ -43,7 +43,10 @@ mount, run = BrowseScreen.on_mount, App.run
 
 def on_mount(self):
     mount(self)
-    self.call_after_refresh(lambda: (print("typer" in sys.modules, "torch" in sys.modules), self.app.exit()))
+    from d2ltui.tui import prefetch
+
+    self.call_after_refresh(lambda: (print("typer" in sys.modules, "torch" in sys.modules,
+                                           prefetch.pending() is not None), self.app.exit()))
 
 BrowseScreen.on_mount = on_mount
 App.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
@@ -57,7 +60,8 @@ def test_bare_command_opens_the_tui_without_typer(tmp_path, args):
     out = subprocess.run([sys.executable, "-c", CLI_PAINT, *args], capture_output=True, text=True, timeout=60,
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "False"]  # neither typer nor torch before the first paint
+    # neither typer nor torch before the first paint; the helper summarising the first table is under way
+    assert out.stdout.split() == ["False", "False", "True"]
 
 
 def test_cli_fast_path_only_for_the_tui():

@@ -5,6 +5,7 @@ Every UserError becomes one line on stderr and exit code 2.
 The commands live in d2ltui.cli.commands; a bare `d2l-tui` (or `d2l-tui --runs-dir DIR`)
 opens the TUI without importing typer at all, so the first screen paints sooner; so does a
 bare `d2l-tui inspect NAME` (every option at its default), the quickest way to a layer table.
+The bare TUI also starts its first layer table's summary in a helper process (d2ltui.tui.prefetch).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
 
                 run_inspect(model)
             else:
+                from d2ltui.tui import prefetch
+
+                prefetch.start()  # the first layer table, computed in another process while Textual starts
                 from d2ltui.tui.app import run_app
 
                 run_app(runs_dir=runs_dir)

@@ -11,6 +11,8 @@ from d2ltui.config.defaults import train_defaults
 from d2ltui.config.resolve import validate
 from d2ltui.zoo.registry import get_spec
 
+BAR_KNOBS = ("dropout", "norm", "num_classes")  # the model knobs the home screen's knob bar shows and sets
+
 
 @dataclass
 class RunPlan:
@@ -28,6 +30,13 @@ class RunPlan:
     @property
     def model(self) -> str:
         return self.base.get("model", {}).get("name", "")
+
+    def model_knobs(self) -> dict[str, Any]:
+        """The base's model knobs beyond the knob bar's (e.g. the default init, a preset's activation)."""
+        knobs = dict(self.base.get("model", {}))
+        for name in ("name", *BAR_KNOBS):
+            knobs.pop(name, None)
+        return knobs
 
     def with_values(self, values: dict[str, Any]) -> "RunPlan":
         """A copy whose overrides are `section.key=value` for every value (lists and tuples as literals)."""

@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from d2ltui.errors import UserError
+from d2ltui.tui import HOME_MODEL
 from d2ltui.tui.widgets.catalog import Catalog
 from d2ltui.zoo.catalog import NORMS
 from d2ltui.zoo.registry import get_spec
@@ -39,7 +40,7 @@ class BrowseScreen(Screen):
         Binding("s", "start", "Start", tooltip="start training with the panel's settings"),
     ]
 
-    def __init__(self, model: str = "lenet") -> None:
+    def __init__(self, model: str = HOME_MODEL) -> None:
         super().__init__()
         self.model = model
         self.plan: RunPlan | None = None  # the base config: the model's defaults or a loaded preset
@@ -69,6 +70,9 @@ class BrowseScreen(Screen):
         right = self.query_one("#right")
         if not right.is_attached:  # the app quit before its second frame
             return
+        from d2ltui.tui import prefetch
+
+        prefetch.painted()  # the helper summarising the first table (if any) need no longer yield to us
         from textual.widgets import TabbedContent, TabPane
 
         from d2ltui.tui.widgets.knob_bar import KnobBar
@@ -160,11 +164,7 @@ class BrowseScreen(Screen):
 
     def base_knobs(self) -> dict[str, Any]:
         """Model knobs the base config sets beyond the knob bar's (e.g. a preset's activation)."""
-        knobs = dict(self.plan.base.get("model", {})) if self.plan else {}
-        knobs.pop("name", None)
-        for shown in ("dropout", "norm", "num_classes"):
-            knobs.pop(shown, None)
-        return knobs
+        return self.plan.model_knobs() if self.plan else {}
 
     # actions
     def action_focus_catalog(self) -> None:
@@ -231,11 +231,11 @@ class BrowseScreen(Screen):
         if name != self.model:
             self.load_model(name)
             self.query_one(Catalog).select_model(name)
-        from d2ltui.tui.runplan import RunPlan
+        from d2ltui.tui.runplan import BAR_KNOBS, RunPlan
 
         self.plan = RunPlan(raw)
         bar = self.query_one("#knobs")
-        for knob in ("dropout", "norm", "num_classes"):
+        for knob in BAR_KNOBS:
             if knob in raw.get("model", {}):
                 bar.set_knob(knob, raw["model"][knob])
         await self.panel()

@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
+from d2ltui.tui import prefetch
 from d2ltui.tui.inspection import Inspection, inspect_model
 
 _ONE_AT_A_TIME = threading.Lock()  # summaries trace torch globally: never two at once
@@ -57,7 +58,8 @@ class LayerTable(Vertical):
             with _ONE_AT_A_TIME:
                 if get_current_worker().is_cancelled:
                     return
-                result = inspect_model(model, knobs, input_text)
+                # the first table may come from the helper process started with the app
+                result = prefetch.take(model, knobs, input_text) or inspect_model(model, knobs, input_text)
         except Exception as err:  # a bug in a builder must not take the app down
             result = Inspection(model, input_text, error=f"{type(err).__name__}: {err}")
         if not get_current_worker().is_cancelled:
