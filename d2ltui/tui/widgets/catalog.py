@@ -14,7 +14,7 @@ LAB = "lab:"  # a lab leaf's data is LAB + its name
 SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
     "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
     "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq", "Computer vision": "Vision",
-    "Attention and Transformers": "Attention",
+    "Attention and Transformers": "Attention", "Reinforcement learning": "RL", "Generative adversarial networks": "GAN",
 }
 
 
