@@ -112,7 +112,8 @@ async def test_keys_step_through_layers_and_heads(tmp_path):
         lines = str(view.render()).splitlines()
         header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["<bos>", "r"])
         first = lines[header + 1]  # the <bos> query's row
-        assert "1.00" in first and "0.00" not in first and first.count(" 0 ") == 4  # masked: 0 on slate
+        assert "1.00" in first and "0.00" not in first and first.count("·0") == 4  # masked: ·0 on slate (the CLI's mark)
+        assert first.split()[2:] == ["·0"] * 4
 
 
 def shown(view: AttentionView) -> str:
@@ -158,3 +159,28 @@ async def test_own_input_is_answered_from_the_checkpoint_without_touching_the_ru
         assert box.answer["input"] == "ab c"  # the last good answer stays
     assert signals == []
     assert before == {name: (run.path / name).stat().st_mtime_ns for name in before}
+
+
+def test_one_renderer_serves_labs_and_dashboard_with_masked_cells_on_slate_in_every_mode():
+    from d2ltui.labs.figure import Heatmap
+    from d2ltui.tui.widgets.heatmap import MASKED_BG, HeatmapView, as_panel, grid_text
+
+    assert issubclass(AttentionView, HeatmapView)
+    big = as_panel(transformer_samples()["attention"]["maps"][4])  # a dict from samples.json becomes a panel
+    assert isinstance(big, Heatmap) and big.masked
+    n = 40
+    causal = Heatmap("causal", distribution(n, n, causal=True), [str(r) for r in range(n)], [str(c) for c in range(n)],
+                     masked=[[r, c] for r in range(n) for c in range(r + 1, n)], xlabel="keys")
+    for width, height in ((50, 12), (200, 60)):  # half-blocks (40 queries in 10 lines), then one line a query
+        text = grid_text(causal, width, height)
+        lines = text.plain.splitlines()
+        assert len(lines) <= height
+        slate = [s for s in text.spans if not isinstance(s.style, str) and MASKED_BG in (s.style.bgcolor, s.style.color)]
+        assert slate, "masked cells are drawn on slate"
+        # the first line's last cell covers queries 0 (and 1 below it): masked in both, slate in both halves
+        if width == 50:
+            first = text.split("\n")[0]
+            last = max(first.spans, key=lambda s: s.start).style
+            assert "▀" in lines[0] and (last.color, last.bgcolor) == (MASKED_BG, MASKED_BG)
+    small = grid_text(as_panel(transformer_samples()["attention"]["maps"][4]), 80, 10).plain.splitlines()
+    assert small[0].split() == ["<bos>", "r", "a", "t", "s"] and small[1].split()[1:] == ["1.000"] + ["·0"] * 4
