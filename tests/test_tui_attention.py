@@ -184,3 +184,68 @@ def test_one_renderer_serves_labs_and_dashboard_with_masked_cells_on_slate_in_ev
             assert "▀" in lines[0] and (last.color, last.bgcolor) == (MASKED_BG, MASKED_BG)
     small = grid_text(as_panel(transformer_samples()["attention"]["maps"][4]), 80, 10).plain.splitlines()
     assert small[0].split() == ["<bos>", "r", "a", "t", "s"] and small[1].split()[1:] == ["1.000"] + ["·0"] * 4
+
+
+@pilot_test
+async def test_the_inspector_shows_attention_weight_shapes_in_their_own_column():
+    from d2ltui.tui.widgets.catalog import Catalog
+    from d2ltui.tui.widgets.layer_table import ATTENTION, COLUMNS
+    from tui_pilot import settle_summary
+
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await settle_summary(pilot)
+        grid = table.query_one("#layer-rows")
+        assert tuple(str(c.label) for c in grid.columns.values()) == COLUMNS  # no attention layer: no column
+        app.screen.query_one(Catalog).select_model("transformer")
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection and table.inspection.model == "transformer")
+        labels = [str(c.label) for c in grid.columns.values()]
+        assert labels[:3] == ["layer", "type", ATTENTION]
+        cells = [grid.get_row_at(i) for i in range(grid.row_count)]
+        shapes = {name.strip(): (kind, shape) for name, kind, shape, *_ in cells}
+        # default knobs: 4 heads, 10 queries and 10 keys in each of the 2 encoder and 2 x 2 decoder attentions
+        attention = {"encoder.blks.0.attention", "encoder.blks.1.attention", "decoder.blks.0.attention1",
+                     "decoder.blks.0.attention2", "decoder.blks.1.attention1", "decoder.blks.1.attention2"}
+        assert {n for n, (_, s) in shapes.items() if s} == attention
+        assert all(shapes[n] == ("MultiHeadAttention", "1x4x10x10") for n in attention)
+        assert shapes["encoder"] == ("TransformerEncoder", "")
+        assert [c[0] for c in cells][:2] == ["encoder", "  encoder.blks.0.attention"]  # under their block
+        app.screen.query_one(Catalog).select_model("lenet")
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection.model == "lenet")
+        assert tuple(str(c.label) for c in grid.columns.values()) == COLUMNS
+
+
+@pytest.mark.parametrize("model, rows", [
+    ("seq2seq-attention", {"decoder.attention": "1x1x1x9"}),  # Bahdanau: one decoder step over 9 source tokens
+    ("vit", {"blks.0.attention": "1x8x37x37", "blks.1.attention": "1x8x37x37"}),  # 36 patches and the class token
+])
+def test_inspection_rows_carry_the_attention_shape(model, rows):
+    from d2ltui.tui.inspection import inspect_model
+
+    result = inspect_model(model, {}, "")
+    assert result.error is None
+    assert {r.name.strip(): r.attention for r in result.rows if r.attention} == rows
+
+
+def test_inspector_table_snapshot(snap_compare):
+    from textual.app import App
+
+    from d2ltui.tui.widgets.layer_table import LayerTable
+    from tui_pilot import settle_summary
+
+    class One(App):
+        def compose(self):
+            yield LayerTable(id="inspector")
+
+        def on_mount(self):
+            self.query_one(LayerTable).request("transformer", {}, "1x10,1x10")
+
+    async def ready(pilot):
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection is not None)
+        pilot.app.set_focus(None)
+        await pilot.pause(0.2)
+
+    assert snap_compare(One(), terminal_size=(120, 40), run_before=ready)
