@@ -71,13 +71,27 @@ def nw_samples() -> dict:
                                     "head": 0}]}}
 
 
+def bahdanau_samples() -> dict:
+    src, out = ["i", "lost", ".", "<eos>"], ["j'ai", "perdu", ".", "<eos>"]
+    maps = [{"title": f"sample {n + 1}: decoder steps x source tokens", "matrix": distribution(4, 4, shift=n),
+             "rows": out, "cols": src, "masked": [], "xlabel": "keys", "ylabel": "queries", "sample": n,
+             "group": "decoder attention", "layer": 0, "head": 0} for n in range(2)]
+    return {"epoch": 1, "kind": "translations",
+            "items": [{"source": "i lost .", "predicted": "j'ai perdu .", "target": "j'ai perdu .", "bleu": 1.0},
+                      {"source": "go .", "predicted": "va !", "target": "va !", "bleu": 1.0}],
+            "attention": {"maps": maps}}
+
+
 SAMPLES = {"transformer": ("transformer", "reverse", transformer_samples),
+           "seq2seq-attention": ("seq2seq-attention", "fra-eng", bahdanau_samples),
            "vit": ("vit", "shapes", vit_samples), "nadaraya-watson": ("nadaraya-watson", "kernel-regression",
                                                                       nw_samples)}
 
 
 @pytest.mark.parametrize("kind, size", [("transformer", (80, 24)), ("transformer", (120, 40)), ("vit", (120, 40)),
-                                        ("nadaraya-watson", (80, 24)), ("nadaraya-watson", (120, 40))])
+                                        ("nadaraya-watson", (80, 24)), ("nadaraya-watson", (120, 40)),
+                                        ("seq2seq-attention", (80, 24)), ("seq2seq-attention", (120, 40)),
+                                        ("vit", (80, 24))])
 def test_heatmap_snapshots(snap_compare, tmp_path, kind, size):
     model, data, make = SAMPLES[kind]
     _pin_status(write_run(tmp_path / "runs", "run-a", model=model, data=data, samples=make()))
@@ -249,3 +263,28 @@ def test_inspector_table_snapshot(snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(One(), terminal_size=(120, 40), run_before=ready)
+
+
+@pilot_test
+async def test_a_fra_eng_run_offers_the_books_four_sentences_before_any_question(tmp_path):
+    write_run(tmp_path / "runs", "fra", model="seq2seq-attention", data="fra-eng")
+    write_run(tmp_path / "runs", "rev", model="seq2seq-attention", data="reverse")
+    book = ["go .", "i lost .", "he's calm .", "i'm home ."]
+    app = create_app(runs_dir=tmp_path / "runs", attach="fra")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        field = app.screen.query_one("#ask")
+        assert field.placeholder.endswith("(try: " + " | ".join(book) + ")")
+        await pilot.press("slash", *"he")
+        await pilot.pause(0.2)  # the completion is looked up in a worker
+        await pilot.press("right")  # accepts the completion, as in any Textual input
+        assert field.value == "he's calm ."
+    app = create_app(runs_dir=tmp_path / "runs", attach="rev")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        field = app.screen.query_one("#ask")
+        assert "try:" not in field.placeholder
+        await pilot.press("slash", *"he")
+        await pilot.pause(0.2)
+        await pilot.press("right")
+        assert field.value == "he"
