@@ -71,13 +71,27 @@ def nw_samples() -> dict:
                                     "head": 0}]}}
 
 
+def bahdanau_samples() -> dict:
+    src, out = ["i", "lost", ".", "<eos>"], ["j'ai", "perdu", ".", "<eos>"]
+    maps = [{"title": f"sample {n + 1}: decoder steps x source tokens", "matrix": distribution(4, 4, shift=n),
+             "rows": out, "cols": src, "masked": [], "xlabel": "keys", "ylabel": "queries", "sample": n,
+             "group": "decoder attention", "layer": 0, "head": 0} for n in range(2)]
+    return {"epoch": 1, "kind": "translations",
+            "items": [{"source": "i lost .", "predicted": "j'ai perdu .", "target": "j'ai perdu .", "bleu": 1.0},
+                      {"source": "go .", "predicted": "va !", "target": "va !", "bleu": 1.0}],
+            "attention": {"maps": maps}}
+
+
 SAMPLES = {"transformer": ("transformer", "reverse", transformer_samples),
+           "seq2seq-attention": ("seq2seq-attention", "fra-eng", bahdanau_samples),
            "vit": ("vit", "shapes", vit_samples), "nadaraya-watson": ("nadaraya-watson", "kernel-regression",
                                                                       nw_samples)}
 
 
 @pytest.mark.parametrize("kind, size", [("transformer", (80, 24)), ("transformer", (120, 40)), ("vit", (120, 40)),
-                                        ("nadaraya-watson", (80, 24)), ("nadaraya-watson", (120, 40))])
+                                        ("nadaraya-watson", (80, 24)), ("nadaraya-watson", (120, 40)),
+                                        ("seq2seq-attention", (80, 24)), ("seq2seq-attention", (120, 40)),
+                                        ("vit", (80, 24))])
 def test_heatmap_snapshots(snap_compare, tmp_path, kind, size):
     model, data, make = SAMPLES[kind]
     _pin_status(write_run(tmp_path / "runs", "run-a", model=model, data=data, samples=make()))
@@ -112,7 +126,8 @@ async def test_keys_step_through_layers_and_heads(tmp_path):
         lines = str(view.render()).splitlines()
         header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["<bos>", "r"])
         first = lines[header + 1]  # the <bos> query's row
-        assert "1.00" in first and "0.00" not in first and first.count(" 0 ") == 4  # masked: 0 on slate
+        assert "1.00" in first and "0.00" not in first and first.count("·0") == 4  # masked: ·0 on slate (the CLI's mark)
+        assert first.split()[2:] == ["·0"] * 4
 
 
 def shown(view: AttentionView) -> str:
@@ -158,3 +173,118 @@ async def test_own_input_is_answered_from_the_checkpoint_without_touching_the_ru
         assert box.answer["input"] == "ab c"  # the last good answer stays
     assert signals == []
     assert before == {name: (run.path / name).stat().st_mtime_ns for name in before}
+
+
+def test_one_renderer_serves_labs_and_dashboard_with_masked_cells_on_slate_in_every_mode():
+    from d2ltui.labs.figure import Heatmap
+    from d2ltui.tui.widgets.heatmap import MASKED_BG, HeatmapView, as_panel, grid_text
+
+    assert issubclass(AttentionView, HeatmapView)
+    big = as_panel(transformer_samples()["attention"]["maps"][4])  # a dict from samples.json becomes a panel
+    assert isinstance(big, Heatmap) and big.masked
+    n = 40
+    causal = Heatmap("causal", distribution(n, n, causal=True), [str(r) for r in range(n)], [str(c) for c in range(n)],
+                     masked=[[r, c] for r in range(n) for c in range(r + 1, n)], xlabel="keys")
+    for width, height in ((50, 12), (200, 60)):  # half-blocks (40 queries in 10 lines), then one line a query
+        text = grid_text(causal, width, height)
+        lines = text.plain.splitlines()
+        assert len(lines) <= height
+        slate = [s for s in text.spans if not isinstance(s.style, str) and MASKED_BG in (s.style.bgcolor, s.style.color)]
+        assert slate, "masked cells are drawn on slate"
+        # the first line's last cell covers queries 0 (and 1 below it): masked in both, slate in both halves
+        if width == 50:
+            first = text.split("\n")[0]
+            last = max(first.spans, key=lambda s: s.start).style
+            assert "▀" in lines[0] and (last.color, last.bgcolor) == (MASKED_BG, MASKED_BG)
+    small = grid_text(as_panel(transformer_samples()["attention"]["maps"][4]), 80, 10).plain.splitlines()
+    assert small[0].split() == ["<bos>", "r", "a", "t", "s"] and small[1].split()[1:] == ["1.000"] + ["·0"] * 4
+
+
+@pilot_test
+async def test_the_inspector_shows_attention_weight_shapes_in_their_own_column():
+    from d2ltui.tui.widgets.catalog import Catalog
+    from d2ltui.tui.widgets.layer_table import ATTENTION, COLUMNS
+    from tui_pilot import settle_summary
+
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await settle_summary(pilot)
+        grid = table.query_one("#layer-rows")
+        assert tuple(str(c.label) for c in grid.columns.values()) == COLUMNS  # no attention layer: no column
+        app.screen.query_one(Catalog).select_model("transformer")
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection and table.inspection.model == "transformer")
+        labels = [str(c.label) for c in grid.columns.values()]
+        assert labels[:3] == ["layer", "type", ATTENTION]
+        cells = [grid.get_row_at(i) for i in range(grid.row_count)]
+        shapes = {name.strip(): (kind, shape) for name, kind, shape, *_ in cells}
+        # default knobs: 4 heads, 10 queries and 10 keys in each of the 2 encoder and 2 x 2 decoder attentions
+        attention = {"encoder.blks.0.attention", "encoder.blks.1.attention", "decoder.blks.0.attention1",
+                     "decoder.blks.0.attention2", "decoder.blks.1.attention1", "decoder.blks.1.attention2"}
+        assert {n for n, (_, s) in shapes.items() if s} == attention
+        assert all(shapes[n] == ("MultiHeadAttention", "1x4x10x10") for n in attention)
+        assert shapes["encoder"] == ("TransformerEncoder", "")
+        assert [c[0] for c in cells][:2] == ["encoder", "  encoder.blks.0.attention"]  # under their block
+        app.screen.query_one(Catalog).select_model("lenet")
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection.model == "lenet")
+        assert tuple(str(c.label) for c in grid.columns.values()) == COLUMNS
+
+
+@pytest.mark.parametrize("model, rows", [
+    ("seq2seq-attention", {"decoder.attention": "1x1x1x9"}),  # Bahdanau: one decoder step over 9 source tokens
+    ("vit", {"blks.0.attention": "1x8x37x37", "blks.1.attention": "1x8x37x37"}),  # 36 patches and the class token
+])
+def test_inspection_rows_carry_the_attention_shape(model, rows):
+    from d2ltui.tui.inspection import inspect_model
+
+    result = inspect_model(model, {}, "")
+    assert result.error is None
+    assert {r.name.strip(): r.attention for r in result.rows if r.attention} == rows
+
+
+def test_inspector_table_snapshot(snap_compare):
+    from textual.app import App
+
+    from d2ltui.tui.widgets.layer_table import LayerTable
+    from tui_pilot import settle_summary
+
+    class One(App):
+        def compose(self):
+            yield LayerTable(id="inspector")
+
+        def on_mount(self):
+            self.query_one(LayerTable).request("transformer", {}, "1x10,1x10")
+
+    async def ready(pilot):
+        table = await settle_summary(pilot)
+        await until(pilot, lambda: table.inspection is not None)
+        pilot.app.set_focus(None)
+        await pilot.pause(0.2)
+
+    assert snap_compare(One(), terminal_size=(120, 40), run_before=ready)
+
+
+@pilot_test
+async def test_a_fra_eng_run_offers_the_books_four_sentences_before_any_question(tmp_path):
+    write_run(tmp_path / "runs", "fra", model="seq2seq-attention", data="fra-eng")
+    write_run(tmp_path / "runs", "rev", model="seq2seq-attention", data="reverse")
+    book = ["go .", "i lost .", "he's calm .", "i'm home ."]
+    app = create_app(runs_dir=tmp_path / "runs", attach="fra")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        field = app.screen.query_one("#ask")
+        assert field.placeholder.endswith("(try: " + " | ".join(book) + ")")
+        await pilot.press("slash", *"he")
+        await pilot.pause(0.2)  # the completion is looked up in a worker
+        await pilot.press("right")  # accepts the completion, as in any Textual input
+        assert field.value == "he's calm ."
+    app = create_app(runs_dir=tmp_path / "runs", attach="rev")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+        field = app.screen.query_one("#ask")
+        assert "try:" not in field.placeholder
+        await pilot.press("slash", *"he")
+        await pilot.pause(0.2)
+        await pilot.press("right")
+        assert field.value == "he"

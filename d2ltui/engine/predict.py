@@ -18,6 +18,8 @@ from torch import nn
 from d2ltui.config.resolve import merge_data_knobs
 from d2ltui.config.schema import RunConfig, from_dict, load_toml
 from d2ltui.data.seq2seq import preprocess as sentence_preprocess
+from d2ltui.data.suggested import reference as book_reference
+from d2ltui.data.suggested import suggested_inputs
 from d2ltui.data.text import preprocess as text_preprocess
 from d2ltui.engine import attention_maps
 from d2ltui.engine.checkpoint import load_checkpoint
@@ -28,9 +30,6 @@ from d2ltui.rundir.store import CHECKPOINT, CONFIG, DATA_CARD, read_json
 from d2ltui.zoo.build import EOS, PAD, UNK, build_model
 from d2ltui.zoo.registry import get_spec
 
-# The book's four sentences (section 10.7) and its French references, for the fra-eng presets.
-BOOK_SENTENCES = {"go .": "va !", "i lost .": "j'ai perdu .", "he's calm .": "il est calme .",
-                  "i'm home .": "je suis chez moi ."}
 MAX_CHARS = 1000  # longest input of any kind
 LM_PREDICTIONS = 60  # tokens a language model adds to a prefix
 TOP_K = 5
@@ -52,7 +51,7 @@ class Predictor:
 
     def suggestions(self) -> list[str]:
         """Inputs worth trying: the book's sentences for English-French, else none."""
-        return list(BOOK_SENTENCES) if self.card.get("name") == "fra-eng" else []
+        return suggested_inputs(self.card.get("name"))
 
     def answer(self, text: str) -> dict[str, Any]:
         text = (text or "").strip()
@@ -109,7 +108,7 @@ class Predictor:
         out = {"task": self.task, "input": text, "tokens": tokens, "unknown": unknown,
                "translation": join_tokens(words),
                "attention": attention_maps.seq2seq_maps(self.model, src, [pred], src_vocab, tgt_vocab)}
-        reference = BOOK_SENTENCES.get(" ".join(tokens)) if self.card.get("name") == "fra-eng" else None
+        reference = book_reference(self.card.get("name"), " ".join(tokens))
         if reference:
             out.update(reference=reference, bleu=round(bleu(words, reference.split(), k=2), 3))
         return out

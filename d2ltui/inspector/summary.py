@@ -226,8 +226,9 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
               shapes: tuple[Shape, ...] | None = None, depth: int = 1, suggest: bool = True,
-              device: str | None = None) -> Summary:
-    """Rows for every module down to `depth` (0: the whole model as one row) and the totals.
+              device: str | None = None, attention_rows: bool = False) -> Summary:
+    """Rows for every module down to `depth` (0: the whole model as one row) and the totals;
+    with `attention_rows`, also every attention layer below `depth` (the outer one of a nested pair).
 
     `device` ("cpu" or "meta") forces where the pass runs; by default `pass_device` picks.
     Torch's global random state is left as it was.
@@ -238,7 +239,7 @@ def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
     knobs = resolve_for_input(spec, overrides, shapes)
     with _quiet_pass():
         model, inputs = model_and_inputs(spec, knobs, shapes, device)
-        summary, failure = _run(spec, knobs, shapes, depth, model, inputs)
+        summary, failure = _run(spec, knobs, shapes, depth, model, inputs, attention_rows)
     if failure is not None and suggest:
         failure.suggestion = smallest_working_input(spec, knobs, shapes)
         failure.searched = True
@@ -258,7 +259,7 @@ def _quiet_pass():
         torch.set_num_threads(threads)
 
 
-def _run(spec, knobs, shapes, depth, model, inputs) -> tuple[Summary, Failure | None]:
+def _run(spec, knobs, shapes, depth, model, inputs, attention_rows: bool = False) -> tuple[Summary, Failure | None]:
     """One hooked, counted forward pass and the summary of what ran."""
     trace = _Trace(model)
     rf = ReceptiveFieldMode()
@@ -274,7 +275,7 @@ def _run(spec, knobs, shapes, depth, model, inputs) -> tuple[Summary, Failure | 
         failure = trace.failure(err)
     finally:
         trace.remove()
-    return trace.summary(spec, knobs, shapes, depth, flops, rf, failure), failure
+    return trace.summary(spec, knobs, shapes, depth, flops, rf, failure, attention_rows), failure
 
 
 class _Trace:
@@ -363,9 +364,11 @@ class _Trace:
         return sum(self._flops(child, flops) for child in module.children())
 
     def summary(self, spec, knobs, shapes, depth, flops: FlopMode, rf: ReceptiveFieldMode,
-                failure: Failure | None) -> Summary:
+                failure: Failure | None, attention_rows: bool = False) -> Summary:
         prefix, root = display_root(self.model)
         rows: list[LayerRow] = []
+        attending = {self.names[m] for m in self.attention} if attention_rows else set()
+        outer = {n for n in attending if not any(n.startswith(a + ".") for a in attending)}
         for module in self._row_order(failure is not None):
             name = self.names[module]
             if module is self.model:
@@ -378,7 +381,7 @@ class _Trace:
             else:
                 shown = name[len(prefix):]
                 level = shown.count(".") + 1
-                if level > depth:
+                if level > depth and name not in outer:
                     continue
             outs = self.outputs.get(module)
             total, trainable = _param_counts(module)

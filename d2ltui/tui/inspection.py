@@ -21,6 +21,7 @@ class Row:
     params: str
     flops: str
     rf: str
+    attention: str = ""  # an attention layer's weights: batch x heads x queries x keys
 
 
 @dataclass
@@ -50,7 +51,8 @@ def inspect_model(name: str, knobs: dict[str, Any], input_text: str, depth: int 
     from d2ltui.inspector import summary as summary_mod  # imports torch
 
     try:
-        summary = summary_mod.summarize(spec, resolved, shapes, depth=depth)  # a Summary, even on failure
+        summary = summary_mod.summarize(spec, resolved, shapes, depth=depth,  # a Summary, even on failure
+                                        attention_rows=True)
     except UserError as err:
         result.error = str(err)
         return result
@@ -58,15 +60,17 @@ def inspect_model(name: str, knobs: dict[str, Any], input_text: str, depth: int 
 
 
 def adapt(summary: Any, result: Inspection) -> Inspection:
-    """Copy a Summary's rows, totals and failure into display strings."""
+    """Copy a Summary's rows, totals and failure into display strings (an attention layer below the
+    summary's depth is indented one step below the rows shown)."""
     for row in summary.layers:
         result.rows.append(Row(
-            name="  " * max(0, row.depth - 1) + row.name,
+            name="  " * max(0, min(row.depth, summary.depth + 1) - 1) + row.name,
             type=row.type,
             output=format_shape(tuple(row.output_shape)) if row.output_shape else "-",
             params=f"{row.params:,}",
             flops=human_count(row.flops) if row.flops else "-",
             rf=format_field(row.receptive_field),
+            attention=format_shape(tuple(row.attention_shape)) if row.attention_shape else "",
         ))
     result.totals = {
         "params": f"{summary.total_params:,}",

@@ -2,7 +2,9 @@
 
 The model is loaded read-only on the CPU in this process (never the run's process, which is not
 signalled) and loaded again only when the checkpoint file changes. The answer's lines show
-below the field; its attention maps go up to the screen in an `Answered` message.
+below the field; its attention maps go up to the screen in an `Answered` message. A run whose
+dataset has suggested inputs (fra-eng: the book's four sentences) offers them from the start:
+named in the placeholder and completed as you type (right arrow accepts).
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from d2ltui.data.suggested import suggested_inputs
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import CHECKPOINT
+from d2ltui.tui.runlog import read_config
+
+PLACEHOLDER = "your own input: answered from the latest checkpoint"
 
 
 class AskBox(Vertical):
@@ -42,7 +49,9 @@ class AskBox(Vertical):
         self.answer: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ your own input: answered from the latest checkpoint", id="ask", compact=True)
+        tries = suggested_inputs(read_config(self.path).get("data", {}).get("name"))
+        yield Input(placeholder=f"/ {PLACEHOLDER}{tried(tries)}", id="ask", compact=True,
+                    suggester=SuggestFromList(tries, case_sensitive=False) if tries else None)
         answer = Static("", id="answer")
         answer.display = False
         yield answer
@@ -82,9 +91,8 @@ class AskBox(Vertical):
         return self._predictor
 
     def _placeholder(self, predictor) -> None:
-        tries = predictor.suggestions()
-        hint = predictor.hint() + (f" (try: {' | '.join(tries)})" if tries else "")
-        self.query_one(Input).placeholder = f"/ {hint}, answered at step {predictor.step}"
+        self.query_one(Input).placeholder = f"/ {predictor.hint()}, answered at step {predictor.step}" \
+            f"{tried(predictor.suggestions())}"
 
     def _show(self, answer: dict[str, Any]) -> None:
         from d2ltui.engine.predict import answer_lines
@@ -95,3 +103,7 @@ class AskBox(Vertical):
 
     def _show_error(self, message: str) -> None:
         self.say(Text(message, "bold red"))
+
+
+def tried(tries: list[str]) -> str:
+    return f" (try: {' | '.join(tries)})" if tries else ""

@@ -17,6 +17,13 @@ from d2ltui.tui.inspection import Inspection, inspect_model
 
 _ONE_AT_A_TIME = threading.Lock()  # summaries trace torch globally: never two at once
 COLUMNS = ("layer", "type", "output", "params", "FLOPs", "RF")
+ATTENTION = "attn BxHxQxK"  # a column after the type when any row is an attention layer
+
+
+def columns_for(result: Inspection) -> tuple[str, ...]:
+    if any(row.attention for row in result.rows):
+        return COLUMNS[:2] + (ATTENTION,) + COLUMNS[2:]
+    return COLUMNS
 
 
 class LayerTable(Vertical):
@@ -68,9 +75,13 @@ class LayerTable(Vertical):
     def show(self, result: Inspection) -> None:
         self.inspection = result
         table = self.query_one(DataTable)
-        table.clear()
+        columns = columns_for(result)
+        table.clear(columns=columns != tuple(str(c.label) for c in table.columns.values()))
+        if not table.columns:
+            table.add_columns(*columns)
         for row in result.rows:
-            table.add_row(row.name, row.type, row.output, row.params, row.flops, row.rf)
+            cells = (row.name, row.type, row.output, row.params, row.flops, row.rf)
+            table.add_row(*(cells[:2] + (row.attention,) + cells[2:] if ATTENTION in columns else cells))
         totals = Text(f"{result.model} @ {result.input}")
         for key, value in result.totals.items():
             if value != "-":
