@@ -107,7 +107,7 @@ def sweep(
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run id or run folder.")],
-    tensorboard: Annotated[str, typer.Option("--tensorboard", metavar="DIR", help="Write TensorBoard event files (scalars, model graph) into DIR.")],
+    tensorboard: Annotated[str, typer.Option("--tensorboard", metavar="DIR", help="Write TensorBoard event files (scalars, layer statistics as histograms and scalars, model graph) into DIR.")],
     runs_dir: RunsDir = None,
 ) -> None:
     """Write a past run's records in another tool's format (TensorBoard)."""
