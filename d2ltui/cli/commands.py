@@ -118,12 +118,12 @@ def export(
 
 @app.command()
 def runs(
-    ids: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN]...", help="With --layers: only these runs (ids, unique prefixes or folders).")] = None,
+    ids: Annotated[Optional[list[str]], typer.Argument(metavar="RUN", help="With --layers: only these runs (ids, unique prefixes or folders).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON list instead of a table (with each run's latest layer statistics).")] = False,
     layers: Annotated[Optional[str], typer.Option("--layers", metavar="STAT", help="Compare one layer statistic across runs: a row per layer, a column per run (its latest recorded step).")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """List every run with state, model, data, best metric and duration."""
+    """List every run with state, model, data, best metric and duration; or one layer statistic across runs."""
     from d2ltui.cli.runs import run_layers, run_runs
 
     if layers is not None or ids:
