@@ -1,10 +1,11 @@
 """The cost of per-layer statistics: training samples/s with layer statistics at a cadence vs off, in one run.
 
 The same config trains with train.layer_stats_every = 0 (off), the default, and any other cadences
-given, repeats interleaved. A rate is the training samples over the training time of every logged
-window (the harmonic mean of the windows' samples_per_s: each window has as many steps, so the steps
-that record statistics count in full); validation and checkpoints fall outside. Printed: each
-cadence's median rate and its ratio to "off". The target: at the default cadence, ratio >= 0.95.
+given, repeats interleaved, every other repeat in reverse order. A rate is the training samples
+over the training time of every logged window (the harmonic mean of the windows' samples_per_s:
+each window has as many steps, so the steps that record statistics count in full); validation and
+checkpoints fall outside. Printed: each cadence's median rate and its ratio to "off". The target:
+at the default cadence, ratio >= 0.95.
 
 On a shared machine whole runs differ by more than the cost measured, so each cadence of at least
 two logging windows also gets a paired estimate from inside its runs: the extra time of a window
@@ -14,7 +15,7 @@ ratio = 1 / (1 + extra / (every * step time)). Printed with the medians over eve
 and for "off" at the default cadence's steps, where nothing is recorded: the noise floor.
 
     python benchmarks/bench_layerstats.py                                   # LeNet on shapes, CPU
-    python benchmarks/bench_layerstats.py --model resnet18 --data.resize 96 --device cuda --steps 300
+    python benchmarks/bench_layerstats.py --model resnet18 --set data.resize=96 --device cuda --steps 300
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def main() -> None:
     step_s: dict[int, list[float]] = {e: [] for e in cadences}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
-            for every in cadences:
+            for every in (cadences if r % 2 == 0 else cadences[::-1]):  # ABBA: a load trend favours neither
                 value, windows = rate(args, every, Path(tmp), f"r{r}-e{every}")
                 rates[every].append(value)
                 if (every or default) >= 2 * LOG_EVERY:
