@@ -131,3 +131,10 @@ def format_metrics(record: dict[str, Any]) -> str:
 def format_mean_std(mean: float | None, std: float | None) -> str:
     """A metric over seeds: "0.8123 ± 0.0100"; "-" when no run finished."""
     return "-" if mean is None else f"{mean:.4g} ± {std or 0.0:.2g}"
+
+
+def format_stat(value: float | None) -> str:
+    """A layer statistic in a table cell: 3 significant digits, small values in exponent form, '-' for none."""
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 from fault_helpers import cli
 
-from d2ltui.rundir.store import RunDir
+from d2ltui.rundir.store import LAYER_STATS, RunDir
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
@@ -16,7 +16,8 @@ TINY = ["quick-linear", "--set", "data.num_train=64", "--set", "data.num_val=32"
 
 
 def read_back(folder) -> event_accumulator.EventAccumulator:
-    acc = event_accumulator.EventAccumulator(str(folder), size_guidance={event_accumulator.SCALARS: 0})
+    acc = event_accumulator.EventAccumulator(
+        str(folder), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.HISTOGRAMS: 0})
     acc.Reload()
     return acc
 
@@ -94,3 +95,60 @@ def test_a_resume_purges_the_events_past_its_checkpoint(tmp_path):
     got, want = scalar_pairs(acc, "train/loss"), expected(run, "train", "loss")
     assert [s for s, _ in got] == [s for s, _ in want] and 99.0 not in [v for _, v in got]
     assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-6)
+
+
+def layer_records(run: RunDir) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(layer, stat) -> [(step, value)] from layers.jsonl, None values left out."""
+    out: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for rec in run.layers():
+        for stat in LAYER_STATS:
+            if rec.get(stat) is not None:
+                out.setdefault((rec["layer"] or "model", stat), []).append((rec["step"], rec[stat]))
+    return out
+
+
+def check_layers(acc, run: RunDir) -> None:
+    """Every statistic of layers.jsonl: a scalar per layer, and per step a histogram over the layers."""
+    want = layer_records(run)
+    steps = sorted({r["step"] for r in run.layers()})
+    assert len(steps) >= 3 and len({layer for layer, _ in want}) >= 2
+    tags = acc.Tags()
+    for (layer, stat), pairs in want.items():
+        got = scalar_pairs(acc, f"layers/{layer}/{stat}")
+        assert [s for s, _ in got] == [s for s, _ in pairs]
+        assert [v for _, v in got] == pytest.approx([v for _, v in pairs], rel=1e-6)
+    for stat in ("grad_norm", "weight_norm", "act_std"):
+        assert f"layers/{stat}" in tags["histograms"]
+        hists = acc.Histograms(f"layers/{stat}")
+        assert [h.step for h in hists] == steps
+        for h in hists:
+            values = [v for (_, st), pairs in want.items() if st == stat for s, v in pairs if s == h.step]
+            hv = h.histogram_value
+            assert hv.num == len(values)
+            assert hv.min == pytest.approx(min(values), rel=1e-6) and hv.max == pytest.approx(max(values), rel=1e-6)
+            assert hv.sum == pytest.approx(sum(values), rel=1e-6)
+            assert hv.sum_squares == pytest.approx(sum(v * v for v in values), rel=1e-6)
+    assert not any(t.startswith("layers/") and t.endswith("/dead") for t in tags["scalars"])  # no ReLU: all None
+
+
+LAYERED = ["quick-mlp-moons", "--set", "data.num_train=64", "--set", "data.num_val=32", "--set", "train.epochs=2",
+           "--set", "data.batch_size=16", "--set", "train.layer_stats_every=3", "--set", "train.log_every=2",
+           "--set", "model.activation=sigmoid",
+           "--plain"]
+
+
+def test_layer_statistics_as_histograms_and_scalars_live_and_exported(tmp_path):
+    code, _, err = cli("train", *LAYERED, "--set", "train.tensorboard=true", "--runs-dir", str(tmp_path),
+                       "--run-id", "lay")
+    assert code == 0, err
+    run = RunDir(tmp_path / "lay")
+    check_layers(read_back(run.path / "tensorboard"), run)
+    code, out, err = cli("export", "lay", "--tensorboard", str(tmp_path / "tb-out"), "--runs-dir", str(tmp_path))
+    assert code == 0, err
+    steps = len({r["step"] for r in run.layers()})
+    assert f"from {steps} steps of layer statistics" in out
+    acc = read_back(tmp_path / "tb-out")
+    check_layers(acc, run)
+    started, records = run.status()["started"], run.metrics()
+    first = acc.Histograms("layers/grad_norm")[0]  # step 1: at the time of the first metrics line
+    assert first.wall_time == pytest.approx(started + records[0]["time"], abs=1e-3)

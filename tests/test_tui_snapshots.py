@@ -110,6 +110,26 @@ def test_compare_screen(snap_compare, tmp_path):
     assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
 
 
+def test_compare_layers_view(snap_compare, tmp_path):
+    root = tmp_path / "runs"
+    for name, model, layers in (("run-a", "lenet", ("conv1", "conv2", "fc3")),
+                                ("run-b", "lenet-bn", ("conv1", "bn1", "conv2", "fc3"))):
+        path = write_run(root, name, model=model)
+        write_layers(path, layers=layers)
+        _pin_status(path)
+
+    async def ready(pilot):
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
+        await pilot.press("space", "down", "space", "o")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
+        await pilot.press("l")  # the cursor's layer, conv1, plotted for both runs
+        await until(pilot, lambda: len(pilot.app.screen.query_one("#cmp-layer-plot").series) == 2)
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
+
+
 def test_sweep_overlay(snap_compare, tmp_path):
     root = tmp_path / "runs"
     sweep = write_sweep(root, "sweep-a")

@@ -107,7 +107,7 @@ def sweep(
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run id or run folder.")],
-    tensorboard: Annotated[str, typer.Option("--tensorboard", metavar="DIR", help="Write TensorBoard event files (scalars, model graph) into DIR.")],
+    tensorboard: Annotated[str, typer.Option("--tensorboard", metavar="DIR", help="Write TensorBoard event files (scalars, layer statistics as histograms and scalars, model graph) into DIR.")],
     runs_dir: RunsDir = None,
 ) -> None:
     """Write a past run's records in another tool's format (TensorBoard)."""
@@ -118,13 +118,18 @@ def export(
 
 @app.command()
 def runs(
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON list instead of a table.")] = False,
+    ids: Annotated[Optional[list[str]], typer.Argument(metavar="RUN", help="With --layers: only these runs (ids, unique prefixes or folders).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON list instead of a table (with each run's latest layer statistics).")] = False,
+    layers: Annotated[Optional[str], typer.Option("--layers", metavar="STAT", help="Compare one layer statistic across runs: a row per layer, a column per run (its latest recorded step).")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """List every run with state, model, data, best metric and duration."""
-    from d2ltui.cli.runs import run_runs
+    """List every run with state, model, data, best metric and duration; or one layer statistic across runs."""
+    from d2ltui.cli.runs import run_layers, run_runs
 
-    run_runs(json_out=json_out, runs_dir=runs_dir)
+    if layers is not None or ids:
+        run_layers(layers, ids or [], json_out=json_out, runs_dir=runs_dir)
+    else:
+        run_runs(json_out=json_out, runs_dir=runs_dir)
 
 
 @app.command()

@@ -14,5 +14,7 @@ def run_export(run: str, tensorboard: str, runs_dir: str | None) -> None:
     out = expand_path(tensorboard, "--tensorboard")
     done = export_run(found.path, out)
     graph = "the model graph" if not done["graph"] else f"no model graph ({done['graph']})"
-    print(f"{found.id}: {done['scalars']} scalars from {done['records']} metrics lines and {graph} in {out}; "
+    layers = f"{done['histograms']} histograms and {done['layer_scalars']} layer scalars from {done['layer_steps']} " \
+        f"steps of layer statistics" if done["layer_steps"] else "no layer statistics"
+    print(f"{found.id}: {done['scalars']} scalars from {done['records']} metrics lines, {layers}, and {graph} in {out}; "
           f"view with `tensorboard --logdir {out}`")

@@ -130,7 +130,7 @@ class LayerProbe:
             grad_sq = grads.get(name, torch.tensor(float("nan"), device=device)).double()
             rows.append(torch.cat([sums.to(device), torch.stack([grad_sq, weight_sq, delta_sq, before_sq])]))
             keys.append((name, type(module).__name__, kinds.get(name)))
-        values = torch.stack([r.cpu() for r in rows]).tolist() if rows else []
+        values = torch.stack([r.to(rows[0].device) for r in rows]).cpu().tolist() if rows else []  # one transfer
         return [self.record(name, kind, act, v) for (name, kind, act), v in zip(keys, values)]
 
     @staticmethod

@@ -1,13 +1,17 @@
 """TensorBoard event files through torch.utils.tensorboard: a live event-bus subscriber, and an export of a past run.
 
 Scalars are tagged `<split>/<key>` (train/loss, val/acc, train/lr, ...) at the run's optimizer step;
-the model graph is traced once from a batch of the run's data. The `tensorboard` package is an
+layer statistics (layers.jsonl) become, per recorded step, one histogram per statistic over the layers
+(`layers/grad_norm`, ...) and one scalar per layer and statistic (`layers/<layer>/<stat>`); the model
+graph is traced once from a batch of the run's data. The `tensorboard` package is an
 optional extra: without it, one line says how to install it.
 """
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any, Callable
 from d2ltui.engine import events as ev
 from d2ltui.errors import UserError
 from d2ltui.rundir.states import END_STATES
+from d2ltui.rundir.store import LAYER_STATS
 
 INSTALL_HINT = 'pip install "d2ltui[tensorboard]"'
 NOT_SCALARS = {"step", "epoch", "split", "time", "fold"}  # a record's coordinates, not values to plot
@@ -49,6 +54,35 @@ def write_record(writer: Any, record: dict[str, Any], walltime: float | None = N
     return len(pairs)
 
 
+def layer_tag(layer: str) -> str:
+    return layer or "model"  # a model that is itself one layer has the empty name
+
+
+def write_layers(writer: Any, records: list[dict[str, Any]], walltime: Callable[[int], float | None] = lambda s: None
+                 ) -> tuple[int, int]:
+    """Layer records (layers.jsonl lines) as histograms over the layers and per-layer scalars; returns their counts."""
+    import numpy as np
+
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    for rec in records:
+        if isinstance(rec.get("step"), int) and isinstance(rec.get("layer"), str):
+            by_step.setdefault(rec["step"], []).append(rec)
+    histograms = count = 0
+    for step, recs in by_step.items():
+        when = walltime(step)
+        for stat in LAYER_STATS:
+            pairs = [(layer_tag(r["layer"]), float(r[stat])) for r in recs
+                     if isinstance(r.get(stat), (int, float)) and not isinstance(r.get(stat), bool)]
+            for layer, value in pairs:
+                writer.add_scalar(f"layers/{layer}/{stat}", value, step, walltime=when)
+            finite = np.array([v for _, v in pairs if math.isfinite(v)], dtype=np.float64)
+            if finite.size:
+                writer.add_histogram(f"layers/{stat}", finite, step, walltime=when)
+                histograms += 1
+            count += len(pairs)
+    return histograms, count
+
+
 def add_graph(writer: Any, cfg: Any, data: Any) -> str:
     """Trace the run's model on two examples of its data into `writer`; returns why not ("" when written)."""
     import torch
@@ -71,7 +105,8 @@ def add_graph(writer: Any, cfg: Any, data: Any) -> str:
 
 
 class TensorBoardWriter:
-    """Event-bus subscriber (like the Recorder): scalars as metrics arrive, the graph at the start.
+    """Event-bus subscriber (like the Recorder): scalars as metrics arrive, layer statistics as they are
+    recorded, the graph at the start.
 
     A resumed run purges the events past the step it resumes from, as metrics.jsonl drops its lines.
     """
@@ -89,6 +124,8 @@ class TensorBoardWriter:
             return
         elif isinstance(event, ev.Metrics):
             write_record(self.writer, event.record)
+        elif isinstance(event, ev.LayerStats):
+            write_layers(self.writer, event.records)
         elif isinstance(event, ev.Status) and event.state in END_STATES:
             self.writer.flush()
         elif isinstance(event, ev.Checkpointed):
@@ -96,12 +133,14 @@ class TensorBoardWriter:
 
 
 def export_run(path: Path, out: Path) -> dict[str, Any]:
-    """Write a past run's scalars (metrics.jsonl, at their wall time) and model graph into `out`."""
+    """Write a past run's scalars (metrics.jsonl, at their wall time), layer statistics (layers.jsonl, at the
+    wall time of the first metrics line at or after their step) and model graph into `out`."""
     from d2ltui.config.schema import from_dict, load_toml
-    from d2ltui.rundir.store import CONFIG, METRICS, read_metrics, read_status
+    from d2ltui.rundir.store import CONFIG, LAYERS, METRICS, read_metrics, read_status
 
     require_tensorboard()
     records = read_metrics(path / METRICS)[0]
+    layers = read_metrics(path / LAYERS)[0]
     started = read_status(path).get("started")
     cfg = from_dict(load_toml(path / CONFIG), source=str(path / CONFIG))
     writer = summary_writer(out)
@@ -111,10 +150,26 @@ def export_run(path: Path, out: Path) -> dict[str, Any]:
             when = started + record["time"] if isinstance(started, (int, float)) \
                 and isinstance(record.get("time"), (int, float)) else None
             count += write_record(writer, record, walltime=when)
+        histograms, layer_scalars = write_layers(writer, layers, _walltimes(records, started))
         graph = _export_graph(writer, cfg)
     finally:
         writer.close()
-    return {"records": len(records), "scalars": count, "graph": graph}
+    return {"records": len(records), "scalars": count, "layer_steps": len({r.get("step") for r in layers}),
+            "histograms": histograms, "layer_scalars": layer_scalars, "graph": graph}
+
+
+def _walltimes(records: list[dict[str, Any]], started: Any) -> Callable[[int], float | None]:
+    """step -> the wall time of the first metrics record at or after it (None when unknown)."""
+    timed = sorted((r["step"], r["time"]) for r in records
+                   if isinstance(r.get("step"), int) and isinstance(r.get("time"), (int, float)))
+    steps = [s for s, _ in timed]
+
+    def walltime(step: int) -> float | None:
+        i = bisect.bisect_left(steps, step)
+        if not isinstance(started, (int, float)) or not timed:
+            return None
+        return started + timed[min(i, len(timed) - 1)][1]
+    return walltime
 
 
 def _export_graph(writer: Any, cfg: Any) -> str:

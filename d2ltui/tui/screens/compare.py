@@ -1,4 +1,5 @@
-"""Several runs overlaid: validation loss and metric curves, and the settings in which they differ."""
+"""Several runs overlaid: validation loss and metric curves, and the settings in which they differ; `l` swaps
+them for one layer statistic across the runs."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from d2ltui.tui.runlog import MetricsTail, config_diff, metric_name
+from d2ltui.tui.runlog import LayersTail, MetricsTail, config_diff, metric_name
+from d2ltui.tui.widgets.layer_compare import LayerCompareView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 
 
 class CompareScreen(Screen):
     BINDINGS = [Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
+                Binding("l", "toggle_layers", "Layers", tooltip="one layer statistic across the runs"),
+                Binding("h", "next_stat", "Next stat", show=False, tooltip="the layers view's next statistic"),
                 Binding("escape", "app.pop_screen", "Back", tooltip="back")]
 
     def __init__(self, paths: list[Path]) -> None:
@@ -29,13 +33,15 @@ class CompareScreen(Screen):
             yield MetricPlot("val loss", id="cmp-loss")
             yield MetricPlot("val metric", id="cmp-metric")
         yield DataTable(id="diff-table", zebra_stripes=True)
+        yield LayerCompareView([p.name for p in self.paths], [LayersTail(p) for p in self.paths], id="cmp-layers")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self.subtitle()
-        self.fill_table(self.query_one(DataTable))
+        self.fill_table(self.query_one("#diff-table", DataTable))
         self.refresh_curves()
         self.set_interval(1.0, self.refresh_curves)
+        self.set_interval(1.0, self.refresh_layers)
 
     def subtitle(self) -> str:
         return f"{len(self.paths)} runs"
@@ -69,3 +75,24 @@ class CompareScreen(Screen):
         for plot in self.query(MetricPlot):
             plot.smoothing = not plot.smoothing
             plot.redraw()
+
+    def refresh_layers(self) -> None:
+        view = self.query_one(LayerCompareView)
+        if view.display:
+            view.show()
+
+    def action_toggle_layers(self) -> None:
+        """Swap the curves and the settings table for the layers view, and back."""
+        view = self.query_one(LayerCompareView)
+        view.display = not view.display
+        for widget in (self.query_one("#compare-plots"), self.query_one("#diff-table")):
+            widget.display = not view.display
+        if view.display:
+            view.show(force=True)
+            view.query_one(DataTable).focus()
+
+    def action_next_stat(self) -> None:
+        view = self.query_one(LayerCompareView)
+        if not view.display:
+            self.action_toggle_layers()
+        view.cycle()

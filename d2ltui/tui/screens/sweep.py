@@ -45,7 +45,7 @@ class SweepScreen(CompareScreen):
 
     def refresh_table(self) -> None:
         """Members still training: re-read the table (their status and metrics files) every few seconds."""
-        table = self.query_one(DataTable)
+        table = self.query_one("#diff-table", DataTable)
         _, _, rows, _ = sweep_table(self.sweep)
         table.clear()
         self.show_rows(table, rows)

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from d2ltui.format import format_stat
 from d2ltui.rundir.store import LAYER_STATS
 from d2ltui.tui.runlog import LayersTail
 
@@ -26,12 +27,6 @@ def ramp(t: float) -> Color:
     i = min(int(t), len(RAMP) - 2)
     f = t - i
     return Color.from_rgb(*(a + (b - a) * f for a, b in zip(RAMP[i], RAMP[i + 1])))
-
-
-def fmt(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
 def heatmap_text(tail: LayersTail, stat: str, width: int) -> Text:
@@ -94,7 +89,7 @@ class LayerStatsView(Vertical):
         table = self.query_one(DataTable)
         table.clear()
         for layer, rec in self.tail.latest.items():
-            table.add_row(layer, rec.get("type", "?"), rec.get("act", "?"), *(fmt(rec.get(s)) for s in LAYER_STATS))
+            table.add_row(layer, rec.get("type", "?"), rec.get("act", "?"), *(format_stat(rec.get(s)) for s in LAYER_STATS))
         step = self.tail.steps[-1] if self.tail.steps else "-"
         title = Text.assemble(("heatmap ", "bold"), (HEADS[self.stat], "bold"),
                               f"  layer x time, latest step {step}  (h: next statistic)")
