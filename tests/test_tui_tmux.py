@@ -51,7 +51,8 @@ class Tmux:
 
 def test_train_lenet_one_epoch_in_tmux(tmp_path):
     runs = tmp_path / "runs"
-    tmux = Tmux(f"d2ltui-e2e-{os.getpid()}", {"D2LTUI_RUNS_DIR": str(runs), "XDG_DATA_HOME": str(tmp_path)})
+    tmux = Tmux(f"d2ltui-e2e-{os.getpid()}", {"D2LTUI_RUNS_DIR": str(runs), "XDG_DATA_HOME": str(tmp_path),
+                                                "D2LTUI_PIXELS": "off"})
     try:
         tmux.wait_for("LeNet-5", "Conv2d", "61,706")  # lenet is picked, its layers are shown
         tmux.send("t")

@@ -150,4 +150,7 @@ def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> No
         from d2ltui.rundir.store import RunDir
 
         RunDir.find(attach, runs_dir)
+    from d2ltui.tui import pixels
+
+    pixels.probe()  # the terminal answers graphics queries only before Textual owns it
     create_app(runs_dir, attach).run()

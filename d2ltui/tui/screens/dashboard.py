@@ -22,6 +22,8 @@ from d2ltui.tui.widgets.attention_view import AttentionView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.progress_line import ProgressLine
 from d2ltui.tui.widgets.samples_view import SamplesView
+from d2ltui.tui.widgets.pixel_grid import PixelGrid
+from d2ltui.tui import pixels
 
 POLL_S, REDRAW_S = 0.25, 0.5
 PLOTS = ("plot-loss", "plot-metric", "plot-speed", "plot-lr")
@@ -70,6 +72,8 @@ class DashboardScreen(Screen):
                 yield MetricPlot("learning rate", id="plot-lr")
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
+                if pixels.mode() == pixels.PIXELS:
+                    yield PixelGrid(id="sample-pixels")
                 yield AttentionView(id="attention")
         yield LayerStatsView(self.layers_tail, id="layers-view")
         yield AskBox(self.path, id="ask-box")

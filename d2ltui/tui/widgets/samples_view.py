@@ -8,6 +8,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from d2ltui.tui.widgets.pixel_grid import PixelGrid, label
+
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
            "#fabebe", "#008080")
 
@@ -50,9 +52,8 @@ def image_grid(items: list[dict[str, Any]], width: int, cell: int = 14) -> Text:
                 out.append(" ")
             out.append("\n")
         for item in group:
-            ok = item.get("predicted") == item.get("true")
-            label = f"{item.get('predicted')}/{item.get('true')}"[:cell].ljust(cell)
-            out.append(label + " ", style="green" if ok else "bold red")
+            text = label(item, cell)
+            out.append(text.plain + " ", style=text.style)
         out.append("\n")
     return out
 
@@ -93,15 +94,26 @@ def weights(samples: dict[str, Any]) -> Text:
     return out
 
 
+IMAGE_HEADINGS = {"images": "predicted/true", "gan-images": "generated from one fixed latent batch"}
+
+
+def heading(samples: dict[str, Any]) -> Text:
+    """'epoch N: ' and, for image grids, what they show (the line above half-blocks or pixels alike)."""
+    head = Text(f"epoch {samples.get('epoch', '?')}: ", style="bold")
+    if samples.get("kind") in IMAGE_HEADINGS:
+        head.append(IMAGE_HEADINGS[samples["kind"]] + "\n")
+    return head
+
+
 def render(samples: dict[str, Any] | None, width: int, index: int | None = None, threshold: float = 0.5) -> Text:
     """The samples panel's content for any kind the engine writes (`index`: which kept history entry to show,
     None for the latest; `threshold`: detections' least score)."""
     if not samples:
         return Text("samples appear after the first epoch", style="dim")
     kind, items = samples.get("kind"), samples.get("items", [])
-    head = Text(f"epoch {samples.get('epoch', '?')}: ", style="bold")
+    head = heading(samples)
     if kind == "images":
-        return head.append("predicted/true\n") + image_grid(items, width)
+        return head + image_grid(items, width)
     if kind == "points":
         return head.append("decision boundary\n") + boundary(samples, width)
     if kind == "text":
@@ -130,8 +142,7 @@ def render(samples: dict[str, Any] | None, width: int, index: int | None = None,
     if kind == "gan-images":
         from d2ltui.tui.widgets.gan_view import colour_grid
 
-        return head.append("generated from one fixed latent batch\n") + colour_grid(items, width,
-                                                                                     samples.get("columns", 7))
+        return head + colour_grid(items, width, samples.get("columns", 7))
     if kind == "rl-values":
         from d2ltui.tui.widgets.rl_view import value_grid
 
@@ -159,7 +170,12 @@ class SamplesView(Static):
         self.redraw()
 
     def redraw(self) -> None:
-        self.update(render(self.samples, max(16, self.size.width or 40), self.index, self.threshold))
+        width = max(16, self.size.width or 40)
+        grid = next(iter(self.parent.query(PixelGrid)), None) if self.parent else None
+        if grid is not None and grid.show(self.samples, width):  # real pixels below, the heading here
+            self.update(heading(self.samples))
+            return
+        self.update(render(self.samples, width, self.index, self.threshold))
 
     def step(self, delta: int) -> None:
         """Show an earlier (negative) or later entry of the history; past either end sticks to it, and the

@@ -1,0 +1,69 @@
+"""The one choice between real pixels (textual-image: Kitty graphics or Sixel) and half-block cells."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+ENV = "D2LTUI_PIXELS"  # off: always half-blocks; auto (default): pixels where the terminal answers for them
+PIXELS, HALF_BLOCKS = "pixels", "half-blocks"
+_probed: str | None = None
+
+
+def forced_off() -> bool:
+    return os.environ.get(ENV, "auto").strip().lower() in ("off", "0", "no", "false", "half-blocks")
+
+
+def probe() -> str:
+    """Ask the terminal once, before Textual starts (it then owns stdin): pixels when it speaks the Kitty
+    graphics protocol or Sixel, else half-blocks. Importing textual-image's renderables sends the queries."""
+    global _probed
+    if _probed is None:
+        _probed = HALF_BLOCKS
+        if not forced_off() and sys.__stdout__ is not None and sys.__stdout__.isatty():
+            try:
+                from textual_image import renderable
+                import textual_image.widget  # noqa: F401  (caches the cell size while the terminal still answers)
+            except Exception:  # no library or a terminal that misbehaves: stay with half-blocks
+                return _probed
+            if renderable.Image in (renderable.TGPImage, renderable.SixelImage):
+                _probed = PIXELS
+    return _probed
+
+
+def mode() -> str:
+    """What the views draw: the probe's answer, half-blocks when nothing probed (tests, `run_test`) or when
+    D2LTUI_PIXELS=off."""
+    return HALF_BLOCKS if forced_off() or _probed is None else _probed
+
+
+def _rgb(cell: Any) -> tuple[int, int, int]:
+    if isinstance(cell, str):  # '#rrggbb'
+        return int(cell[1:3], 16), int(cell[3:5], 16), int(cell[5:7], 16)
+    if isinstance(cell, (list, tuple)):  # [r, g, b] in 0..255
+        r, g, b = (max(0, min(255, int(v))) for v in cell)
+        return r, g, b
+    level = max(0, min(255, int(cell * 255)))  # grey in [0, 1]
+    return level, level, level
+
+
+def pil_image(grid: list[list[Any]]):
+    """A samples grid (rows of grey values in [0, 1], '#rrggbb' strings or [r, g, b] lists) as a PIL RGB
+    image of the same size."""
+    from PIL import Image
+
+    h, w = len(grid), len(grid[0]) if grid else 0
+    image = Image.new("RGB", (max(1, w), max(1, h)))
+    image.putdata([_rgb(cell) for row in grid for cell in row] or [(0, 0, 0)])
+    return image
+
+
+def image_widget(grid: list[list[Any]], cells: int):
+    """textual-image's widget (the protocol the probe found) showing `grid`, `cells` terminal cells wide."""
+    from textual_image.widget import Image
+
+    widget = Image(pil_image(grid))
+    widget.styles.width = cells
+    widget.styles.height = "auto"
+    return widget
