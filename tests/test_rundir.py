@@ -112,6 +112,24 @@ def test_list_runs_and_find(tmp_path):
         RunDir.find("zzz", tmp_path)
 
 
+def test_a_starting_run_is_found_only_by_a_viewer_that_waits_for_it(tmp_path):
+    """A detached launch's folder (status.json, no config.toml yet): attach finds it, resume/predict do not."""
+    (tmp_path / "det-1").mkdir()
+    rundir.atomic_write_json(tmp_path / "det-1" / STATUS, {"state": "starting", "pid": os.getpid()})
+    (tmp_path / "stray").mkdir()
+    assert RunDir.find("det-1", tmp_path, starting=True).path == tmp_path / "det-1"
+    assert RunDir.find("det", tmp_path, starting=True).id == "det-1"  # a unique prefix
+    assert RunDir.find(str(tmp_path / "det-1"), starting=True).id == "det-1"  # the folder itself
+    with pytest.raises(UserError, match="no run 'det-1'"):
+        RunDir.find("det-1", tmp_path)
+    with pytest.raises(UserError, match="no run 'stray'"):
+        RunDir.find("stray", tmp_path, starting=True)
+    RunDir.create(tmp_path, "", "det-2")
+    with pytest.raises(UserError, match="ambiguous"):
+        RunDir.find("det", tmp_path, starting=True)
+    assert RunDir.find("det", tmp_path).id == "det-2"
+
+
 def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

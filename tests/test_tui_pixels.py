@@ -40,12 +40,32 @@ def test_half_blocks_until_a_terminal_says_otherwise(fresh):
 
 def test_a_terminal_without_graphics_gets_half_blocks_and_one_with_them_pixels(fresh):
     fresh.setattr("sys.__stdout__", _Tty())
+    fresh.setenv("TERM", "xterm-kitty")
+    fresh.delenv("TMUX", raising=False)
+    fresh.delenv("STY", raising=False)
     fresh.setattr(renderable, "Image", renderable.HalfcellImage)  # what textual-image found: no protocol
     assert pixels.probe() == pixels.HALF_BLOCKS
     for found in (renderable.TGPImage, renderable.SixelImage):
         fresh.setattr(pixels, "_probed", None)
         fresh.setattr(renderable, "Image", found)
         assert pixels.probe() == pixels.PIXELS == pixels.mode()
+
+
+def test_only_terminals_that_say_they_draw_images_are_asked(fresh):
+    """Queries cost an ordinary terminal ~0.1-0.2 s of start-up: only image-drawing ones (or =on) are asked."""
+    fresh.setattr("sys.__stdout__", _Tty())
+    fresh.setattr(renderable, "Image", renderable.TGPImage)  # what the queries would find
+    for name in ("TMUX", "STY", "KITTY_WINDOW_ID", "TERM_PROGRAM"):
+        fresh.delenv(name, raising=False)
+    fresh.setenv("TERM", "xterm-256color")
+    assert not pixels.worth_asking() and pixels.probe() == pixels.HALF_BLOCKS
+    fresh.setenv(pixels.ENV, "on")
+    assert pixels.worth_asking()
+    fresh.setenv(pixels.ENV, "auto")
+    fresh.setenv("TERM_PROGRAM", "WezTerm")
+    assert pixels.worth_asking()
+    fresh.setenv("TMUX", "/tmp/tmux-0/default,1,0")  # tmux passes no images by default
+    assert not pixels.worth_asking()
 
 
 @pytest.mark.parametrize("value", ["off", "OFF", "0"])

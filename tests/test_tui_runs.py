@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -143,3 +144,24 @@ async def test_a_sweep_is_grouped_and_opens_as_an_overlay_with_its_table(tmp_pat
         await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
         await pilot.press("down", "enter")  # a member opens its own dashboard
         await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+
+
+@pilot_test
+async def test_attach_to_a_run_whose_engine_has_not_written_its_config_waits_for_it(tmp_path):
+    """`d2l-tui attach` right after `train --detach`: the folder holds only the launcher's status, then fills in."""
+    from d2ltui.rundir.store import STATUS, atomic_write_json
+
+    runs = tmp_path / "runs"
+    (runs / "det").mkdir(parents=True)
+    atomic_write_json(runs / "det" / STATUS, {"state": "starting", "pid": os.getpid(), "message": "detached, starting"})
+    app = create_app(runs_dir=runs, attach="det")
+    async with app.run_test(size=(100, 30)) as pilot:
+        head = app.screen.query_one("#run-head")
+        await until(pilot, lambda: "det" in str(head.render()))
+        assert "? on ?" in str(head.render())  # no config yet: model and data unknown
+        done = write_run(tmp_path / "later", "det", model="mlp", data="shapes")  # the engine's records arrive
+        for name in ("config.toml", "metrics.jsonl", "status.json"):
+            (runs / "det" / name).write_bytes((done / name).read_bytes())
+        await until(pilot, lambda: "mlp on shapes" in str(head.render()))
+        loss = app.screen.query_one("#plot-loss", MetricPlot)
+        await until(pilot, lambda: len(loss.series.get("train", ([], []))[0]) == 10)

@@ -1,9 +1,11 @@
-"""End to end: drive the installed `d2l-tui` in tmux as a user would, train LeNet for one epoch on shapes."""
+"""End to end: drive the installed `d2l-tui` in tmux as a user would: train LeNet for one epoch on shapes, and
+train the quick GAN detached, attach to it at once and watch its scatter of real and generated points."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -16,11 +18,12 @@ pytestmark = pytest.mark.skipif(not os.environ.get("CI") and not (shutil.which("
 
 
 class Tmux:
-    def __init__(self, name: str, env: dict[str, str]) -> None:
+    def __init__(self, name: str, env: dict[str, str], command: str = "d2l-tui") -> None:
+        """A session running `command` (a shell line) with `env`; the pane stays a while after it exits."""
         self.name = name
-        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        exports = " ".join(f"export {k}={shlex.quote(v)};" for k, v in env.items())
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
-                        f"env {exports} TERM=xterm-256color d2l-tui; sleep 30"], check=True)
+                        f"{exports} export TERM=xterm-256color; {command}; sleep 30"], check=True)
 
     def send(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -44,6 +47,13 @@ class Tmux:
                 raise AssertionError(f"{unless!r} on screen:\n{screen}")
             time.sleep(0.3)
         raise AssertionError(f"{texts} not on screen after {timeout}s:\n{self.screen()}")
+
+    def quit_app(self, timeout: float = 15.0) -> None:
+        """Press q and wait until the app has left the screen."""
+        self.send("q")
+        deadline = time.monotonic() + timeout
+        while "d2l-tui" in self.screen() and time.monotonic() < deadline:
+            time.sleep(0.3)
 
     def kill(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
@@ -71,19 +81,43 @@ def test_train_lenet_one_epoch_in_tmux(tmp_path):
         assert "loss" in screen and "acc" in screen
         assert any(ch in screen for ch in "⠁⠂⠄⡀⢀⠈⠐⠠⣀⠤⠒⠉⢄⡠⠔⠊")  # braille curve points
         assert "▀" in screen  # the half-block prediction grid
-        tmux.send("q")
-        deadline = time.monotonic() + 15
-        while "d2l-tui" in tmux.screen() and time.monotonic() < deadline:
-            time.sleep(0.3)
+        tmux.quit_app()
         (run,) = list(runs.iterdir())
         status = json.loads((run / "status.json").read_text())
         assert status["state"] == "finished"
         assert "epochs = 1" in (run / "config.toml").read_text()
         assert "d2l-tui" not in tmux.screen()  # the app has exited
-        deadline = time.monotonic() + 10  # a finished engine may take a moment to exit
-        while (leftover := subprocess.run(["pgrep", "-f", f"d2ltui train.*{runs}"], capture_output=True,
-                                          text=True).stdout.split()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not leftover, f"processes left running: {leftover}"
+        assert_no_engine_left(runs)
+    finally:
+        tmux.kill()
+
+
+def assert_no_engine_left(runs) -> None:
+    deadline = time.monotonic() + 10  # a finished engine may take a moment to exit
+    while (leftover := subprocess.run(["pgrep", "-f", f"d2ltui train.*{runs}"], capture_output=True,
+                                      text=True).stdout.split()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not leftover, f"processes left running: {leftover}"
+
+
+def test_train_quick_gan_detached_then_attach_at_once_in_tmux(tmp_path):
+    """The user's path: `train quick-gan --detach` prints the run id, `attach` opens it before the engine has
+    written its config (no "no run" error), and the dashboard shows the scatter and both losses."""
+    runs = tmp_path / "runs"
+    line = (f"RUN=$(d2l-tui train quick-gan --detach --runs-dir {shlex.quote(str(runs))}) "
+            f"&& d2l-tui attach \"$RUN\" --runs-dir {shlex.quote(str(runs))}")
+    tmux = Tmux(f"d2ltui-gan-{os.getpid()}", {"XDG_DATA_HOME": str(tmp_path)}, line)
+    try:
+        tmux.wait_for("gan on gaussian-2d", timeout=30, unless="d2l-tui: error")  # attached: the head read config.toml
+        screen = tmux.wait_for("FINISHED", "epoch 4/4", "real and", "generated points", "•• real", "•• generated",
+                               "loss (D, G)", "train D", "val G", timeout=90, unless="FAILED")
+        assert "no run" not in screen and "CRASHED" not in screen
+        assert screen.count("•") > 20  # the scatter's points, beyond the legend's four markers
+        tmux.quit_app()
+        (run,) = list(runs.iterdir())
+        assert json.loads((run / "status.json").read_text())["state"] == "finished"
+        assert 'name = "gaussian-2d"' in (run / "config.toml").read_text()
+        assert '"kind": "gan-points"' in (run / "samples.json").read_text()
+        assert_no_engine_left(runs)
     finally:
         tmux.kill()

@@ -163,9 +163,13 @@ def list_runs(runs_dir: str | Path | None = None) -> list["RunDir"]:
     root = resolve_runs_dir(runs_dir)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-             and ((p / CONFIG).exists() or (p / STATUS).exists())]
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _is_run(p, starting=True)]
     return [RunDir(p) for p in sorted(found, key=lambda p: p.name)]
+
+
+def _is_run(path: Path, starting: bool = False) -> bool:
+    """A run folder: one with config.toml, or, with `starting`, one a launcher made (status.json, no config yet)."""
+    return (path / CONFIG).exists() or (starting and (path / STATUS).exists())
 
 
 @dataclass
@@ -201,15 +205,19 @@ class RunDir:
         return run
 
     @classmethod
-    def find(cls, run: str, runs_dir: str | Path | None = None) -> "RunDir":
-        """A run by folder path, or by id (or unique id prefix) under the runs folder."""
+    def find(cls, run: str, runs_dir: str | Path | None = None, starting: bool = False) -> "RunDir":
+        """A run by folder path, or by id (or unique id prefix) under the runs folder.
+
+        With `starting`, a run whose engine has not written config.toml yet (a detached launch's
+        folder holds only status.json and output.log for a moment) is found too: a viewer waits for it.
+        """
         direct = expand_path(run, "run")
-        if (direct / CONFIG).exists():
+        if _is_run(direct, starting):
             return cls(direct)
         root = resolve_runs_dir(runs_dir)
-        if (root / run / CONFIG).exists():
+        if _is_run(root / run, starting):
             return cls(root / run)
-        matches = sorted(p for p in root.glob(f"{run}*") if (p / CONFIG).exists()) if root.is_dir() else []
+        matches = sorted(p for p in root.glob(f"{run}*") if _is_run(p, starting)) if root.is_dir() else []
         if len(matches) == 1:
             return cls(matches[0])
         if matches:

@@ -45,7 +45,7 @@ class WorkbenchApp(App):
         if self.attach:
             from d2ltui.rundir.store import RunDir
 
-            self.open_run(RunDir.find(self.attach, self.runs_dir).path)
+            self.open_run(RunDir.find(self.attach, self.runs_dir, starting=True).path)
         self.set_timer(1.0, lambda: self.run_worker(self._announce_live_runs, thread=True, group="startup"))
 
     def _announce_live_runs(self) -> None:
@@ -149,7 +149,7 @@ def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> No
     if attach:
         from d2ltui.rundir.store import RunDir
 
-        RunDir.find(attach, runs_dir)
+        RunDir.find(attach, runs_dir, starting=True)  # a just-detached run: the dashboard waits for it
     from d2ltui.tui import pixels
 
     pixels.probe()  # the terminal answers graphics queries only before Textual owns it

@@ -6,7 +6,10 @@ import os
 import sys
 from typing import Any
 
-ENV = "D2LTUI_PIXELS"  # off: always half-blocks; auto (default): pixels where the terminal answers for them
+ENV = "D2LTUI_PIXELS"  # off: half-blocks; auto (default): ask terminals that say they draw images; on: ask any
+# Terminals whose environment says they draw images (the queries cost others ~0.1-0.2 s of start-up)
+GRAPHICS_TERMS = ("kitty", "foot", "mlterm", "wezterm", "ghostty", "contour")
+GRAPHICS_PROGRAMS = ("wezterm", "iterm.app", "ghostty", "konsole", "mintty", "contour")
 PIXELS, HALF_BLOCKS = "pixels", "half-blocks"
 _probed: str | None = None
 
@@ -15,13 +18,25 @@ def forced_off() -> bool:
     return os.environ.get(ENV, "auto").strip().lower() in ("off", "0", "no", "false", "half-blocks")
 
 
+def worth_asking() -> bool:
+    """Whether to query the terminal: D2LTUI_PIXELS=on, or a terminal whose environment names an image-drawing
+    one (not inside tmux or screen, which pass no images by default)."""
+    if os.environ.get(ENV, "auto").strip().lower() in ("on", "1", "yes", "true", "pixels"):
+        return True
+    if os.environ.get("TMUX") or os.environ.get("STY"):
+        return False
+    term, program = os.environ.get("TERM", "").lower(), os.environ.get("TERM_PROGRAM", "").lower()
+    return bool(os.environ.get("KITTY_WINDOW_ID") or any(t in term for t in GRAPHICS_TERMS)
+                or program in GRAPHICS_PROGRAMS)
+
+
 def probe() -> str:
     """Ask the terminal once, before Textual starts (it then owns stdin): pixels when it speaks the Kitty
     graphics protocol or Sixel, else half-blocks. Importing textual-image's renderables sends the queries."""
     global _probed
     if _probed is None:
         _probed = HALF_BLOCKS
-        if not forced_off() and sys.__stdout__ is not None and sys.__stdout__.isatty():
+        if not forced_off() and worth_asking() and sys.__stdout__ is not None and sys.__stdout__.isatty():
             try:
                 from textual_image import renderable
                 import textual_image.widget  # noqa: F401  (caches the cell size while the terminal still answers)
