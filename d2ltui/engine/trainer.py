@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,6 +110,7 @@ class Loop:
             self.bus.subscribe(Recorder(run))
         self.device = self.info.device or resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
+        random.seed(cfg.train.seed)  # the checkpoint keeps Python's generator too: it starts from the seed as well
         self.spec = get_spec(cfg.model.name)
         if data is None:
             from d2ltui.data.registry import load_data
