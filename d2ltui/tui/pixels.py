@@ -53,6 +53,11 @@ def mode() -> str:
     return HALF_BLOCKS if forced_off() or _probed is None else _probed
 
 
+def hex_colour(cell: Any) -> str:
+    """A samples cell (grey in [0, 1], '#rrggbb' or [r, g, b] in 0..255) as '#rrggbb'."""
+    return "#{:02x}{:02x}{:02x}".format(*_rgb(cell))
+
+
 def _rgb(cell: Any) -> tuple[int, int, int]:
     if isinstance(cell, str):  # '#rrggbb'
         return int(cell[1:3], 16), int(cell[3:5], 16), int(cell[5:7], 16)

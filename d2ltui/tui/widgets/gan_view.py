@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
+
+from d2ltui.tui.widgets.samples_view import half_blocks
 
 
 def scatter(samples: dict[str, Any], width: int, height: int = 18) -> Text:
@@ -23,34 +24,12 @@ def scatter(samples: dict[str, Any], width: int, height: int = 18) -> Text:
     return Text.from_ansi(p.build())
 
 
-def _hex(rgb: list[int]) -> str:
-    r, g, b = (max(0, min(255, int(v))) for v in rgb)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def colour_blocks(image: list[list[list[int]]], side: int) -> list[Text]:
-    """An RGB image (rows of [r, g, b] in 0..255) as side x side pixels, '▀' cells of two pixel rows."""
-    h, w = len(image), len(image[0]) if image else 0
-    if not h or not w:
-        return []
-    rows = side + side % 2
-    lines = []
-    for r in range(0, rows, 2):
-        line = Text()
-        for c in range(side):
-            top = image[r * h // rows][c * w // side]
-            bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // side]
-            line.append("▀", Style(color=_hex(top), bgcolor=_hex(bottom)))
-        lines.append(line)
-    return lines
-
-
 def colour_grid(items: list[dict[str, Any]], width: int, columns: int = 7, side: int = 12) -> Text:
     """Generated images in rows of `columns` (fewer when the panel is narrow), one space between them."""
     per_row = max(1, min(columns, (width + 1) // (side + 1)))
     out = Text()
     for start in range(0, len(items), per_row):
-        blocks = [colour_blocks(item.get("rgb") or [[[0, 0, 0]]], side) for item in items[start:start + per_row]]
+        blocks = [half_blocks(item.get("rgb") or [[[0, 0, 0]]], side) for item in items[start:start + per_row]]
         for line in range(max(len(b) for b in blocks)):
             for block in blocks:
                 out.append_text(block[line] if line < len(block) else Text(" " * side))

@@ -8,17 +8,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from d2ltui.tui.pixels import hex_colour
 from d2ltui.tui.widgets.pixel_grid import PixelGrid, label
 
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
            "#fabebe", "#008080")
-
-
-def _grey(v: float | str) -> str:
-    if isinstance(v, str):  # a colour cell, '#rrggbb'
-        return v
-    level = max(0, min(255, int(v * 255)))
-    return f"#{level:02x}{level:02x}{level:02x}"
 
 
 def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[Text]:
@@ -35,7 +29,7 @@ def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[
         for c in range(cols):
             top = image[r * h // rows][c * w // cols]
             bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // cols]
-            line.append("▀", Style(color=_grey(top), bgcolor=_grey(bottom)))
+            line.append("▀", Style(color=hex_colour(top), bgcolor=hex_colour(bottom)))
         lines.append(line)
     return lines
 
