@@ -109,7 +109,8 @@ def test_train_quick_gan_detached_then_attach_at_once_in_tmux(tmp_path):
     tmux = Tmux(f"d2ltui-gan-{os.getpid()}", {"XDG_DATA_HOME": str(tmp_path)}, line)
     try:
         tmux.wait_for("gan on gaussian-2d", timeout=30, unless="d2l-tui: error")  # attached: the head read config.toml
-        screen = tmux.wait_for("FINISHED", "epoch 4/4", "real and", "generated points", "•• real", "•• generated",
+        # the scatter's title ("real and generated points") wraps with the panel's width
+        screen = tmux.wait_for("FINISHED", "epoch 4/4", "real and", "points", "•• real", "•• generated",
                                "loss (D, G)", "train D", "val G", timeout=90, unless="FAILED")
         assert "no run" not in screen and "CRASHED" not in screen
         assert screen.count("•") > 20  # the scatter's points, beyond the legend's four markers
