@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
             if model:
                 from d2ltui.cli.inspecting import run_inspect
 
+                if argv is None and "torch" not in sys.modules:  # a process of its own that only inspects
+                    from d2ltui.inspector import without_triton
+
+                    without_triton()
                 run_inspect(model)
             else:
                 from d2ltui.tui import prefetch

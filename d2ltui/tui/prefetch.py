@@ -152,8 +152,9 @@ def _exit_with(parent: int) -> None:
 def _serve(model: str, parent: int) -> None:
     """In the helper: print the home screen's first request and its Inspection, as one JSON line."""
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    # torch's FLOP table imports triton (0.05-0.1 s) only to count triton kernels, which a CPU pass never runs
-    sys.modules.setdefault("triton", None)
+    from d2ltui.inspector import without_triton
+
+    without_triton()
     import json
     from dataclasses import asdict
 
