@@ -12,17 +12,10 @@ from rich.text import Text
 def render_preview(preview, width: int = 100, cell: int = 16) -> Text:
     """The preview as half-block text: the original, then per transform its name and a 2x4 grid."""
     from d2ltui.data.preview import PREVIEW_COLS
-    from d2ltui.tui.widgets.samples_view import half_blocks
+    from d2ltui.tui.widgets.samples_view import side_by_side
 
     def row(images) -> Text:
-        blocks = [half_blocks(img, cell) for img in images]
-        text = Text()
-        for line in range(max(len(b) for b in blocks)):
-            for block in blocks:
-                text.append_text(block[line] if line < len(block) else Text(" " * cell))
-                text.append(" ")
-            text.append("\n")
-        return text
+        return side_by_side(images, cell)
 
     out = Text(f"{preview.dataset}: {preview.label}\n", style="bold")
     out.append("original\n")

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from d2ltui.tui.widgets.samples_view import half_blocks
+from d2ltui.tui.widgets.samples_view import side_by_side
 
 
 def scatter(samples: dict[str, Any], width: int, height: int = 18) -> Text:
@@ -29,10 +29,5 @@ def colour_grid(items: list[dict[str, Any]], width: int, columns: int = 7, side:
     per_row = max(1, min(columns, (width + 1) // (side + 1)))
     out = Text()
     for start in range(0, len(items), per_row):
-        blocks = [half_blocks(item.get("rgb") or [[[0, 0, 0]]], side) for item in items[start:start + per_row]]
-        for line in range(max(len(b) for b in blocks)):
-            for block in blocks:
-                out.append_text(block[line] if line < len(block) else Text(" " * side))
-                out.append(" ")
-            out.append("\n")
+        out.append_text(side_by_side([item.get("rgb") or [[[0, 0, 0]]] for item in items[start:start + per_row]], side))
     return out

@@ -34,6 +34,18 @@ def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[
     return lines
 
 
+def side_by_side(images: list, cell: int) -> Text:
+    """Images as half-block pictures `cell` columns wide, in one row, a space between them."""
+    blocks = [half_blocks(image, cell) for image in images]
+    out = Text()
+    for line in range(max((len(b) for b in blocks), default=0)):
+        for block in blocks:
+            out.append_text(block[line] if line < len(block) else Text(" " * cell))
+            out.append(" ")
+        out.append("\n")
+    return out
+
+
 def image_grid(items: list[dict[str, Any]], width: int, cell: int = 14) -> Text:
     per_row = max(1, width // (cell + 1))
     out = Text()
