@@ -26,13 +26,13 @@ def one(name: str, device: str, cap: float, threads: int) -> dict:
     """Train `name` with its defaults on `device`; the time to the bar (None when not reached)."""
     import torch
 
-    from d2ltui.config.defaults import clears, device_kind, learning_bar, train_defaults
-    from d2ltui.config.resolve import validate
+    from d2ltui.tasks.defaults import clears, device_kind, learning_bar, train_defaults
+    from d2ltui.tasks.resolve import validate
     from d2ltui.config.schema import from_dict
     from d2ltui.data.registry import load_data
-    from d2ltui.engine import events as ev
-    from d2ltui.engine.control import Control
-    from d2ltui.engine.trainer import fit
+    from d2ltui.engine.loop import events as ev
+    from d2ltui.engine.loop.control import Control
+    from d2ltui.engine.loop.trainer import fit
     from d2ltui.zoo.registry import get_spec
 
     if threads:

@@ -27,9 +27,9 @@ import torch
 
 from d2ltui.config.schema import DataConfig, dump_toml, from_dict
 from d2ltui.data import load_data
-from d2ltui.engine.detection import ssd_loss
-from d2ltui.engine.devices import resolve_device
-from d2ltui.engine.trainer import fit
+from d2ltui.tasks.detection import ssd_loss
+from d2ltui.devices import resolve_device
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 from d2ltui.zoo.ssd import tiny_ssd
 

@@ -25,9 +25,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import TrainConfig, dump_toml
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 
 LOG_EVERY = 10  # steps per logging window

@@ -44,12 +44,12 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from d2ltui.config.schema import dump_toml, from_dict
-from d2ltui.engine import events as ev
-from d2ltui.engine.devices import resolve_device
-from d2ltui.engine.optim import make_optimizer
+from d2ltui.engine.loop import events as ev
+from d2ltui.devices import resolve_device
+from d2ltui.optim.optimization import make_optimizer
 from d2ltui.rundir.store import RunDir
-from d2ltui.engine.batches import steps_per_epoch
-from d2ltui.engine.trainer import fit
+from d2ltui.tasks.batches import steps_per_epoch
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 

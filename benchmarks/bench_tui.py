@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60, help="keys pressed per latency measurement")
     args = parser.parse_args()
     startup(args.repeat)
-    from d2ltui.engine.launch import start_training
+    from d2ltui.engine.launching.processes import start_training
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"

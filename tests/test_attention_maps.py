@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from d2ltui.config.schema import dump_toml, from_dict
-from d2ltui.engine import attention_maps
-from d2ltui.engine.trainer import fit
+from d2ltui.tasks import attention_maps
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import DATA_CARD, SAMPLES, RunDir
 from d2ltui.zoo.build import BOS, EOS, PAD
 from d2ltui.zoo.nadaraya import NWKernelRegression

@@ -15,7 +15,7 @@ from fault_helpers import assert_same_weights, cli, curve, spawn, wait_for_step
 from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
 from d2ltui.data.transforms import FACTORIES, ImagePrepare, pipeline
-from d2ltui.engine.checkpoint import load_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT
 
 

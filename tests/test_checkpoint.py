@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from d2ltui.rundir import store as rundir
-from d2ltui.engine.checkpoint import (CheckpointWriteError, capture_rng, load_checkpoint, restore_rng,
+from d2ltui.rundir.checkpoint import (CheckpointWriteError, capture_rng, load_checkpoint, restore_rng,
                                       save_checkpoint)
 from d2ltui.errors import UserError
 

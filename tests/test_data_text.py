@@ -155,8 +155,8 @@ def test_sequential_partition_stays_an_option(tmp_path):
 
 
 def test_train_windows_are_reshuffled_each_epoch_by_the_seed(tmp_path):
-    from d2ltui.config.resolve import resolve
-    from d2ltui.engine.trainer import fit
+    from d2ltui.tasks.resolve import resolve
+    from d2ltui.engine.loop.trainer import fit
 
     def first_rows_per_epoch():
         dm = time_machine(tmp_path, num_steps=5, num_train=40, num_val=8)

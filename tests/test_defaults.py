@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from d2ltui.config.defaults import (MODEL_DEFAULTS, clears, device_kind, learning_bar, smallest_side,
+from d2ltui.tasks.defaults import (MODEL_DEFAULTS, clears, device_kind, learning_bar, smallest_side,
                                     train_defaults)
-from d2ltui.config.resolve import resolve, validate
+from d2ltui.tasks.resolve import resolve, validate
 from d2ltui.config.schema import from_dict
 from d2ltui.tui.runplan import RunPlan
 from d2ltui.zoo.registry import all_specs, get_spec
@@ -87,7 +87,7 @@ def test_bars():
 @pytest.mark.parametrize("name", SMALL)
 def test_small_model_learns_with_the_panels_defaults_on_a_cpu(name, one_torch_thread):
     from d2ltui.data.registry import load_data
-    from d2ltui.engine.trainer import fit
+    from d2ltui.engine.loop.trainer import fit
 
     cfg = from_dict(RunPlan.for_model(name, "cpu").base)  # exactly what the panel is filled with
     cfg.train.device = "cpu"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fault_helpers import CHILD_ENV, TINY, cli, run_states
 
-from d2ltui.engine.launch import launch_detached
+from d2ltui.engine.launching.processes import launch_detached
 from d2ltui.rundir.store import LOG, STATUS, read_json, read_status
 from d2ltui.errors import UserError
 
@@ -101,7 +101,7 @@ def test_launcher_refuses_an_existing_run_and_marks_an_early_death(tmp_path):
 
 
 def test_the_launcher_never_overwrites_a_status_the_run_wrote(tmp_path):
-    from d2ltui.engine.launch import _create_json
+    from d2ltui.engine.launching.processes import _create_json
 
     assert _create_json(tmp_path / STATUS, {"state": "starting"})
     assert not _create_json(tmp_path / STATUS, {"state": "other"})

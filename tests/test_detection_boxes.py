@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from d2ltui.detection.anchors import (anchors_per_position, multibox_detection, multibox_prior, multibox_target,
+from d2ltui.zoo.anchors import (anchors_per_position, multibox_detection, multibox_prior, multibox_target,
                                       offset_boxes, offset_inverse)
 from d2ltui.errors import UserError
 from d2ltui.zoo import get_spec, resolve_knobs

@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from d2ltui.cli import main
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
 from d2ltui.data.base import DataModule
-from d2ltui.detection.anchors import multibox_prior, multibox_target
-from d2ltui.engine.detection import Detection
-from d2ltui.engine.trainer import fit
+from d2ltui.zoo.anchors import multibox_prior, multibox_target
+from d2ltui.tasks.detection import Detection
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 
 BOXES = torch.tensor([[0.1, 0.1, 0.5, 0.6], [0.4, 0.3, 0.9, 0.8], [0.0, 0.5, 0.3, 0.95], [0.2, 0.2, 0.8, 0.8]])

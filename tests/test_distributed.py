@@ -15,9 +15,9 @@ import torch
 
 from fault_helpers import CHILD_ENV, TINY, cli, curve, group_pids, spawn, wait_for_step
 
-from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, wrap_model
-from d2ltui.engine.torchrun import torchrun_command
+from d2ltui.rundir.checkpoint import load_checkpoint
+from d2ltui.engine.loop.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, wrap_model
+from d2ltui.engine.launching.torchrun import torchrun_command
 from d2ltui.rundir.store import read_json
 from d2ltui.errors import UserError
 
@@ -65,7 +65,7 @@ def test_torchrun_command_lines():
 WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
-    from d2ltui.engine.distributed import (any_rank, any_ranks, barrier, broadcast_object, dist_setup, dist_teardown,
+    from d2ltui.engine.loop.distributed import (any_rank, any_ranks, barrier, broadcast_object, dist_setup, dist_teardown,
                                            reduce_mean, shard_indices, wrap_model)
     info = dist_setup(device="cpu")
     torch.manual_seed(info.rank)  # different initial weights: DDP must broadcast rank 0's
@@ -221,7 +221,7 @@ def test_pausing_then_stopping_a_two_process_job_leaves_no_process_behind(tmp_pa
 
 def test_process_tree_kills_a_stubborn_orphan_in_its_own_session(tmp_path):
     """A worker that ignores SIGTERM, in a session of its own, orphaned when its parent dies, is still killed."""
-    from d2ltui.engine.torchrun import ProcessTree
+    from d2ltui.engine.launching.torchrun import ProcessTree
 
     pidfile = tmp_path / "worker.pid"
     code = ("import os, signal, subprocess, sys, time\n"
@@ -282,7 +282,7 @@ ValueError: a worker's real crash
 def test_torchrun_noise_is_condensed_and_worker_output_kept():
     import io
 
-    from d2ltui.engine.torchrun import TorchrunFilter
+    from d2ltui.engine.launching.torchrun import TorchrunFilter
 
     out = io.StringIO()
     quiet = TorchrunFilter(io.BytesIO(TORCHRUN_STDERR.encode()), out)

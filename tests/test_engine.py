@@ -9,15 +9,16 @@ import torch
 
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.data.base import DataModule
-from d2ltui.engine import events as ev
-from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.control import Control
-from d2ltui.engine.devices import list_devices, resolve_device
-from d2ltui.engine.optim import lr_factor
+from d2ltui.engine.loop import events as ev
+from d2ltui.rundir.checkpoint import load_checkpoint
+from d2ltui.engine.loop.control import Control
+from d2ltui.devices import list_devices, resolve_device
+from d2ltui.optim.optimization import lr_factor
 from d2ltui.rundir.store import CHECKPOINT, RunDir
-from d2ltui.engine.tasks import bleu, thumbnails
-from d2ltui.engine.batches import steps_per_epoch
-from d2ltui.engine.trainer import fit
+from d2ltui.data.thumbnails import thumbnails
+from d2ltui.tasks.sequences import bleu
+from d2ltui.tasks.batches import steps_per_epoch
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.errors import UserError
 from d2ltui.zoo.build import EOS
 
@@ -265,7 +266,7 @@ def test_cuda_bf16_channels_last_runs():
 
 
 def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
-    from d2ltui.engine import tasks
+    from d2ltui.tasks import supervised as tasks
 
     def oom(self, model, batch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -279,7 +280,7 @@ def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
 
 
 def test_failed_checkpoint_write_is_reported_and_training_goes_on(tmp_path, monkeypatch):
-    from d2ltui.engine import checkpoint
+    from d2ltui.rundir import checkpoint
 
     def full_disk(path, data):
         raise OSError(28, "No space left on device")

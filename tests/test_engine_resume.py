@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from d2ltui.engine.checkpoint import load_checkpoint, save_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint, save_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, METRICS
-from d2ltui.engine.trainer import Loop
+from d2ltui.engine.loop.trainer import Loop
 from test_train_cli import MOONS, cli
 
 # 256 samples in batches of 32: 8 steps an epoch; a step checkpoint lands on every epoch's last step.

@@ -6,11 +6,12 @@ import torch
 
 from d2ltui.config.schema import from_dict
 from d2ltui.data.base import DataModule
-from d2ltui.engine import tasks
-from d2ltui.engine.cadence import CheckpointPolicy, LogPolicy
-from d2ltui.engine.state import TrainState
-from d2ltui.engine.trainer import fit
-from d2ltui.engine.window import MetricsWindow, StepStats
+from d2ltui.tasks import supervised as tasks
+from d2ltui.engine.loop.cadence import CheckpointPolicy, LogPolicy
+from d2ltui.engine.loop.state import TrainState
+from d2ltui.engine.loop.trainer import fit
+from d2ltui.engine.loop.window import MetricsWindow
+from d2ltui.tasks.base import StepStats
 
 
 def test_train_state_round_trips_and_tracks_the_best_validation():
@@ -57,7 +58,14 @@ def test_a_task_that_owns_its_step_drives_the_loop(monkeypatch):
             calls.append(1)
             return StepStats(second.loss, second.count, None, second.samples, {"first": first.loss})
 
-    monkeypatch.setitem(tasks.TASKS, "regression", TwoUpdates)
+    import dataclasses
+
+    from d2ltui.tasks import spec as task_specs
+
+    task_specs.task_names()  # the catalog is loaded before it is patched
+    toy = dataclasses.replace(task_specs.REGISTRY["regression"], step=f"{__name__}:TwoUpdates")
+    globals()["TwoUpdates"] = TwoUpdates
+    monkeypatch.setitem(task_specs.REGISTRY, "regression", toy)
     X = torch.randn(64, 2)
     y = X @ torch.tensor([2.0, -3.4]) + 4.2
     data = DataModule("toy", "regression", (X, y), (X[:16], y[:16]), ((1, 2),), {"in_features": 2})

@@ -16,7 +16,7 @@ import torch
 from fault_helpers import (TINY, assert_same_weights, cli, curve, run_states, spawn, wait_for_step)
 
 from d2ltui.rundir import store as rundir
-from d2ltui.engine.checkpoint import load_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, STATUS, read_json
 
 pytestmark = pytest.mark.slow
@@ -186,7 +186,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(reference, tmp_path, damag
 
 
 def test_control_turns_signals_into_intents():
-    from d2ltui.engine.control import Control, send
+    from d2ltui.engine.loop.control import Control, send
 
     before = signal.getsignal(signal.SIGTERM)
     control = Control().install()

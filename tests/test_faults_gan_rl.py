@@ -12,7 +12,7 @@ import pytest
 import torch
 from fault_helpers import cli, spawn, wait_for_step
 
-from d2ltui.engine.checkpoint import load_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, METRICS, SAMPLES, STATUS, read_json, read_metrics
 
 pytestmark = pytest.mark.slow

@@ -14,12 +14,12 @@ from torch import nn
 from data_files import write_hotdog
 from fault_helpers import cli
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import DataConfig
 from d2ltui.data import load_data
 from d2ltui.data.hub import DATA_HUB
-from d2ltui.engine.finetune import load_weights, output_layer, prepare_model
-from d2ltui.engine.optim import Optimization
+from d2ltui.tasks.finetune import load_weights, output_layer, prepare_model
+from d2ltui.optim.optimization import Optimization
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import METRICS, STATUS, read_json, read_metrics
 from d2ltui.zoo.build import build_model

@@ -50,7 +50,7 @@ def raw_configs(draw):
 
 
 def _validate(raw: dict) -> RunConfig | None:
-    from d2ltui.config.resolve import validate
+    from d2ltui.tasks.resolve import validate
 
     try:
         cfg = from_dict(raw)
@@ -94,7 +94,7 @@ set_strings = st.one_of(st.builds(lambda k, v: f"{k}={v}", key_strings, value_st
 @given(st.one_of(st.sampled_from(MODELS), texts(10)), st.lists(set_strings, max_size=4),
        st.one_of(st.none(), st.sampled_from(["cpu", "cuda", "cuda:0", "mps", "auto", "tpu", "cuda:x", ""])))
 def test_random_set_overrides_resolve_or_fail_in_one_line(target, overrides, device):
-    from d2ltui.config.resolve import resolve
+    from d2ltui.tasks.resolve import resolve
 
     try:
         cfg, _ = resolve(target, overrides, device)

@@ -12,11 +12,11 @@ import torch
 from data_files import write_idx
 from PIL import Image
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import RunConfig, dump_toml
 from d2ltui.data.registry import load_data
-from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.trainer import fit
+from d2ltui.rundir.checkpoint import load_checkpoint
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 

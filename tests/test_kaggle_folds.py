@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import DataConfig, dump_toml
 from d2ltui.data import load_data
 from d2ltui.data.folds import fold_data, fold_indices
-from d2ltui.engine.control import Control
-from d2ltui.engine.folds import fit_folds
-from d2ltui.engine.tasks import Regression, log_rmse
+from d2ltui.engine.loop.control import Control
+from d2ltui.engine.orchestration.folds import fit_folds
+from d2ltui.tasks.supervised import Regression, log_rmse
 from d2ltui.errors import UserError
 from d2ltui.rundir.index import list_run_summaries
 from d2ltui.rundir.store import RunDir

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from d2ltui.config.resolve import resolve
-from d2ltui.engine.trainer import fit
+from d2ltui.tasks.resolve import resolve
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

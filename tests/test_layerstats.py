@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from d2ltui.config.resolve import validate
+from d2ltui.tasks.resolve import validate
 from d2ltui.config.schema import from_dict
-from d2ltui.engine.cadence import LayerStatsPolicy
-from d2ltui.engine.layerstats import LayerProbe
-from d2ltui.engine.recorder import truncate_metrics
+from d2ltui.engine.loop.cadence import LayerStatsPolicy
+from d2ltui.engine.loop.layerstats import LayerProbe
+from d2ltui.engine.loop.recorder import truncate_metrics
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import LAYERS, RunDir, read_metrics
 
@@ -134,7 +134,7 @@ def quick_cfg(**train):
 
 
 def test_fit_writes_layers_jsonl_on_the_recorded_steps_only(tmp_path):
-    from d2ltui.engine.trainer import fit
+    from d2ltui.engine.loop.trainer import fit
 
     run = RunDir.create(tmp_path, "", "r")
     assert fit(quick_cfg(layer_stats_every=4), run).state == "finished"

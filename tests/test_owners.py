@@ -15,7 +15,7 @@ from fault_helpers import cli
 from tui_pilot import pilot_test, until
 
 from d2ltui.config.presets import SAVED, SHIPPED, list_presets, save_preset
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import SECTIONS, field_rule
 from d2ltui.errors import UserError
 from d2ltui.tui.widgets.config_fields import FIELDS, field_id, field_problem
@@ -156,7 +156,7 @@ def _resumed_run(root):
 
 def test_eta_after_resume_excludes_the_stopped_time(tmp_path):
     from d2ltui.cli.progress import ConsolePrinter
-    from d2ltui.engine import events as ev
+    from d2ltui.engine.loop import events as ev
     from d2ltui.rundir.store import read_status
     from d2ltui.tui.runlog import MetricsTail
     from d2ltui.tui.widgets.progress_line import progress_text

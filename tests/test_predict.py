@@ -9,7 +9,7 @@ import torch
 
 from d2ltui.cli import main
 from d2ltui.config.schema import dump_toml, from_dict
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import CHECKPOINT, DATA_CARD, RunDir
 
 TINY_TF = {"name": "transformer", "num_hiddens": 8, "ffn_num_hiddens": 16, "num_heads": 2, "num_blks": 1}

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from d2ltui.config.presets import list_presets
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.rundir.store import RunDir
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.config.schema import dump_toml
 from d2ltui.zoo.registry import get_spec
 

@@ -16,9 +16,9 @@ from fault_helpers import cli
 from tui_pilot import write_sweep
 
 from d2ltui.config.presets import list_presets
-from d2ltui.config.resolve import resolve
-from d2ltui.engine import sweep as sw
-from d2ltui.engine.launch import Detached
+from d2ltui.tasks.resolve import resolve
+from d2ltui.engine.orchestration import sweep as sw
+from d2ltui.engine.launching.processes import Detached
 from d2ltui.rundir.index import list_run_summaries
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
 

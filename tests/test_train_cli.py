@@ -9,7 +9,7 @@ import torch
 
 from fault_helpers import cli
 
-from d2ltui.engine.checkpoint import load_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, list_runs
 
 MOONS = ["mlp", "--set", "data.name=moons", "--set", "model.hidden=(16,)", "--set", "train.epochs=2",

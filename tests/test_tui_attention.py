@@ -10,7 +10,7 @@ from test_tui_snapshots import _pin_status
 from tui_pilot import pilot_test, until, write_run
 
 from d2ltui.config.schema import dump_toml, from_dict
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import CHECKPOINT, STATUS, RunDir
 from d2ltui.tui.app import create_app
 from d2ltui.tui.widgets.ask_box import AskBox

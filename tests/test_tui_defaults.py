@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tui_pilot import pilot_test, settle_summary, until
 
-from d2ltui.config.defaults import train_defaults
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.defaults import train_defaults
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import from_dict
 from d2ltui.tui.app import create_app
 from d2ltui.tui.widgets.catalog import Catalog

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from tui_pilot import pilot_test, until, write_run
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 from d2ltui.tui.app import create_app
 from d2ltui.tui.widgets.metric_plot import MetricPlot

@@ -9,9 +9,9 @@ from collections import deque
 import pytest
 import torch
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
-from d2ltui.engine.trainer import fit
+from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec, resolve_knobs

@@ -6,7 +6,7 @@ from d2ltui.paths import expand_path
 
 
 def run_export(run: str, tensorboard: str, runs_dir: str | None) -> None:
-    from d2ltui.engine.tensorboard import export_run, require_tensorboard
+    from d2ltui.engine.analysis.tensorboard import export_run, require_tensorboard
     from d2ltui.rundir.store import RunDir
 
     require_tensorboard()

@@ -8,7 +8,7 @@ from d2ltui.rundir.store import RunDir
 
 
 def run_predict(run: str, text: str, json_out: bool = False, runs_dir: str | None = None) -> None:
-    from d2ltui.engine.predict import answer_lines, grid_lines, headline_map, load_predictor
+    from d2ltui.engine.analysis.predict import answer_lines, grid_lines, headline_map, load_predictor
 
     found = RunDir.find(run, runs_dir)
     predictor = load_predictor(found.path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from d2ltui.engine import events as ev
+from d2ltui.engine.loop import events as ev
 from d2ltui.format import eta_seconds, format_duration, format_metrics
 from d2ltui.rundir.states import RunState
 

@@ -15,7 +15,7 @@ from d2ltui.rundir.sweeps import sweep_table
 def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: int | None, overrides: list[str],
               device: str | None, runs_dir: str | None, resume: str | None, json_out: bool) -> int:
     """Plan (or find) the sweep, run its unfinished members, print its table; 0 when every run finished."""
-    from d2ltui.engine.sweep import parse_grid, plan_sweep, run_members
+    from d2ltui.engine.orchestration.sweep import parse_grid, plan_sweep, run_members
     from d2ltui.rundir.sweeps import find_sweep
 
     if parallel is not None and parallel < 1:
@@ -30,7 +30,7 @@ def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: 
             raise UserError("sweep needs a TARGET (a preset, a .toml file or a model) and --grid KEY=V1,V2")
         table = sweep_preset(target)
         planned = {key: list(values) for key, values in (table.get("grid") or {}).items()}
-        from d2ltui.engine.sweep import grid_key
+        from d2ltui.engine.orchestration.sweep import grid_key
 
         planned = {grid_key(key): values for key, values in planned.items()}
         planned.update(parse_grid(grid))

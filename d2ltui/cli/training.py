@@ -34,7 +34,7 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     if detach or nproc > 1 or rdzv_endpoint:
         return _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint,
                        rdzv_id, run_id, plain)
-    from d2ltui.config.resolve import resolve
+    from d2ltui.tasks.resolve import resolve
 
     cfg = _resume_config(resume, overrides, device, runs_dir) if resume else resolve(target, overrides, device)[0]
     try:
@@ -46,8 +46,9 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
 
 def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint, rdzv_id,
             run_id, plain) -> int:
-    from d2ltui.engine import launch, torchrun
-    from d2ltui.config.resolve import resolve
+    from d2ltui.engine.launching import processes as launch
+    from d2ltui.engine.launching import torchrun
+    from d2ltui.tasks.resolve import resolve
 
     if not resume:
         cfg = resolve(target, overrides, device)[0]  # bad input fails here, before anything starts
@@ -66,7 +67,7 @@ def _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, 
 
 def _resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | None):
     from d2ltui.config.schema import apply_overrides, from_dict, load_toml
-    from d2ltui.config.resolve import normalise_overrides, validate
+    from d2ltui.tasks.resolve import normalise_overrides, validate
     from d2ltui.rundir.store import CONFIG, RunDir
 
     run = RunDir.find(resume, runs_dir)
@@ -85,9 +86,9 @@ def _resume_config(resume: str, overrides: list[str], device: str | None, runs_d
 def _prepare(cfg) -> tuple[Any, Any, Any]:
     """Device, data and a meta-device build of the model: every input error before the run exists."""
     from d2ltui.data.registry import load_data, task_for
-    from d2ltui.engine import distributed
-    from d2ltui.engine.devices import resolve_device
-    from d2ltui.config.resolve import merge_data_knobs
+    from d2ltui.engine.loop import distributed
+    from d2ltui.devices import resolve_device
+    from d2ltui.tasks.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
     from d2ltui.zoo.registry import get_spec
 
@@ -108,16 +109,16 @@ def _prepare(cfg) -> tuple[Any, Any, Any]:
 def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, plain: bool) -> int:
     from d2ltui.cli.progress import ConsolePrinter
     from d2ltui.config.schema import dump_toml
-    from d2ltui.engine import distributed
-    from d2ltui.engine.checkpoint import load_checkpoint
-    from d2ltui.engine.control import Control
-    from d2ltui.engine.recorder import truncate_metrics
+    from d2ltui.engine.loop import distributed
+    from d2ltui.rundir.checkpoint import load_checkpoint
+    from d2ltui.engine.loop.control import Control
+    from d2ltui.engine.loop.recorder import truncate_metrics
     from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
-    from d2ltui.engine.state import validated
-    from d2ltui.engine.trainer import check_world_size, fit
+    from d2ltui.engine.loop.state import validated
+    from d2ltui.engine.loop.trainer import check_world_size, fit
 
     if cfg.train.init_from and not resume:  # the source, checked and pinned before the run exists
-        from d2ltui.engine.finetune import check_available, resolve_source
+        from d2ltui.tasks.finetune import check_available, resolve_source
 
         cfg.train.init_from = resolve_source(cfg.train.init_from, cfg.model.name, runs_dir)
         check_available(cfg.train.init_from, cfg.data.download)
@@ -166,7 +167,7 @@ def _tensorboard(cfg, run, data) -> list:
     """The TensorBoard subscriber when train.tensorboard is on (rank 0), else nothing."""
     if not cfg.train.tensorboard:
         return []
-    from d2ltui.engine.tensorboard import TensorBoardWriter, add_graph
+    from d2ltui.engine.analysis.tensorboard import TensorBoardWriter, add_graph
     from d2ltui.rundir.store import TENSORBOARD
 
     return [TensorBoardWriter(run.path / TENSORBOARD, graph=lambda writer: add_graph(writer, cfg, data))]
@@ -187,8 +188,8 @@ def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_
     """K-fold cross-validation (data.folds > 1) in one run directory; a resume skips the finished folds."""
     from d2ltui.cli.progress import ConsolePrinter
     from d2ltui.config.schema import dump_toml
-    from d2ltui.engine.control import Control
-    from d2ltui.engine.folds import fit_folds
+    from d2ltui.engine.loop.control import Control
+    from d2ltui.engine.orchestration.folds import fit_folds
     from d2ltui.rundir.store import CONFIG, RunDir, atomic_write_bytes, new_run_id
 
     if info.distributed:

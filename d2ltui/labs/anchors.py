@@ -6,7 +6,7 @@ import torch
 from torchvision.ops import box_iou
 
 from d2ltui.data.bananas import render_bananas
-from d2ltui.detection.anchors import multibox_prior
+from d2ltui.zoo.anchors import multibox_prior
 from d2ltui.labs.catalog import ANCHOR_IMAGE_SIDE as SIDE
 from d2ltui.labs.figure import Boxes, Figure, rounded
 

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from d2ltui.tui.screens.browse import BrowseScreen
 
 if TYPE_CHECKING:  # run directories, launching and dialogs load on first use, after the first paint
-    from d2ltui.engine.launch import Launch
+    from d2ltui.engine.launching.processes import Launch
 
 
 class WorkbenchApp(App):
@@ -76,7 +76,7 @@ class WorkbenchApp(App):
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
                   resume: str = "", base_toml: str = "") -> Launch:
-        from d2ltui.engine.launch import start_training
+        from d2ltui.engine.launching.processes import start_training
 
         launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
         self.launches.append(launch)

@@ -16,7 +16,7 @@ def list_devices() -> list[tuple[str, str]]:
 
     Imports torch: call it from a worker thread.
     """
-    from d2ltui.engine.devices import list_devices as present
+    from d2ltui.devices import list_devices as present
 
     found = []
     for dev in present():

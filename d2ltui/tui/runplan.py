@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from d2ltui.config.schema import apply_overrides, dump_toml, from_dict
-from d2ltui.config.defaults import train_defaults
-from d2ltui.config.resolve import validate
+from d2ltui.tasks.defaults import train_defaults
+from d2ltui.tasks.resolve import validate
 from d2ltui.zoo.registry import get_spec
 
 BAR_KNOBS = ("dropout", "norm", "num_classes")  # the model knobs the home screen's knob bar shows and sets

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d2ltui.detection import SSD_RATIOS, SSD_SIZES
+from d2ltui.zoo.ssd_anchors import SSD_RATIOS, SSD_SIZES
 from d2ltui.zoo.registry import INIT_SCHEMES, Knob, ModelSpec, register
 
 CH_LINEAR = "3-4 Linear networks"

@@ -7,8 +7,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from d2ltui.detection import SSD_RATIOS as RATIOS, SSD_SIZES as SIZES
-from d2ltui.detection.anchors import anchors_per_position, multibox_prior
+from d2ltui.zoo.ssd_anchors import SSD_RATIOS as RATIOS, SSD_SIZES as SIZES
+from d2ltui.zoo.anchors import anchors_per_position, multibox_prior
 
 BASE_FILTERS = (16, 32, 64)
 SCALE_CHANNELS = (64, 128, 128, 128, 128)  # channels of each scale's feature map

@@ -79,7 +79,7 @@ class AskBox(Vertical):
 
     def predictor(self):
         """The run's model, reloaded when its checkpoint changed since the last question."""
-        from d2ltui.engine.predict import load_predictor
+        from d2ltui.engine.analysis.predict import load_predictor
 
         try:
             mtime = (self.path / CHECKPOINT).stat().st_mtime
@@ -95,7 +95,7 @@ class AskBox(Vertical):
             f"{tried(predictor.suggestions())}"
 
     def _show(self, answer: dict[str, Any]) -> None:
-        from d2ltui.engine.predict import answer_lines
+        from d2ltui.engine.analysis.predict import answer_lines
 
         self.answer = answer
         self.say(Text("\n".join(answer_lines(answer)) or "(no answer)"))

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from d2ltui.engine import events as ev
+from d2ltui.engine.loop import events as ev
 from d2ltui.rundir.store import RECORDS, STATUS, RunDir, atomic_write_bytes, read_json
 
 

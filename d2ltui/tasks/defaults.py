@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from d2ltui.tasks.spec import task_spec
 from d2ltui.zoo.registry import ModelSpec
 
 SMALLEST = -1  # data.resize: the smallest input side the architecture takes (0, the data's own, when that fits)
@@ -19,22 +20,6 @@ SMALLEST = -1  # data.resize: the smallest input side the architecture takes (0,
 # panel needs no torch to fill its fields; a model missing here takes 28 x 28.
 SMALLEST_SIDE = {"alexnet": 65, "vgg11": 32, "vgg": 32, "nin": 67, "densenet": 29}
 
-# Per task: the embedded data and settings every model of the task starts from.
-TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "regression": {"data": {"name": "synthetic-regression", "batch_size": 10}, "optim": {"lr": 0.03},
-                   "train": {"epochs": 3}},
-    "classification": {"data": {"name": "shapes", "batch_size": 128}, "optim": {"lr": 0.1}},
-    "language-model": {"data": {"name": "python-docs", "batch_size": 128, "num_steps": 32},
-                       "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 1}},
-    "seq2seq": {"data": {"name": "dates", "batch_size": 128, "num_train": 4000, "num_val": 500},
-                "optim": {"name": "adam", "lr": 0.01, "clip": 1.0}, "train": {"epochs": 3}},
-    "gan": {"data": {"name": "gaussian-2d", "batch_size": 8}, "optim": {"name": "adam", "lr": 0.05, "lr_g": 0.005},
-            "train": {"epochs": 20}},  # the book's first GAN
-    "value-iteration": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
-    "q-learning": {"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
-    "detection": {"data": {"name": "bananas", "batch_size": 32}, "optim": {"lr": 0.2, "weight_decay": 5e-4},
-                  "train": {"epochs": 20}},  # the book's TinySSD settings
-}
 FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
 
 _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "optim": {"name": "adam", "lr": 0.001},
@@ -69,7 +54,7 @@ def device_kind(device: str | None) -> str:
     """'cpu' or 'gpu' (any accelerator) for a train.device value; 'auto' asks torch what it would pick."""
     text = (device or "auto").strip().lower()
     if text == "auto":
-        from d2ltui.engine.devices import auto_device_type
+        from d2ltui.devices import auto_device_type
 
         text = auto_device_type()
     return "cpu" if text in ("cpu", "") else "gpu"
@@ -77,7 +62,7 @@ def device_kind(device: str | None) -> str:
 
 def train_defaults(spec: ModelSpec, kind: str) -> dict[str, Any]:
     """A TOML-shaped config training `spec` on its task's embedded data, for a 'cpu' or 'gpu' device kind."""
-    raw = copy.deepcopy(TASK_DEFAULTS[spec.task])
+    raw = copy.deepcopy(task_spec(spec.task).defaults)
     raw["model"] = {"name": spec.name}
     if spec.input_kind == "features" and spec.task == "classification":
         raw["data"]["name"] = FEATURES_CLASSIFICATION

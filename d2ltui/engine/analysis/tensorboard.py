@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from d2ltui.engine import events as ev
+from d2ltui.engine.loop import events as ev
 from d2ltui.errors import UserError
 from d2ltui.rundir.states import END_STATES
 from d2ltui.rundir.store import LAYER_STATS
@@ -87,7 +87,7 @@ def add_graph(writer: Any, cfg: Any, data: Any) -> str:
     """Trace the run's model on two examples of its data into `writer`; returns why not ("" when written)."""
     import torch
 
-    from d2ltui.config.resolve import merge_data_knobs
+    from d2ltui.tasks.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
     from d2ltui.zoo.registry import get_spec
 

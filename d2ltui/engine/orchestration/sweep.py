@@ -2,7 +2,7 @@
 
 `plan_sweep` checks every grid point before anything starts and writes the sweep folder
 (d2ltui.rundir.sweeps); `run_members` starts the members through the one launcher
-(d2ltui.engine.launch), P at a time on the CPU (each with cores/P torch threads) or one per GPU,
+(d2ltui.engine.launching.processes), P at a time on the CPU (each with cores/P torch threads) or one per GPU,
 and on Ctrl-C / SIGTERM / SIGHUP stops the running ones (each checkpoints) so that
 `d2l-tui sweep --resume SWEEP` continues them: finished runs are kept, the others resume
 (`train --resume`, which restarts a run killed before its first checkpoint).
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from d2ltui.config.resolve import normalise_overrides, resolve
+from d2ltui.tasks.resolve import normalise_overrides, resolve
 from d2ltui.config.schema import _parse_scalar, dump_toml
-from d2ltui.engine.control import STOP_SIGNALS, send_group
-from d2ltui.engine.launch import Detached, launch_detached
+from d2ltui.engine.loop.control import STOP_SIGNALS, send_group
+from d2ltui.engine.launching.processes import Detached, launch_detached
 from d2ltui.errors import UserError
 from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES

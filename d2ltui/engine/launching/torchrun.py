@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from d2ltui.engine.launch import ENGINE, train_argv
+from d2ltui.engine.launching.processes import ENGINE, train_argv
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import proc_stat
 

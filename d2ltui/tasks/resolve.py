@@ -16,15 +16,15 @@ from typing import Any
 from d2ltui.config.presets import preset_files, read_preset_file
 from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict
 from d2ltui.data.registry import check_config, check_task, task_for
-from d2ltui.engine.finetune import is_torchvision, resolve_source
+from d2ltui.tasks.finetune import is_torchvision, resolve_source
 from d2ltui.errors import UserError
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
 DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, Any]:
-    """A TOML-shaped config training `spec` by default on `device` (see config/defaults.py, their one owner)."""
-    from d2ltui.config.defaults import device_kind, train_defaults
+    """A TOML-shaped config training `spec` by default on `device` (see tasks/defaults.py, their one owner)."""
+    from d2ltui.tasks.defaults import device_kind, train_defaults
 
     return train_defaults(spec, device_kind(device))
 
@@ -121,7 +121,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
     for section in SECTIONS:  # every field's rule, as config.schema states it
         check_section(section, getattr(cfg, section))
     if cfg.train.tensorboard:
-        from d2ltui.engine.tensorboard import require_tensorboard
+        from d2ltui.engine.analysis.tensorboard import require_tensorboard
 
         require_tensorboard()
     device = cfg.train.device

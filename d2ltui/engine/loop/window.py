@@ -1,4 +1,4 @@
-"""What one training step reports, and the window of steps summed on the device between two log lines."""
+"""The window of steps summed on the device between two log lines."""
 
 from __future__ import annotations
 
@@ -7,18 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-
-@dataclass
-class StepStats:
-    """One step's report, left on the device: the mean loss, the units it averages over (an int, or a
-    device tensor), correct predictions (or None), examples seen, and further named means (a GAN's
-    two losses, an episode's return) averaged over the steps of the window."""
-
-    loss: torch.Tensor
-    count: int | torch.Tensor
-    correct: torch.Tensor | None = None
-    samples: int = 0
-    extra: dict[str, torch.Tensor | float] = field(default_factory=dict)
+from d2ltui.tasks.base import StepStats
 
 
 @dataclass

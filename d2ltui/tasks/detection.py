@@ -9,9 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from d2ltui.data.base import Batch
-from d2ltui.detection.anchors import multibox_detection, multibox_target
-from d2ltui.engine.tasks import Task
-from d2ltui.engine.window import StepStats
+from d2ltui.zoo.anchors import multibox_detection, multibox_target
+from d2ltui.tasks.base import StepStats, Task
 
 EVAL_BATCH = 32  # images of 256 px: activations, not the inputs, bound the batch
 MAX_DETECTIONS = 100  # per image, for AP (COCO's largest budget)

@@ -21,25 +21,25 @@ from torch import nn
 
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
-from d2ltui.engine import events as ev
-from d2ltui.engine.checkpoint import CheckpointWriteError, capture_rng, restore_rng, save_checkpoint
-from d2ltui.engine.control import Control
-from d2ltui.engine.datacard import data_card
-from d2ltui.engine.devices import resolve_device
-from d2ltui.config.resolve import merge_data_knobs
-from d2ltui.engine.batches import steps_per_epoch
-from d2ltui.engine.cadence import CheckpointPolicy, LayerStatsPolicy, LogPolicy
-from d2ltui.engine.layerstats import LayerProbe
-from d2ltui.engine.recorder import Recorder
-from d2ltui.engine.state import TrainState
-from d2ltui.engine.tasks import StepContext, make_task
-from d2ltui.engine.window import MetricsWindow, WindowTotals
+from d2ltui.engine.loop import events as ev
+from d2ltui.rundir.checkpoint import CheckpointWriteError, capture_rng, restore_rng, save_checkpoint
+from d2ltui.engine.loop.control import Control
+from d2ltui.engine.loop.datacard import data_card
+from d2ltui.devices import resolve_device
+from d2ltui.tasks.resolve import merge_data_knobs
+from d2ltui.tasks.batches import steps_per_epoch
+from d2ltui.engine.loop.cadence import CheckpointPolicy, LayerStatsPolicy, LogPolicy
+from d2ltui.engine.loop.layerstats import LayerProbe
+from d2ltui.engine.loop.recorder import Recorder
+from d2ltui.engine.loop.state import TrainState
+from d2ltui.tasks.base import StepContext, make_task
+from d2ltui.engine.loop.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 
 try:  # data-parallel helpers; a single process needs none of them
-    from d2ltui.engine import distributed as _dist
+    from d2ltui.engine.loop import distributed as _dist
 except ImportError:  # pragma: no cover
     _dist = None
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 
-from d2ltui.engine.tasks import StepContext, Task
-from d2ltui.engine.window import StepStats
+from d2ltui.tasks.base import StepContext, StepStats, Task
 from d2ltui.zoo.rl import ACTIONS
 
 HISTORY = 256  # values and policies kept for the dashboard to step through (the latest ones)

@@ -15,16 +15,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2ltui.config.resolve import merge_data_knobs
+from d2ltui.tasks.resolve import merge_data_knobs
 from d2ltui.config.schema import RunConfig, from_dict, load_toml
 from d2ltui.data.seq2seq import preprocess as sentence_preprocess
 from d2ltui.data.suggested import reference as book_reference
 from d2ltui.data.suggested import suggested_inputs
 from d2ltui.data.text import preprocess as text_preprocess
-from d2ltui.engine import attention_maps
-from d2ltui.engine.checkpoint import load_checkpoint
-from d2ltui.engine.datacard import data_card
-from d2ltui.engine.tasks import bleu, greedy_continue, greedy_decode, join_tokens, thumbnails
+from d2ltui.tasks import attention_maps
+from d2ltui.rundir.checkpoint import load_checkpoint
+from d2ltui.engine.loop.datacard import data_card
+from d2ltui.data.thumbnails import thumbnails
+from d2ltui.tasks.sequences import bleu, greedy_continue, greedy_decode, join_tokens
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import CHECKPOINT, CONFIG, DATA_CARD, read_json
 from d2ltui.zoo.build import EOS, PAD, UNK, build_model

@@ -7,9 +7,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from d2ltui.engine.optim import Optimization
-from d2ltui.engine.tasks import EVAL_BATCH, StepContext, Task
-from d2ltui.engine.window import StepStats
+from d2ltui.optim.optimization import Optimization
+from d2ltui.tasks.base import EVAL_BATCH, StepContext, StepStats, Task
 
 SAMPLE_POINTS = 100  # real and generated points of the scatter (the book plots 100 of each)
 SAMPLE_IMAGES = 21  # generated images of the grid (the book's 3 x 7)

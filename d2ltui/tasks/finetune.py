@@ -111,7 +111,7 @@ def check_available(source: str, allow_download: bool) -> None:
 def source_state(source: str, allow_download: bool, runs_dir: str | Path | None = None) -> dict[str, torch.Tensor]:
     if is_torchvision(source):
         return torchvision_state(source[len(TORCHVISION_PREFIX):], allow_download)
-    from d2ltui.engine.checkpoint import load_checkpoint
+    from d2ltui.rundir.checkpoint import load_checkpoint
     from d2ltui.rundir.store import CHECKPOINT, RunDir
 
     return load_checkpoint(RunDir.find(source, runs_dir).path / CHECKPOINT)["model"]

@@ -15,8 +15,8 @@ from typing import Any
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
 from d2ltui.data.folds import fold_data
-from d2ltui.engine import events as ev
-from d2ltui.engine.trainer import FitResult, fit
+from d2ltui.engine.loop import events as ev
+from d2ltui.engine.loop.trainer import FitResult, fit
 from d2ltui.errors import UserError
 from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.rundir.store import METRICS, RunDir, atomic_write_bytes, read_metrics

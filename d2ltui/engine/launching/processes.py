@@ -1,7 +1,7 @@
 """Start training as another process, the one launcher: detached from the terminal, or a child of the TUI.
 
-Intents to a started run go through d2ltui.engine.control (the one intent -> signal map);
-several processes under torchrun: d2ltui.engine.torchrun.
+Intents to a started run go through d2ltui.engine.loop.control (the one intent -> signal map);
+several processes under torchrun: d2ltui.engine.launching.torchrun.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d2ltui.engine.control import send, send_group
+from d2ltui.engine.loop.control import send, send_group
 from d2ltui.errors import UserError
 from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES, RunState

@@ -1,0 +1,1 @@
+"""Reading finished (or running) runs back: prediction from a checkpoint, TensorBoard export."""

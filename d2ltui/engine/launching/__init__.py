@@ -1,0 +1,1 @@
+"""Starting training as other processes: detached, from the TUI, under torchrun."""

@@ -1,0 +1,1 @@
+"""The training loop and its parts: counters, metrics window, cadence, events, recording, control."""

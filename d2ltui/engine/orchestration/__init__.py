@@ -1,0 +1,1 @@
+"""Many runs from one request: sweeps and K-fold cross-validation."""

@@ -1,0 +1,1 @@
+"""Optimizers and learning-rate schedules built from the optim section of a config."""
