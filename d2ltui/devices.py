@@ -75,3 +75,35 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"train.device: mps is not available here; available: {', '.join(available_names())}")
     raise UserError(f"train.device: unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps "
                     f"(available: {', '.join(available_names())})")
+
+
+# Dense tensor-core peaks in TFLOP/s from the vendors' datasheets and architecture whitepapers (no
+# sparsity): per precision of train.precision. "32" is the TF32 tensor-core peak where the card has
+# one (cuDNN convolutions use TF32 by default), else the FP32 peak. GeForce cards: FP16/BF16 with
+# FP32 accumulation. None: the card has no such tensor-core path. First match of the name wins.
+PEAK_TFLOPS: tuple[tuple[str, dict[str, float | None]], ...] = (
+    (r"h100.*nvl", {"32": 417.5, "bf16-mixed": 835.5, "16-mixed": 835.5}),
+    (r"h100.*pcie", {"32": 378.0, "bf16-mixed": 756.0, "16-mixed": 756.0}),
+    (r"h100", {"32": 494.7, "bf16-mixed": 989.4, "16-mixed": 989.4}),  # SXM5
+    (r"h200.*nvl", {"32": 417.5, "bf16-mixed": 835.5, "16-mixed": 835.5}),
+    (r"h200", {"32": 494.7, "bf16-mixed": 989.4, "16-mixed": 989.4}),  # SXM
+    (r"a100", {"32": 156.0, "bf16-mixed": 312.0, "16-mixed": 312.0}),
+    (r"l40s", {"32": 183.0, "bf16-mixed": 362.05, "16-mixed": 362.05}),
+    (r"\bl4\b", {"32": 60.0, "bf16-mixed": 121.0, "16-mixed": 121.0}),
+    (r"rtx 4090", {"32": 82.6, "bf16-mixed": 165.2, "16-mixed": 165.2}),
+    (r"rtx 3090", {"32": 35.6, "bf16-mixed": 71.0, "16-mixed": 71.0}),
+    (r"v100s", {"32": 16.4, "bf16-mixed": None, "16-mixed": 130.0}),
+    (r"v100.*pcie", {"32": 14.0, "bf16-mixed": None, "16-mixed": 112.0}),
+    (r"v100", {"32": 15.7, "bf16-mixed": None, "16-mixed": 125.0}),  # SXM2
+    (r"\bt4\b", {"32": 8.1, "bf16-mixed": None, "16-mixed": 65.0}),
+)
+
+
+def peak_flops(device_name: str, precision: str) -> float | None:
+    """The dense peak FLOP/s of the named device at `precision`; None for a device (or precision) not in the table."""
+    name = device_name.lower()
+    for pattern, peaks in PEAK_TFLOPS:
+        if re.search(pattern, name):
+            value = peaks.get(precision)
+            return value * 1e12 if value else None
+    return None

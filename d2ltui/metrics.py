@@ -8,3 +8,9 @@ HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ap50": True, "log_rmse": False, 
 HEADLINE_METRICS = tuple(m for m in HIGHER_IS_BETTER if m != "loss")
 # Further quantities a train line may carry, shown beside the loss: a GAN's two losses, an RL episode's return.
 SIDE_METRICS = ("loss_d", "loss_g", "return")
+# How well a train window used the device (engine/loop/efficiency.py): measured on the clock, so they differ
+# between a run and its resumed twin. samples_per_s: examples/s; flops_per_s: achieved FLOP/s (forward and
+# backward); mfu: its share of the device's peak; data_wait: share of step time fetching batches; compile_s:
+# the first (compiling) step; mem_mb / mem_now_mb: peak and current memory allocated; gpu_*: NVML readings.
+EFFICIENCY_KEYS = ("samples_per_s", "flops_per_s", "mfu", "data_wait", "compile_s", "mem_mb", "mem_now_mb",
+                   "gpu_util", "gpu_mem_used_mb", "gpu_power_w", "gpu_temp_c")

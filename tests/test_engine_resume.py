@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from d2ltui.metrics import EFFICIENCY_KEYS
 from d2ltui.rundir.checkpoint import load_checkpoint, save_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, METRICS
 from d2ltui.engine.loop.trainer import Loop
@@ -14,7 +15,7 @@ from test_train_cli import MOONS, cli
 
 # 256 samples in batches of 32: 8 steps an epoch; a step checkpoint lands on every epoch's last step.
 BASE = [*MOONS, "--set", "dropout=0.3", "--set", "train.log_every=1", "--set", "train.checkpoint_every=8"]
-CLOCK = ("time", "samples_per_s")  # wall-clock fields: the only ones allowed to differ
+CLOCK = ("time", *EFFICIENCY_KEYS)  # wall-clock fields: the only ones allowed to differ
 
 
 class Killed(BaseException):

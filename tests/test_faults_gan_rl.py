@@ -12,11 +12,12 @@ import pytest
 import torch
 from fault_helpers import cli, spawn, wait_for_step
 
+from d2ltui.metrics import EFFICIENCY_KEYS
 from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, METRICS, SAMPLES, STATUS, read_json, read_metrics
 
 pytestmark = pytest.mark.slow
-WALL = ("time", "samples_per_s", "mem_mb")  # wall-clock fields: the only ones allowed to differ
+WALL = ("time", *EFFICIENCY_KEYS)  # wall-clock fields: the only ones allowed to differ
 JOBS = {  # name -> (CLI arguments, total steps, first checkpoint step)
     "gan": (["gan", "--set", "data.num_train=160", "--set", "train.epochs=4", "--set", "train.log_every=1",
              "--plain"], 80, 20),

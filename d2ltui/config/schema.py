@@ -94,9 +94,11 @@ class TrainConfig:
     checkpoint_every: int = rule(0, min=0)  # also checkpoint every N steps; 0 only at epoch ends
     log_every: int = rule(10, min=1)  # a train metrics line every N steps
     layer_stats_every: int = rule(50, min=0, max=1_000_000)  # layers.jsonl at step 1 and every N steps; 0 is off
-    amp: str = rule("auto", choices=("auto", "bf16", "off"))  # auto (bf16 on CUDA), bf16, off
+    # autocast: 32 (none), bf16-mixed, 16-mixed (fp16 with a GradScaler), auto (bf16-mixed on a CUDA
+    # device that supports it, else 32); an old `amp` key maps through AMP_TO_PRECISION
+    precision: str = rule("auto", choices=("auto", "32", "bf16-mixed", "16-mixed"))
     channels_last: bool = True  # on CUDA, for image models
-    compile: bool = False
+    compile: bool = False  # torch.compile the model; where it cannot compile here, one line and eager
     init_from: str = ""  # start from a run (id, prefix or folder) or torchvision:resnet18 (ImageNet weights)
     freeze: str = rule("none", choices=("none", "body"))  # body: only the output layer trains
     tensorboard: bool = False  # also write TensorBoard event files into the run's tensorboard/ folder
@@ -121,6 +123,22 @@ class RunConfig:
     def knobs(self) -> dict[str, Any]:
         """All knobs of the model, defaults filled in (checked)."""
         return resolve_knobs(get_spec(self.model.name), self.model.knobs)
+
+
+# train.amp, the key before train.precision: old configs (and run folders) still load
+AMP_TO_PRECISION = {"auto": "auto", "bf16": "bf16-mixed", "off": "32"}
+
+
+def _legacy(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """An old `train.amp` read as train.precision (an explicit precision wins)."""
+    if section != "train" or "amp" not in values:
+        return values
+    values = dict(values)
+    amp = values.pop("amp")
+    if amp not in AMP_TO_PRECISION:
+        raise UserError(f"train.amp: unknown {amp!r}; it is train.precision now: {rule_text('train.precision')}")
+    values.setdefault("precision", AMP_TO_PRECISION[amp])
+    return values
 
 
 SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
@@ -226,6 +244,7 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
         if not isinstance(values, dict):
             raise UserError(f"{source}: [{section}] must be a table")
         target = getattr(cfg, section)
+        values = _legacy(section, values)
         names = [f.name for f in dataclasses.fields(target)]
         for key, value in values.items():
             if key not in names:

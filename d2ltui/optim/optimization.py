@@ -60,10 +60,13 @@ def make_scheduler(cfg: OptimConfig, optimizer: torch.optim.Optimizer, total_ste
 
 
 class Optimization:
-    """One optimizer with its schedule and gradient clip; `step(loss)` is backward, clip, step, schedule."""
+    """One optimizer with its schedule, gradient clip and, for fp16, its loss scaler (a GradScaler);
+    `step(loss)` is backward, clip, step, schedule."""
 
     def __init__(self, cfg: OptimConfig, params: Iterable[torch.nn.Parameter], total_steps: int,
-                 lr: float | None = None, betas: tuple[float, float] | None = None) -> None:
+                 lr: float | None = None, betas: tuple[float, float] | None = None,
+                 scaler: torch.amp.GradScaler | None = None) -> None:
+        self.scaler = scaler
         self.optimizer = make_optimizer(cfg, params, lr, betas)
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.scheduler = make_scheduler(cfg, self.optimizer, total_steps)
@@ -72,10 +75,18 @@ class Optimization:
 
     def step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.clip:
-            torch.nn.utils.clip_grad_norm_(self.params, self.clip)
-        self.optimizer.step()
+        if self.scaler is not None:  # fp16: scaled backward, unscaled clip, a step skipped on inf/nan grads
+            self.scaler.scale(loss).backward()
+            if self.clip:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if self.clip:
+                torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+            self.optimizer.step()
         if self.scheduled:
             self.scheduler.step()
 
@@ -84,8 +95,13 @@ class Optimization:
         return self.optimizer.param_groups[0]["lr"]
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])

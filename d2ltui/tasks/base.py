@@ -35,9 +35,10 @@ class StepStats:
 class StepContext:
     """What the loop hands a task before training: the config, the model as checkpointed and evaluated,
     the model that trains (wrapped for data parallelism or compiled), the device, mixed precision, the
-    planned number of steps, this rank's share of an order, whether images go channels-last, and `check`,
+    planned number of steps, this rank's share of an order, whether images go channels-last, `check`,
     which a step calls on each loss before its optimizer steps (on the CPU a loss that is not finite then
-    ends the run before it reaches the weights; elsewhere the loop checks one step later, without a sync)."""
+    ends the run before it reaches the weights; elsewhere the loop checks one step later, without a sync),
+    and `scaler`, which makes the loss scaler of one optimizer (fp16) or None."""
 
     cfg: RunConfig
     model: nn.Module
@@ -48,6 +49,7 @@ class StepContext:
     shard: Callable[[torch.Tensor], torch.Tensor]
     channels_last: bool = False
     check: Callable[[torch.Tensor], None] = lambda loss: None
+    scaler: Callable[[], Any] = lambda: None  # a new loss scaler for each optimizer (fp16, train.precision)
 
 
 class Task:
@@ -75,7 +77,7 @@ class Task:
         """Bind the models and make the optimizers; the loop calls it once, before training."""
         self.ctx = ctx
         params = prepare_model(ctx.cfg, ctx.model, self.data.prepare)  # train.init_from, freeze, head lr
-        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps)
+        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps, scaler=ctx.scaler())
 
     def batches(self) -> DatasetBatches:
         """The source of training batches (after `setup`)."""

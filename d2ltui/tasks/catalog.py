@@ -36,9 +36,11 @@ register_task(TaskSpec(
     "value-iteration", "d2ltui.tasks.rl:ValueIteration", "dynamic programming on a known environment",
     metric="success", side_metrics=("return",),
     defaults={"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
-    panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False))
+    panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False,
+    mixed_precision=False))
 register_task(TaskSpec(
     "q-learning", "d2ltui.tasks.rl:QLearning", "tabular Q-learning from episodes",
     metric="success", side_metrics=("return",),
     defaults={"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
-    panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False))
+    panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False,
+    mixed_precision=False))

@@ -35,6 +35,7 @@ class TaskSpec:
     sample_kinds: tuple[str, ...] = ()
     finetune: bool = True  # honours train.init_from and train.freeze (else validation refuses them)
     folds: bool = False  # data.folds (K-fold cross-validation) applies
+    mixed_precision: bool = True  # its steps run under autocast (train.precision applies; else they run at 32)
 
     def task_class(self) -> type:
         module, _, cls = self.step.partition(":")

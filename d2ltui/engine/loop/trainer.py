@@ -9,7 +9,6 @@ it logs and, on the CPU, to check the loss is finite.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -29,7 +28,10 @@ from d2ltui.devices import resolve_device
 from d2ltui.tasks.resolve import merge_data_knobs
 from d2ltui.tasks.batches import steps_per_epoch
 from d2ltui.engine.loop.cadence import CheckpointPolicy, LayerStatsPolicy, LogPolicy
+from d2ltui.engine.loop import compiling
+from d2ltui.engine.loop.efficiency import Efficiency
 from d2ltui.engine.loop.layerstats import LayerProbe
+from d2ltui.engine.loop.precision import autocast_for, grad_scaler, resolve_precision
 from d2ltui.engine.loop.recorder import Recorder
 from d2ltui.engine.loop.state import TrainState
 from d2ltui.tasks.base import StepContext, make_task
@@ -119,14 +121,21 @@ class Loop:
         knobs = merge_data_knobs(cfg, self.spec, data.model_knobs, data.name)
         self.model = build_model(self.spec, knobs, data.input_shape, self.device)
         cuda = self.device.type == "cuda"
+        if cuda:  # the fast path: cuDNN picks the fastest kernels for the (fixed) batch shapes
+            torch.backends.cudnn.benchmark = True
         channels_last = cuda and cfg.train.channels_last and data.train[0].dim() == 4
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        amp = cfg.train.amp == "bf16" or (cfg.train.amp == "auto" and cuda)
-        autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
-        self.autocast = autocast
-        train_model = _dist.wrap_model(self.model, self.info) if self.info.distributed else self.model
-        if cfg.train.compile:
+        self.notes: list[str] = []  # one line each: a precision or compile setting that does not apply here
+        self.precision, note = resolve_precision(cfg.train.precision, self.device, data.task)
+        self.notes += [note] if note else []
+        autocast = self.autocast = autocast_for(self.precision, self.device)
+        self.eager_model = train_model = _dist.wrap_model(self.model, self.info) if self.info.distributed else self.model
+        self.compiling = bool(cfg.train.compile)
+        if self.compiling and (problem := compiling.compile_problem(self.device)):
+            self.notes.append(compiling.fallback_note(problem))
+            self.compiling = False
+        if self.compiling:
             train_model = torch.compile(train_model)
         self.task = make_task(data)
         self.spe = steps_per_epoch(len(self.shard(torch.arange(data.num_train))), cfg.data.batch_size)
@@ -136,7 +145,10 @@ class Loop:
         self.check_now = self.device.type == "cpu"  # elsewhere the finite check lags one step (no sync)
         self.pending: tuple[torch.Tensor, int, float] | None = None
         self.task.setup(StepContext(cfg, self.model, train_model, self.device, autocast, self.total_steps,
-                                    self.shard, channels_last, self.check_before_step))
+                                    self.shard, channels_last, self.check_before_step,
+                                    lambda: grad_scaler(self.precision, self.device)))
+        self.efficiency = Efficiency(self.device, self.precision, self.info.world_size)
+        self.profiler = None  # a StepProfiler while a profile is being taken (engine/analysis/profile.py)
         self.batches = self.task.batches()
         self.gen = torch.Generator().manual_seed(cfg.train.seed)  # the epochs' shuffles
         self.state = TrainState()
@@ -221,6 +233,8 @@ class Loop:
                                  self.task.name, str(self.device), params, self.spe, self.total_steps,
                                  self.cfg.train.epochs, self.state.step, self.info.world_size))
         self.bus.emit(ev.DataCard(data_card(self.data)))
+        for note in self.notes:
+            self.status("running", note)
         self.status("running", f"resumed at step {self.state.step}" if resume is not None else "training")
         try:
             return self.train()
@@ -235,6 +249,9 @@ class Loop:
             raise
 
     def end(self, state: str, message: str) -> FitResult:
+        if self.profiler is not None:  # the run ended inside a profile: write what it has
+            self.profiler.finish()
+            self.profiler = None
         self.status(state, message)
         s = self.state
         return FitResult(state, message, s.step, s.epoch, s.last_val, s.best, self.model, self.first_step_s)
@@ -275,20 +292,35 @@ class Loop:
         s, window = self.state, MetricsWindow(self.device)
         self.batches.start(s.order)
         self.model.train()
+        clock = time.perf_counter
         for b in range(s.pos, self.spe):
             probing = self.layer_policy.due(s.step + 1)
+            t0 = clock()
             batch = self.batches.get(b)
-            stats = self.probe.around(self.task.train_step, batch) if probing else self.task.train_step(batch)
+            t1 = clock()
+            if not self.efficiency.counted:
+                self.first_batch(batch)
+                window.restart_clock()
+                t0 = t1 = clock()
+            compiling_now = self.compiling
+            stats = self.probe.around(self.task.train_step, batch) if probing else self.step_once(batch)
+            self.efficiency.add_step(t1 - t0, clock() - t0)
             s.step, s.pos = s.step + 1, b + 1
+            if self.profiler is not None and self.profiler.step():
+                self.profiler = None
+                self.status("running", f"profile written to {self.run_dir.path / 'profile'}")
             if probing:
                 self.bus.emit(ev.LayerStats(s.step, [{"step": s.step, **r} for r in self.probe.records]))
             if not self.check_now:
                 self.lagged_check(stats.loss)
             window.add(stats)
+            if compiling_now:  # throughput counts from after the compilation (compile_s)
+                window.restart_clock()
             if self.first_step_s is None:
                 self.first_step_s = time.perf_counter() - self.t0
             if self.log_policy.due(s.step):
                 self.log_train(window.take())
+                self.profile_if_asked()
             if self.ckpt_policy.due(s.step):
                 self.checkpoint()
             stop, paused = self.intents()
@@ -304,6 +336,41 @@ class Loop:
         if self.log_policy.due_at_epoch_end(window.steps):
             self.log_train(window.take())
         return False
+
+    def first_batch(self, batch) -> None:
+        """Once per process, before the first step: count the step's FLOPs (on a copy of the model)."""
+        self.efficiency.count(self.task, self.model, batch, self.autocast)
+
+    def step_once(self, batch):
+        """A training step; while compiling, the first one is timed apart (compile_s) and a failure to
+        compile falls back to eager in one line."""
+        if not self.compiling:
+            return self.task.train_step(batch)
+        self.compiling = False
+        start = time.perf_counter()
+        try:
+            stats = self.task.train_step(batch)
+        except Exception as err:  # the model does not compile: train eagerly
+            if isinstance(err, (Diverged, torch.cuda.OutOfMemoryError)):
+                raise
+            compiling.reset()
+            self.task.ctx.train_model = self.eager_model
+            self.status("running", compiling.fallback_note(compiling.failure_reason(err)))
+            return self.task.train_step(batch)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.efficiency.compile_s = time.perf_counter() - start
+        return stats
+
+    def profile_if_asked(self) -> None:
+        """At a log step: start a profile a view (or `d2l-tui profile`) asked for in the run directory."""
+        if self.profiler is None and self.run_dir is not None and self.info.is_main:
+            from d2ltui.engine.analysis import profile
+
+            steps = profile.take_request(self.run_dir.path)
+            if steps:
+                self.profiler = profile.StepProfiler(self.run_dir.path, steps, self.device.type)
+                self.status("running", f"profiling {steps} steps")
 
     # -- divergence ----------------------------------------------------------------------------
     def check_before_step(self, loss: torch.Tensor) -> None:
@@ -347,6 +414,7 @@ class Loop:
                   "time": self.wall()}
         if self.device.type == "cuda":
             record["mem_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+        record.update(self.efficiency.fields(record["samples_per_s"]))
         self.bus.emit(ev.Metrics(record))
 
     def validate(self) -> None:
