@@ -138,3 +138,23 @@ def format_stat(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def efficiency_text(record: dict[str, Any]) -> str:
+    """A train record's efficiency in one short line: "1,234 samples/s 3.1TFLOP/s MFU 31% data 2% GPU 97% 250W 61C
+    (compile 41.2s)"; only the fields the record has (metrics.EFFICIENCY_KEYS), "" when it has none."""
+    parts = []
+    if record.get("samples_per_s"):
+        parts.append(f"{record['samples_per_s']:,.0f} samples/s")
+    if record.get("flops_per_s"):
+        parts.append(human_count(record["flops_per_s"], "FLOP/s"))
+    if record.get("mfu") is not None:
+        parts.append(f"MFU {100 * record['mfu']:.1f}%")
+    if record.get("data_wait") is not None:
+        parts.append(f"data {100 * record['data_wait']:.0f}%")
+    for key, form in (("gpu_util", "GPU {:.0f}%"), ("gpu_power_w", "{:.0f}W"), ("gpu_temp_c", "{:.0f}C")):
+        if record.get(key) is not None:
+            parts.append(form.format(record[key]))
+    if record.get("compile_s") is not None:
+        parts.append(f"(compile {record['compile_s']:.1f}s)")
+    return " ".join(parts)

@@ -87,6 +87,21 @@ def train(
 
 
 @app.command()
+def profile(
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.")],
+    steps: Annotated[int, typer.Option("--steps", "-n", min=1, max=10000, metavar="N", help="Steps to profile, after 5 warm-up steps.")] = 10,
+    set_: SetOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
+    runs_dir: RunsDir = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The table as JSON.")] = False,
+) -> None:
+    """Profile N training steps (torch.profiler): top operators by self time, and a Chrome/Perfetto trace in the run."""
+    from d2ltui.cli.profiling import run_profile
+
+    raise typer.Exit(run_profile(target, set_ or [], steps, device=device, runs_dir=runs_dir, json_out=json_out))
+
+
+@app.command()
 def sweep(
     target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset (a [sweep] one gives grid and seeds), .toml file or model.", show_default=False)] = None,
     grid: Annotated[Optional[list[str]], typer.Option("--grid", "-g", metavar="KEY=V1,V2", help="Values of one config key to try (repeatable: the grid is their product).")] = None,

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from d2ltui.engine.loop import events as ev
-from d2ltui.format import eta_seconds, format_duration, format_metrics
+from d2ltui.format import efficiency_text, eta_seconds, format_duration, format_metrics
 from d2ltui.rundir.states import RunState
 
 
@@ -46,11 +46,13 @@ class ConsolePrinter:
         elif isinstance(event, ev.Metrics):
             r = event.record
             if r.get("split") == "train":
+                speed = efficiency_text(r) or f"{r.get('samples_per_s', 0):,.0f} samples/s"
                 self.write(f"epoch {r['epoch']}/{self.total_epochs} step {r['step']}/{self.total_steps} "
-                           f"{format_metrics(r)} {r.get('samples_per_s', 0):,.0f} samples/s ETA {self.eta(r)}",
-                           transient=self.live)
+                           f"{format_metrics(r)} {speed} ETA {self.eta(r)}", transient=self.live)
             else:
                 self.write(f"epoch {r['epoch']}/{self.total_epochs} val {format_metrics(r)}")
+        elif isinstance(event, ev.Note):
+            self.write(f"note: {event.text}")
         elif isinstance(event, ev.Checkpointed) and event.error:
             self.write(f"warning: {event.error}")
         elif isinstance(event, ev.Status) and event.state in (RunState.PAUSED, RunState.FINISHED, RunState.STOPPED,

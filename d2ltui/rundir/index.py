@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from d2ltui.metrics import HIGHER_IS_BETTER
+from d2ltui.metrics import EFFICIENCY_KEYS, HIGHER_IS_BETTER
 from d2ltui.rundir.states import END_STATES
 from d2ltui.rundir.store import CONFIG, METRICS, list_runs, read_metrics, read_status
 
@@ -33,6 +33,7 @@ class RunSummary:
     message: str
     kind: str = "run"  # "run", or "sweep" for a sweep folder's own row
     sweep: str | None = None  # the sweep a member run belongs to
+    efficiency: dict[str, Any] | None = None  # the latest train line's EFFICIENCY_KEYS (samples/s, FLOP/s, MFU, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,12 +74,14 @@ def summarise(path: Path) -> RunSummary:
     else:
         duration = (end - started) if isinstance(started, (int, float)) and isinstance(end, (int, float)) else None
     last = records[-1] if records else {}
+    train = next((r for r in reversed(records) if r.get("split") == "train"), {})
+    efficiency = {k: train[k] for k in EFFICIENCY_KEYS if k in train} or None
     return RunSummary(
         id=path.name, path=str(path), state=str(status.get("state", "?")), model=model, data=data,
         metric=metric, best=value, step=status.get("step", last.get("step")), total_steps=status.get("total_steps"),
         epoch=status.get("epoch", last.get("epoch")), total_epochs=status.get("total_epochs"),
         duration_s=round(duration, 1) if duration is not None else None, started=started,
-        message=str(status.get("message", "")))
+        message=str(status.get("message", "")), efficiency=efficiency)
 
 
 def list_run_summaries(runs_dir: str | Path | None = None) -> list[RunSummary]:

@@ -72,7 +72,14 @@ class DataCard:
     card: dict[str, Any]
 
 
-Event = Union[Started, Metrics, LayerStats, Samples, Status, Checkpointed, DataCard]
+@dataclass
+class Note:
+    """One line for the person running it: a setting that does not apply here, a profile written."""
+
+    text: str
+
+
+Event = Union[Started, Metrics, LayerStats, Samples, Status, Checkpointed, DataCard, Note]
 Subscriber = Callable[[Event], None]
 
 

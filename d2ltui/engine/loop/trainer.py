@@ -175,6 +175,11 @@ class Loop:
     def status(self, state: str, message: str = "") -> None:
         self.bus.emit(ev.Status(state, message, self.progress()))
 
+    def note(self, text: str) -> None:
+        """A one-line note: printed, and the status message of the running run."""
+        self.bus.emit(ev.Note(text))
+        self.status("running", text)
+
     def lr(self) -> float:
         return self.task.lr()
 
@@ -234,7 +239,7 @@ class Loop:
                                  self.cfg.train.epochs, self.state.step, self.info.world_size))
         self.bus.emit(ev.DataCard(data_card(self.data)))
         for note in self.notes:
-            self.status("running", note)
+            self.note(note)
         self.status("running", f"resumed at step {self.state.step}" if resume is not None else "training")
         try:
             return self.train()
@@ -308,7 +313,7 @@ class Loop:
             s.step, s.pos = s.step + 1, b + 1
             if self.profiler is not None and self.profiler.step():
                 self.profiler = None
-                self.status("running", f"profile written to {self.run_dir.path / 'profile'}")
+                self.note(f"profile written to {self.run_dir.path / 'profile'}")
             if probing:
                 self.bus.emit(ev.LayerStats(s.step, [{"step": s.step, **r} for r in self.probe.records]))
             if not self.check_now:
@@ -355,7 +360,7 @@ class Loop:
                 raise
             compiling.reset()
             self.task.ctx.train_model = self.eager_model
-            self.status("running", compiling.fallback_note(compiling.failure_reason(err)))
+            self.note(compiling.fallback_note(compiling.failure_reason(err)))
             return self.task.train_step(batch)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -370,7 +375,7 @@ class Loop:
             steps = profile.take_request(self.run_dir.path)
             if steps:
                 self.profiler = profile.StepProfiler(self.run_dir.path, steps, self.device.type)
-                self.status("running", f"profiling {steps} steps")
+                self.note(f"profiling {steps} steps")
 
     # -- divergence ----------------------------------------------------------------------------
     def check_before_step(self, loss: torch.Tensor) -> None:

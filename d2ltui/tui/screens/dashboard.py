@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from d2ltui.rundir.states import END_STATES, RunState
 from d2ltui.rundir.store import SAMPLES, read_status
+from d2ltui.engine.analysis import profile
 from d2ltui.engine.launching.processes import Launch, signal_run
 from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
 from d2ltui.tui.widgets.layer_stats import LayerStatsView
@@ -46,6 +47,8 @@ class DashboardScreen(Screen):
         Binding("right_curly_bracket", "step(1000000)", "Latest", show=False, tooltip="an RL run's latest iteration"),
         Binding("slash", "ask", "Ask", tooltip="type your own input, answered from the latest checkpoint"),
         Binding("t", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
+        Binding("p", "profile", "Profile", show=False,
+                tooltip="profile the running run's next steps (torch.profiler; table and trace in its profile/ folder)"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
     ]
 
@@ -59,6 +62,7 @@ class DashboardScreen(Screen):
         self._stale: list[str] = []  # plots still to rebuild, one per frame (a plotext build costs milliseconds)
         self._shown: dict[str, tuple] = {}  # what each plot last drew: (title, smoothing, series lengths)
         self._drawing = False
+        self._profile_asked: float | None = None  # when `p` asked for a profile not yet shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -112,6 +116,8 @@ class DashboardScreen(Screen):
             message.update(Text(note, "bold green" if self.status.get("state") == RunState.FINISHED else "bold red"))
             message.display = ended
         self.refresh_samples()
+        if self._profile_asked is not None:
+            self.show_profile()
         self.layers_tail.poll()
         view = self.query_one(LayerStatsView)
         if view.display:
@@ -198,6 +204,27 @@ class DashboardScreen(Screen):
             self.call_after_refresh(self._draw_next)
         else:
             self._drawing = False
+
+    def action_profile(self) -> None:
+        """Ask the running engine to profile its next steps (it picks the request up at a log step)."""
+        if self.status.get("state") != RunState.RUNNING:
+            self.notify("only a running run can be profiled (or: d2l-tui profile TARGET)")
+            return
+        profile.request_profile(self.path, profile.DEFAULT_STEPS)
+        self._profile_asked = time.time()
+        self.notify(f"profiling the next {profile.DEFAULT_STEPS} steps from the next log step")
+
+    def show_profile(self) -> None:
+        """The top operators once the profile asked for is written."""
+        table_path = self.path / profile.FOLDER / profile.TABLE
+        if not table_path.exists() or table_path.stat().st_mtime < self._profile_asked:
+            return
+        self._profile_asked = None
+        table = profile.read_table(self.path)
+        if table:
+            key = "self_device_ms" if table.get("device_time") else "self_cpu_ms"
+            top = ", ".join(f"{op['name']} {op[key]:.2f}ms" for op in table["ops"][:3])
+            self.notify(f"profile: {top} per step; trace in {table['trace']}", timeout=10)
 
     def action_toggle_pause(self) -> None:
         intent = "resume" if self.status.get("state") == "paused" else "pause"

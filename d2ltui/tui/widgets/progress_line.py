@@ -1,4 +1,4 @@
-"""The one-line run progress: state, epoch, step, ETA, samples/s, device memory."""
+"""The one-line run progress: state, epoch, step, ETA, efficiency (examples/s, FLOP/s, MFU, ...), device memory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from d2ltui.format import eta_seconds, format_duration
+from d2ltui.format import efficiency_text, eta_seconds, format_duration
 from d2ltui.rundir.states import RunState
 
 STATE_STYLES = {state.value: style for state, style in (
@@ -32,8 +32,8 @@ def progress_text(status: dict[str, Any], last: dict[str, Any] | None,
     parts = [f"epoch {status.get('epoch', (last or {}).get('epoch', '-'))}/{status.get('total_epochs', '?')}",
              f"step {status.get('step', (last or {}).get('step', '-'))}/{status.get('total_steps', '?')}",
              f"ETA {eta(status, steps, times)}"]
-    if last and last.get("samples_per_s"):
-        parts.append(f"{last['samples_per_s']:,.0f} samples/s")
+    if last and (speed := efficiency_text(last)):  # ex/s, FLOP/s, MFU, data wait, NVML, compile time
+        parts.append(speed)
     memory = next((last[k] for k in MEMORY_KEYS if last and last.get(k) is not None), None)
     if memory is not None:
         parts.append(f"mem {memory:,.0f} MB")

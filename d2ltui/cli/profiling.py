@@ -1,0 +1,47 @@
+"""`d2l-tui profile`: a short run of TARGET with torch.profiler over N steps after warm-up; the top operators."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from d2ltui.errors import UserError
+
+WARMUP = 5
+
+
+def run_profile(target: str | None, overrides: list[str], steps: int, warmup: int = WARMUP,
+                device: str | None = None, runs_dir: str | None = None, json_out: bool = False) -> int:
+    """Train TARGET for warmup + steps steps in a new run directory, profiling the last `steps`; print the table."""
+    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.cli.training import _prepare
+    from d2ltui.config.schema import dump_toml
+    from d2ltui.engine.analysis import profile
+    from d2ltui.engine.loop.control import Control
+    from d2ltui.engine.loop.trainer import fit
+    from d2ltui.rundir.store import RunDir, new_run_id
+    from d2ltui.tasks.resolve import resolve
+
+    cfg = resolve(target, overrides, device)[0]
+    cfg.train.max_steps = warmup + steps
+    cfg.train.log_every = warmup  # the loop takes the request at its first log step, after the warm-up
+    cfg.train.layer_stats_every = 0  # no hooks in the profile
+    cfg.train.checkpoint_every = 0
+    info, _, data = _prepare(cfg)
+    if info.distributed:
+        raise UserError("d2l-tui profile runs in one process (profile a multi-GPU run from its dashboard)")
+    run = RunDir.create(runs_dir, dump_toml(cfg), f"profile-{new_run_id(cfg.model.name)}")
+    profile.request_profile(run.path, steps)
+    out = sys.stderr if json_out else sys.stdout
+    print(f"run {run.id} in {run.path}: {warmup} warm-up steps, then {steps} profiled", file=out, flush=True)
+    control = Control().install()
+    try:
+        result = fit(cfg, run, [ConsolePrinter(live=False, stream=out)], control, data=data)
+    finally:
+        control.restore()
+    table = profile.read_table(run.path)
+    if table is None:
+        raise UserError(f"no profile was written ({result.state}: {result.message}); "
+                        f"an epoch may be shorter than the {warmup} warm-up steps")
+    print(json.dumps({"run": run.id, **table}) if json_out else profile.format_table(table))
+    return result.exit_code
