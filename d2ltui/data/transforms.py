@@ -2,7 +2,9 @@
 
 Augmentation is torchvision's `transforms.v2` with the book's parameters (section 14.1), drawn per
 image: a v2 transform given a batched tensor draws once for the whole batch, so each image of a
-training batch goes through the pipeline on its own. The draws come from the preparation's own
+training batch goes through the pipeline on its own. Flips, the first step of the book's order and
+the most common augmentation, run on the whole batch on its device instead (`flip_batch`: one draw
+per image, one `torch.where`), with no per-image loop. The draws come from the preparation's own
 generator state (`state_dict`), which the task checkpoints, so a resumed run augments exactly as
 the uninterrupted one would. Evaluation batches are never augmented.
 """
@@ -34,6 +36,7 @@ FACTORIES: dict[str, Callable[[int], v2.Transform]] = {
 }
 assert set(FACTORIES) == set(AUGMENTS), "every augmentation name has its transform"
 ORDER = ("flip", "vflip", "brightness", "hue", "jitter", "crop", "resized-crop")  # the book's composition order
+FLIPS = {"flip": -1, "vflip": -2}  # batched on the device: the image dimension each one mirrors
 
 
 def pipeline(names: Sequence[str], out: int) -> v2.Compose | None:
@@ -54,6 +57,16 @@ def per_image(x: torch.Tensor, transform: v2.Transform, state: torch.Tensor) -> 
         torch.set_rng_state(state)
         out = torch.stack([transform(img) for img in x])
         return out, torch.get_rng_state()
+
+
+def flip_batch(x: torch.Tensor, dim: int, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image of x (N, C, H, W) mirrored along `dim` with probability 1/2, drawn from the generator
+    `state` (one draw per image), on x's device in one operation; returns the images and the new state."""
+    gen = torch.Generator().manual_seed(0)
+    gen.set_state(state)
+    mask = torch.rand(len(x), generator=gen) < 0.5
+    out = torch.where(mask.to(x.device).view(-1, *([1] * (x.dim() - 1))), x.flip(dim), x)
+    return out, gen.get_state()
 
 
 def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -132,7 +145,9 @@ class ImagePrepare:
         crops = any(n in ("crop", "resized-crop") for n in names)
         if not crops:
             x = self.fit(x)
-        transform = pipeline(names, self.out)
+        for name in (n for n in ORDER if n in FLIPS and n in names):  # the book's order: flips come first
+            x, self.rng = flip_batch(x, FLIPS[name], self.rng)
+        transform = pipeline([n for n in names if n not in FLIPS], self.out)
         if transform is None:
             return x
         x, self.rng = per_image(x, transform, self.rng)
