@@ -109,7 +109,7 @@ class Efficiency:
             achieved = self.flops_per_example * samples_per_s
             out["flops_per_s"] = float(f"{achieved:.4g}")
             if self.peak:
-                out["mfu"] = round(achieved / (self.peak * self.world_size), 4)
+                out["mfu"] = float(f"{achieved / (self.peak * self.world_size):.4g}")
         if self.busy_s > 0:
             out["data_wait"] = round(self.data_s / self.busy_s, 4)
         self.data_s = self.busy_s = 0.0
