@@ -20,6 +20,12 @@ optimizer step. Repeats are interleaved; medians are reported.
 
     python benchmarks/bench_train.py                                  # LeNet at 28, batch 256, CPU
     python benchmarks/bench_train.py --model resnet18 --size 96 --device cuda
+    python benchmarks/bench_train.py --model resnet18 --size 32 --device cuda --precision bf16-mixed --compile
+
+With --precision and --compile the bare loop runs at the same precision (autocast; fp16 with a GradScaler)
+and compiled too, channels-last on CUDA as the engine; the book's loop stays fp32. The last line,
+`RESULT {...}`, holds the medians, the ratios and the engine's median MFU (where the device is in
+d2ltui.devices' table) for scripts (benchmarks/gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from d2ltui.devices import resolve_device
 from d2ltui.optim.optimization import make_optimizer
 from d2ltui.rundir.store import RunDir
 from d2ltui.tasks.batches import steps_per_epoch
+from d2ltui.engine.loop.precision import autocast_for, grad_scaler, resolve_precision
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
@@ -71,13 +78,16 @@ def config(args, root: str, device) -> object:
                       "data": {"name": "fashion-mnist", "root": root, "download": False,
                                "batch_size": args.batch_size, "resize": 0 if args.size == 28 else args.size},
                       "optim": {"name": "sgd", "lr": args.lr},
-                      "train": {"epochs": args.epochs, "device": str(device), "log_every": args.warmup}})
+                      "train": {"epochs": args.epochs, "device": str(device), "log_every": args.warmup,
+                                "precision": args.precision, "compile": args.compile, "layer_stats_every": 0}})
 
 
 def build(args, cfg, device):
     spec = get_spec(args.model)
     knobs = {**spec.defaults(), "num_classes": 10, "in_channels": 1}
     model = build_model(spec, knobs, ((1, 1, args.size, args.size),), device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
     return model, make_optimizer(cfg.optim, model.parameters())
 
 
@@ -94,11 +104,14 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed_loop(args, cfg, device, batches, t0: float) -> dict:
+def timed_loop(args, cfg, device, batches, t0: float, fp32: bool = False) -> dict:
     """Train on `batches()`; the rate over the steps after the warm-up, the rates of its windows of
     --warmup steps (as the engine logs them) and the time to the first step."""
     model, opt = build(args, cfg, device)
     model.train()
+    step_model = torch.compile(model) if args.compile and not fp32 else model  # the book's loop: fp32, eager
+    autocast = autocast_for("32" if fp32 else args.precision, device)
+    scaler = None if fp32 else grad_scaler(args.precision, device)
     first, done, t_start, windows, mark = None, 0, None, [], (0, 0.0)
     for i, (x, y) in enumerate(batches()):
         if i >= args.warmup and (i - args.warmup) % args.warmup == 0:
@@ -110,10 +123,18 @@ def timed_loop(args, cfg, device, batches, t0: float) -> dict:
                 windows.append((done - mark[0]) / (now - mark[1]))
             mark = (done, now)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = F.cross_entropy(model(x), y)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            loss = F.cross_entropy(step_model(x), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         done += len(y)
         if first is None:
             sync(device)
@@ -150,7 +171,7 @@ def book(args, cfg, device, root) -> dict:
     def batches():
         for _ in range(args.epochs):
             yield from loader
-    return timed_loop(args, cfg, device, batches, t0)
+    return timed_loop(args, cfg, device, batches, t0, fp32=True)
 
 
 def engine(args, cfg, device, root) -> dict:
@@ -180,8 +201,9 @@ def engine(args, cfg, device, root) -> dict:
     if not windows:
         raise SystemExit("bench_train: too few steps to time the engine after its warm-up window; "
                          "raise --num-train or --epochs")
+    mfu = [r["mfu"] for r in records[1:] if "mfu" in r]
     return {"rate": total / seconds, "window": statistics.median(windows), "samples": total,
-            "first": result.first_step_s}
+            "first": result.first_step_s, "mfu": statistics.median(mfu) if mfu else None}
 
 
 def cold_start(args, root: str) -> float:
@@ -221,11 +243,15 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--only", default="bare,engine,book", help="comma-separated subset to run")
+    p.add_argument("--precision", default="32", help="train.precision of the engine and the bare loop")
+    p.add_argument("--compile", action="store_true", help="torch.compile in the engine and the bare loop")
+    p.add_argument("--no-cold", action="store_true", help="skip the cold-start measurement")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*worker processes in total")  # more workers than cores: as asked
     device = resolve_device(args.device)
+    args.precision = resolve_precision(args.precision, device)[0]  # auto: what the engine picks here
     names = [n for n in ("bare", "engine", "book") if n in args.only.split(",")]
     with tempfile.TemporaryDirectory() as root:
         write_fashion_mnist(Path(root), args.num_train, args.num_test)
@@ -257,8 +283,19 @@ def main() -> None:
                       f"{med['engine']['window'] / med[other]['window']:.3f} of the window medians")
         print("median time to first step (in process, imports paid): "
               + ", ".join(f"{n} {med[n]['first']:.3f} s" for n in names))
-        print(f"time to first step from a cold `python -m d2ltui train {args.model}` on these files "
-              f"(imports, data, model): {cold_start(args, root):.2f} s; load {os.getloadavg()[0]:.2f}")
+        if not args.no_cold:
+            print(f"time to first step from a cold `python -m d2ltui train {args.model}` on these files "
+                  f"(imports, data, model): {cold_start(args, root):.2f} s; load {os.getloadavg()[0]:.2f}")
+        result = {"model": args.model, "size": args.size, "precision": args.precision, "compile": args.compile,
+                  "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                  **{f"{n}_rate": round(med[n]["rate"], 1) for n in names}}
+        for other in ("bare", "book"):
+            if "engine" in med and other in med:
+                result[f"engine_vs_{other}"] = round(statistics.median(
+                    e["rate"] / o["rate"] for e, o in zip(runs["engine"], runs[other])), 3)
+        mfus = [o["mfu"] for o in runs.get("engine", []) if o.get("mfu") is not None]
+        result["engine_mfu"] = statistics.median(mfus) if mfus else None
+        print("RESULT " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
