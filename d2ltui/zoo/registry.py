@@ -81,11 +81,16 @@ class ModelSpec:
     knobs: dict[str, Knob] = field(default_factory=dict)
     doc: str = ""
     also: tuple[str, ...] = ()  # other tasks it serves when the data is of that task (an MLP regresses)
+    source: str = ""  # a model by reference (zoo/references.py): its file, module or "torchvision"; "" for the book's
 
     def defaults(self) -> dict[str, Any]:
         return {k.name: k.default for k in self.knobs.values()}
 
     def build_fn(self) -> Callable[..., Any]:
+        if self.source:
+            from d2ltui.zoo.references import builder
+
+            return builder(self.builder)
         module, _, fn = self.builder.partition(":")
         return getattr(importlib.import_module(module), fn)
 
@@ -115,7 +120,13 @@ def suggest(word: str, options: list[str]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str, task: str | None = None) -> ModelSpec:
+    """The spec of a book model, or of a reference (path/to/file.py:Name, package.module:Name,
+    torchvision:NAME) for `task` (model.task; None lets the data pick it)."""
+    if ":" in name:
+        from d2ltui.zoo.references import reference_spec
+
+        return reference_spec(name, task)
     _load_catalog()
     try:
         return REGISTRY[name]
