@@ -129,9 +129,12 @@ def get_spec(name: str, task: str | None = None) -> ModelSpec:
         return reference_spec(name, task)
     _load_catalog()
     try:
-        return REGISTRY[name]
+        spec = REGISTRY[name]
     except KeyError:
         raise UserError(f"unknown model {name!r}{suggest(name, list(REGISTRY))}") from None
+    if task and task != spec.task and task not in spec.also:
+        raise UserError(f"model.task={task}: {name} is the book's {spec.task} model (model.task is for your own)")
+    return spec
 
 
 def all_specs() -> list[ModelSpec]:
