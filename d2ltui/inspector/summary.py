@@ -14,7 +14,7 @@ torch's reason and the smallest input of the same form that flows (`smallest_wor
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from math import prod
 from typing import Any
 
@@ -229,7 +229,14 @@ def _param_counts(module: nn.Module) -> tuple[int, int]:
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+    """The tensors in a module's output: nested tuples, lists, dicts and dataclasses, in order."""
+    out = []
+    for leaf in tree_flatten(value)[0]:
+        if isinstance(leaf, torch.Tensor):
+            out.append(leaf)
+        elif is_dataclass(leaf) and not isinstance(leaf, type):
+            out += _tensors([getattr(leaf, f.name) for f in fields(leaf)])
+    return out
 
 
 def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
