@@ -55,6 +55,7 @@ def is_file_target(target: str) -> bool:
 def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
     """The ModelSpec of a reference, for `task` (None: classification, or the task the data fits)."""
     target, name = split(ref)
+    also = () if task else tuple(t for t in TASK_INPUTS if t != DEFAULT_TASK)  # no task given: the data's
     task = task or DEFAULT_TASK
     if task not in TASK_INPUTS:
         raise UserError(f"model.task: {task!r} is not one of {', '.join(TASK_INPUTS)}")
@@ -68,7 +69,6 @@ def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
         doc = (inspect.getdoc(obj) or "").split("\n")[0] or f"{name} from {target}"
         inputs = _forward_arity(obj)
     kind = TASK_INPUTS[task]
-    also = () if task != DEFAULT_TASK else tuple(t for t in TASK_INPUTS if t != task)
     shape = _default_shape(kind, knobs)
     default = shape if kind == "seq2seq" else shape * max(inputs, 1)
     spec = ModelSpec(ref, CHAPTER, task, kind, default, ref, knobs, doc, also, source=source or target)
