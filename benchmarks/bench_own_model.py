@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_startup import timed as startup_timed  # this folder is on the path when run as a script
 
 MODEL = '''
 import torch
@@ -55,16 +55,7 @@ print(torchinfo.summary(Net(), input_size=(1, 3, 224, 224), verbose=0))
 
 def timed(argv: list[str], expect: str) -> tuple[float, float]:
     """Seconds from spawning `argv` until it exits having printed `expect`, and its peak resident MB."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        out.seek(0), err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) != 0 or expect not in stdout:
-        raise SystemExit(f"{argv[:4]} failed: {stdout[-300:]} {stderr[-300:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return startup_timed(argv, expect, lambda usage: usage.ru_maxrss / 1024)  # Linux: kilobytes
 
 
 def main() -> None:
