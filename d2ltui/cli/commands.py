@@ -49,7 +49,7 @@ def lab(
 
 @app.command()
 def inspect(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`), or path/to/file.py:Name, package.module:Name, torchvision:NAME.")],
     input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE", help="Input shape, e.g. 1x1x28x28 (two inputs: 1x9,1x9).")] = None,
     set_: SetOpt = None,
     depth: Annotated[int, typer.Option("--depth", "-d", min=0, metavar="N", help="How deep into nested blocks to show rows.")] = 1,
@@ -64,7 +64,7 @@ def inspect(
 
 @app.command(context_settings={"allow_extra_args": False})
 def train(
-    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml), model name or path/to/file.py:Name.", show_default=False)] = None,
     set_: SetOpt = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
     runs_dir: RunsDir = None,

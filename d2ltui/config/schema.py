@@ -24,18 +24,24 @@ from d2ltui.paths import DEFAULT_DATA_ROOT
 from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
 
 
-@dataclass
-class ModelConfig:
-    name: str = "lenet"
-    knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
-
-
 def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
     """A config field with its rule in the metadata: min/max (inclusive), gt/lt (exclusive),
     choices (of the value, or of each item of a list), off (a value allowed outside the bounds)."""
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# model.task: what your own model (model.name = path/to/file.py:Name, module:Name, torchvision:NAME) trains
+# for; "" lets the data pick (classification by default). The book's models have their own task.
+MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lenet"
+    knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
+    task: str = rule("", choices=MODEL_TASKS, off="")  # your own model's task; "" lets the data pick
 
 
 # data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image
@@ -111,7 +117,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "model": {"name": self.model.name, **self.model.knobs},
+            "model": {"name": self.model.name, **({"task": self.model.task} if self.model.task else {}),
+                      **self.model.knobs},
             "data": dataclasses.asdict(self.data),
             "optim": dataclasses.asdict(self.optim),
             "train": dataclasses.asdict(self.train),
@@ -120,10 +127,11 @@ class RunConfig:
 
     def knobs(self) -> dict[str, Any]:
         """All knobs of the model, defaults filled in (checked)."""
-        return resolve_knobs(get_spec(self.model.name), self.model.knobs)
+        return resolve_knobs(get_spec(self.model.name, self.model.task or None), self.model.knobs)
 
 
 SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
+RULED = {"model": ModelConfig, **SECTIONS}  # every dataclass whose fields carry rules
 
 
 def _num(x: Any) -> str:
@@ -133,7 +141,7 @@ def _num(x: Any) -> str:
 def field_rule(key: str) -> dict[str, Any]:
     """The rule of config key "section.name" (empty when the field has none)."""
     section, _, name = key.partition(".")
-    for f in dataclasses.fields(SECTIONS[section]):
+    for f in dataclasses.fields(RULED[section]):
         if f.name == name:
             return dict(f.metadata)
     raise KeyError(key)
@@ -157,6 +165,8 @@ def rule_text(key: str) -> str:
 def problem(key: str, value: Any) -> str | None:
     """Why `value` breaks the rule of config key `key` ("section.name"), or None when it is allowed."""
     r = field_rule(key)
+    if "off" in r and value == r["off"]:
+        return None
     if "choices" in r:
         bad = [v for v in (value if isinstance(value, list) else [value]) if v not in r["choices"]]
         if bad and not isinstance(bad[0], str):
@@ -164,8 +174,6 @@ def problem(key: str, value: Any) -> str | None:
         if bad:
             near = suggest(bad[0], [str(c) for c in r["choices"]])
             return f"unknown {', '.join(map(repr, bad))}{near}; {rule_text(key)}"
-        return None
-    if "off" in r and value == r["off"]:
         return None
     ok = (("min" not in r or value >= r["min"]) and ("max" not in r or value <= r["max"])
           and ("gt" not in r or value > r["gt"]) and ("lt" not in r or value < r["lt"]))
@@ -216,10 +224,13 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
             if not isinstance(values, dict):
                 raise UserError(f"{source}: [model] must be a table")
             values = dict(values)
-            name = values.pop("name", cfg.model.name)
-            if not isinstance(name, str):
-                raise UserError(f"model.name: expected str, got {name!r}")
-            cfg.model = ModelConfig(name=name, knobs=values)
+            name, task = values.pop("name", cfg.model.name), values.pop("task", "")
+            for key, value in (("name", name), ("task", task)):
+                if not isinstance(value, str):
+                    raise UserError(f"model.{key}: expected str, got {value!r}")
+            cfg.model = ModelConfig(name=name, knobs=values, task=task)
+            if why := problem("model.task", task):
+                raise UserError(f"model.task: {why}")
             continue
         if section not in SECTIONS:
             raise UserError(f"{source}: unknown section [{section}]{suggest(section, ['model', *SECTIONS])}")
