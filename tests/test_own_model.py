@@ -12,7 +12,7 @@ import torchinfo
 from fault_helpers import run_main
 from own_models import FILES
 
-from d2ltui.config.resolve import resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import MODEL_TASKS
 from d2ltui.errors import UserError
 from d2ltui.inspector.summary import display_root, summarize
