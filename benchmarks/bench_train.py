@@ -46,7 +46,7 @@ from torchvision import datasets, transforms
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine import events as ev
 from d2ltui.engine.devices import resolve_device
-from d2ltui.engine.optim import make_optimizer
+from d2ltui.optim import make_optimizer
 from d2ltui.rundir.store import RunDir
 from d2ltui.engine.batches import steps_per_epoch
 from d2ltui.engine.trainer import fit

@@ -13,7 +13,7 @@ from d2ltui.engine import events as ev
 from d2ltui.engine.checkpoint import load_checkpoint
 from d2ltui.engine.control import Control
 from d2ltui.engine.devices import list_devices, resolve_device
-from d2ltui.engine.optim import lr_factor
+from d2ltui.optim import lr_factor
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.engine.tasks import bleu, thumbnails
 from d2ltui.engine.batches import steps_per_epoch
