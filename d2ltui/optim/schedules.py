@@ -59,7 +59,7 @@ def make_scheduler(cfg: OptimConfig, optimizer: torch.optim.Optimizer, total_ste
         return lr_scheduler.SequentialLR(optimizer, [rise, cosine], milestones=[warmup])
     if schedule == "one-cycle":  # the learning rate only: momentum and betas stay as configured
         return lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                       total_steps=total + 1, pct_start=cfg.pct_start, cycle_momentum=False)
+                                       total_steps=total, pct_start=cfg.pct_start, cycle_momentum=False)
     return lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, schedule, cfg.warmup_steps))
 
 
