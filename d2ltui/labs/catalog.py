@@ -6,7 +6,7 @@ from typing import Callable
 
 from d2ltui.config.schema import SCHEDULES
 from d2ltui.labs.registry import LabSpec, register
-from d2ltui.zoo.catalog import CH_ATTN, CH_CV
+from d2ltui.zoo.catalog import CH_ATTN, CH_CV, CH_GP, CH_OPT
 from d2ltui.zoo.registry import Knob
 
 
@@ -111,8 +111,6 @@ register(LabSpec(
     section="14.8"))
 
 
-CH_OPT = "12 Optimization algorithms"
-CH_GP = "18 Gaussian processes"
 METHODS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw")  # optimizer-paths
 
 
