@@ -291,3 +291,10 @@ def test_killed_and_resumed_the_new_schedules_give_the_same_curve(tmp_path, monk
     assert lines(tmp_path / "cut") == whole
     lrs = [r["lr"] for r in whole if r["split"] == "train"]
     assert len(set(lrs)) >= 2 and lrs[6] != lrs[-1]  # the schedule moves the lr after the kill at step 8
+
+
+def test_train_says_which_set_field_the_optimizer_ignores(tmp_path):
+    code, _, err = cli("train", "mlp", "--set", "data.name=moons", "--set", "train.max_steps=1", "--set", "optim.name=adam",
+                       "--set", "optim.momentum=0.9", "--plain", "--runs-dir", str(tmp_path))
+    assert code == 0
+    assert "note: optim.momentum=0.9 (used by sgd, rmsprop) does nothing with optim.name=adam" in err
