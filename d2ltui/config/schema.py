@@ -78,17 +78,62 @@ class DataConfig:
     classes: list = rule(factory=list)  # a subset of the classes (indices or names), relabelled from 0
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta")  # torch.optim, section 12
+# "none", "cosine" and "step" are the lr_factor schedules of earlier runs; the others the book's (section 12.11)
+SCHEDULES = ("none", "cosine", "step", "factor", "multi-factor", "cosine-warmup", "one-cycle")
+WARMED = ("none", "cosine", "step", "cosine-warmup")  # the schedules optim.warmup_steps applies to
+
+
 @dataclass
 class OptimConfig:
-    name: str = rule("sgd", choices=("sgd", "adam", "adamw"))
-    lr: float = rule(0.1, gt=0, lt=1e4)  # a GAN: the discriminator's
+    """`applies` names the optimizers (or schedules) a field is used by; others ignore it."""
+
+    name: str = rule("sgd", choices=OPTIMIZERS)
+    lr: float = rule(0.1, gt=0, lt=1e4)  # a GAN: the discriminator's; adadelta: a multiple of its step (the book: 1)
     lr_g: float = rule(0.0, min=0, lt=1e4)  # a GAN: the generator's learning rate; 0 is optim.lr
-    momentum: float = rule(0.0, min=0, lt=1)
+    momentum: float = rule(0.0, min=0, lt=1, applies=("sgd", "rmsprop"))
     weight_decay: float = rule(0.0, min=0)
     clip: float = rule(0.0, min=0)  # gradient norm clip, 0 is off
-    schedule: str = rule("none", choices=("none", "cosine", "step"))
-    warmup_steps: int = rule(0, min=0)
+    schedule: str = rule("none", choices=SCHEDULES)
+    warmup_steps: int = rule(0, min=0, applies=WARMED)  # linear warm-up over the first N optimizer steps
     head_lr_mult: float = rule(1.0, gt=0, max=1e4)  # the output layer's lr as a multiple of lr (fine-tuning: 10)
+    nesterov: bool = rule(False, applies=("sgd",))  # Nesterov momentum (needs momentum > 0)
+    rho: float = rule(0.9, gt=0, lt=1, applies=("rmsprop", "adadelta"))  # RMSProp's alpha (the book's gamma), Adadelta's rho
+    beta1: float = rule(0.9, min=0, lt=1, applies=("adam", "adamw"))
+    beta2: float = rule(0.999, min=0, lt=1, applies=("adam", "adamw"))
+    eps: float = rule(0.0, min=0, lt=1, applies=OPTIMIZERS[1:])  # 0 keeps torch's default for the optimizer
+    factor: float = rule(0.9, gt=0, max=1, applies=("factor", "multi-factor"))  # x factor each epoch / at each milestone
+    milestones: list = rule(factory=list, min=1, applies=("multi-factor",))  # epochs at which lr is multiplied by factor
+    min_lr: float = rule(0.0, min=0, applies=("factor", "cosine-warmup"))  # factor's floor, cosine-warmup's end
+    pct_start: float = rule(0.3, gt=0, lt=1, applies=("one-cycle",))  # one-cycle: the rising share of the steps
+
+
+def check_optim(optim: OptimConfig) -> None:
+    """The pairs a single field's rule cannot see; a UserError naming the key."""
+    if optim.nesterov and not optim.momentum and optim.name == "sgd":
+        raise UserError("optim.nesterov: Nesterov momentum needs optim.momentum > 0")
+    if optim.warmup_steps and optim.schedule not in WARMED:
+        why = "one-cycle warms up over optim.pct_start of the steps" if optim.schedule == "one-cycle" else \
+            f"it applies to the schedules {', '.join(WARMED)}"
+        raise UserError(f"optim.warmup_steps: schedule {optim.schedule} takes no warm-up ({why})")
+    if optim.schedule == "multi-factor" and not optim.milestones:
+        raise UserError("optim.milestones: schedule multi-factor needs the epochs to multiply lr by optim.factor, "
+                        "e.g. optim.milestones=[15, 30]")
+    if optim.min_lr and optim.schedule in ("factor", "cosine-warmup") and optim.min_lr >= optim.lr:
+        raise UserError(f"optim.min_lr: {optim.min_lr:g} must be below optim.lr ({optim.lr:g})")
+
+
+def unused_fields(optim: OptimConfig) -> list[str]:
+    """'optim.KEY=VALUE (used by ...)' for each field set away from its default that optim.name or
+    optim.schedule ignores (a note, not an error: a model's defaults may set momentum for sgd)."""
+    out = []
+    for f in dataclasses.fields(OptimConfig):
+        applies = f.metadata.get("applies")
+        value = getattr(optim, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if applies and value != default and optim.name not in applies and optim.schedule not in applies:
+            out.append(f"optim.{f.name}={value} (used by {', '.join(applies)})")
+    return out
 
 
 @dataclass
@@ -148,7 +193,7 @@ def field_rule(key: str) -> dict[str, Any]:
 
 
 def choices(key: str) -> tuple[Any, ...]:
-    """The allowed values of a choice field, e.g. choices("optim.name") -> ("sgd", "adam", "adamw")."""
+    """The allowed values of a choice field, e.g. choices("train.amp") -> ("auto", "bf16", "off")."""
     return tuple(field_rule(key)["choices"])
 
 
@@ -175,9 +220,19 @@ def problem(key: str, value: Any) -> str | None:
             near = suggest(bad[0], [str(c) for c in r["choices"]])
             return f"unknown {', '.join(map(repr, bad))}{near}; {rule_text(key)}"
         return None
+    if "off" in r and value == r["off"]:
+        return None
+    if isinstance(value, list):  # the bounds hold for each item (whole numbers)
+        bad = [v for v in whole_numbers(value) if not isinstance(v, int) or isinstance(v, bool) or problem(key, v)]
+        return f"{bad[0]!r}: each item must be a whole number {rule_text(key)[8:]}" if bad else None
     ok = (("min" not in r or value >= r["min"]) and ("max" not in r or value <= r["max"])
           and ("gt" not in r or value > r["gt"]) and ("lt" not in r or value < r["lt"]))
     return None if ok else f"{value!r} {rule_text(key)}"
+
+
+def whole_numbers(items: list) -> list:
+    """A list's items with whole-number text ("15") read as ints (a list field with bounds holds numbers)."""
+    return [int(v) if isinstance(v, str) and v.strip().lstrip("-").isdigit() else v for v in items]
 
 
 def check_section(section: str, values: Any) -> None:
@@ -185,6 +240,8 @@ def check_section(section: str, values: Any) -> None:
     for f in dataclasses.fields(values):
         if f.metadata and (why := problem(f"{section}.{f.name}", getattr(values, f.name))):
             raise UserError(f"{section}.{f.name}: {why}")
+    if isinstance(values, OptimConfig):
+        check_optim(values)
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -204,7 +261,9 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is list and isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if kind is list and isinstance(value, list) and set(field_rule(key)) & {"min", "max", "gt", "lt"}:
+        return whole_numbers(value)
     if kind is list and isinstance(value, tuple):
         return list(value)
     if kind is list and isinstance(value, int) and not isinstance(value, bool):

@@ -48,6 +48,7 @@ class StepContext:
     shard: Callable[[torch.Tensor], torch.Tensor]
     channels_last: bool = False
     check: Callable[[torch.Tensor], None] = lambda loss: None
+    steps_per_epoch: int = 1  # epoch-based schedules (factor, multi-factor) count these
 
 
 class Task:
@@ -75,7 +76,7 @@ class Task:
         """Bind the models and make the optimizers; the loop calls it once, before training."""
         self.ctx = ctx
         params = prepare_model(ctx.cfg, ctx.model, self.data.prepare)  # train.init_from, freeze, head lr
-        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps)
+        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps, steps_per_epoch=ctx.steps_per_epoch)
 
     def batches(self) -> DatasetBatches:
         """The source of training batches (after `setup`)."""

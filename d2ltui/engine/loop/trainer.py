@@ -136,7 +136,7 @@ class Loop:
         self.check_now = self.device.type == "cpu"  # elsewhere the finite check lags one step (no sync)
         self.pending: tuple[torch.Tensor, int, float] | None = None
         self.task.setup(StepContext(cfg, self.model, train_model, self.device, autocast, self.total_steps,
-                                    self.shard, channels_last, self.check_before_step))
+                                    self.shard, channels_last, self.check_before_step, self.spe))
         self.batches = self.task.batches()
         self.gen = torch.Generator().manual_seed(cfg.train.seed)  # the epochs' shuffles
         self.state = TrainState()

@@ -17,6 +17,7 @@ SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
     "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
     "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq", "Computer vision": "Vision",
     "Attention and Transformers": "Attention", "Reinforcement learning": "RL", "Generative adversarial networks": "GAN",
+    "Optimization algorithms": "Optimization", "Gaussian processes": "GP",
 }
 
 
