@@ -114,3 +114,32 @@ def test_search_space_parsing_and_seeded_sampling():
 def test_bad_domains_name_the_option(text):
     with pytest.raises(UserError, match="--sample lr"):
         parse_domain(text, "--sample lr")
+
+
+def test_the_books_hpo_preset_plans_its_rungs_and_space():
+    from d2ltui.cli.searching import plan_search
+    from d2ltui.cli.sweeping import sweep_preset
+
+    table = sweep_preset("hpo-lenet")
+    settings, search, overrides = plan_search("hpo-lenet", {}, 1, [], None, table, {})
+    assert search["scheduler"] == {"name": "successive-halving", "r_min": 2, "r_max": 10, "eta": 2,
+                                   "rungs": [2, 4, 8, 10]}
+    assert search["space"] == {"optim.lr": "loguniform(0.01,1)", "data.batch_size": "randint(32,256)"}
+    assert len(settings) == 8 and overrides == ["train.epochs=10"]  # the book's n0 = eta^K = 2^3
+    assert all(0.01 <= s["optim.lr"] <= 1 and 32 <= s["data.batch_size"] <= 256 for s in settings)
+    options = {"sample": None, "trials": 3, "scheduler": "asha", "r_min": None, "r_max": None, "eta": None}
+    settings, search, _ = plan_search("hpo-lenet", {}, 1, [], None, table, options)
+    assert len(settings) == 3 and search["scheduler"]["name"] == "asha"  # options win over the preset
+
+
+def test_bad_sample_is_one_line_and_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "D2LTUI_RUNS_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "d2ltui", "sweep", "quick-linear", "--sample", "lr=loguniform(1,0)"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "--sample lr" in out.stderr and "Traceback" not in out.stderr
+    assert not any(tmp_path.iterdir())  # nothing planned
