@@ -112,6 +112,22 @@ def sweep(
                                search))
 
 
+@app.command("lr-find")
+def lr_find(
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.")],
+    set_: SetOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
+    steps: Annotated[int, typer.Option("--steps", min=10, metavar="N", help="Steps of the test, one learning rate each.")] = 200,
+    lr_min: Annotated[float, typer.Option("--lr-min", metavar="LR", help="First learning rate.")] = 1e-6,
+    lr_max: Annotated[float, typer.Option("--lr-max", metavar="LR", help="Last learning rate (the test stops earlier once the loss explodes).")] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="The curve and suggested_lr as JSON.")] = False,
+) -> None:
+    """Range test: raise the learning rate step by step, plot the loss, suggest the lr of steepest descent (writes no run)."""
+    from d2ltui.cli.lr_finding import run_lr_find
+
+    raise typer.Exit(run_lr_find(target, set_ or [], device, steps, lr_min, lr_max, json_out))
+
+
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run id or run folder.")],
