@@ -238,7 +238,7 @@ def test_one_cycle_rises_to_lr_then_falls_far_below():
     (["optim.name=lbfgs"], "optim.name: unknown 'lbfgs'"),
 ])
 def test_bad_pairs_are_one_line_naming_the_key(sets, message):
-    from d2ltui.config.resolve import resolve
+    from d2ltui.tasks.resolve import resolve
 
     with pytest.raises(UserError, match=message.replace("(", r"\(")):
         resolve("mlp", sets)
