@@ -69,8 +69,9 @@ Minimal().run()
 """
 
 
-def timed(argv: list[str], expect: str) -> tuple[float, float]:
-    """Seconds from spawning `argv` until it exits, having printed `expect`; and the CPU seconds it used."""
+def timed(argv: list[str], expect: str, measure=lambda usage: usage.ru_utime + usage.ru_stime) -> tuple[float, float]:
+    """Seconds from spawning `argv` until it exits, having printed `expect`; and `measure` of its resource
+    usage (by default the CPU seconds it used)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
@@ -81,7 +82,7 @@ def timed(argv: list[str], expect: str) -> tuple[float, float]:
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0 or expect not in stdout:
         raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {stdout[-300:]} {stderr[-300:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    return elapsed, measure(usage)
 
 
 def timed_in_tmux(command: str, text: str, name: str) -> tuple[float, None]:

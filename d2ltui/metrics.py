@@ -14,3 +14,12 @@ SIDE_METRICS = ("loss_d", "loss_g", "return")
 # the first (compiling) step; mem_mb / mem_now_mb: peak and current memory allocated; gpu_*: NVML readings.
 EFFICIENCY_KEYS = ("samples_per_s", "flops_per_s", "mfu", "data_wait", "compile_s", "mem_mb", "mem_now_mb",
                    "gpu_util", "gpu_mem_used_mb", "gpu_power_w", "gpu_temp_c")
+
+
+def smooth(ys: list[float], weight: float = 0.8) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard-style)."""
+    out, avg = [], 0.0
+    for i, y in enumerate(ys, 1):
+        avg = weight * avg + (1 - weight) * y
+        out.append(avg / (1 - weight**i))
+    return out

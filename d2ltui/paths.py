@@ -42,6 +42,11 @@ def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
     return expand_path(runs_dir, "--runs-dir") if runs_dir else default_runs_dir()
 
 
+def recent_models_file() -> Path:
+    """The models opened last in the TUI (your own, by reference): $XDG_DATA_HOME/d2ltui/recent-models.json."""
+    return data_home() / "recent-models.json"
+
+
 def user_presets_dir() -> Path:
     """Saved presets: $XDG_DATA_HOME/d2ltui/presets (~/.local/share/d2ltui/presets)."""
     return data_home() / "presets"

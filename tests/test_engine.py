@@ -13,7 +13,7 @@ from d2ltui.engine.loop import events as ev
 from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.engine.loop.control import Control
 from d2ltui.devices import list_devices, resolve_device
-from d2ltui.optim.optimization import lr_factor
+from d2ltui.optim import lr_factor
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.data.thumbnails import thumbnails
 from d2ltui.tasks.sequences import bleu

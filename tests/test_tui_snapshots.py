@@ -146,6 +146,25 @@ def test_sweep_overlay(snap_compare, tmp_path):
     assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
 
 
+def test_rung_sweep_view(snap_compare, tmp_path):
+    from tests.tui_pilot import write_rung_sweep
+
+    root = tmp_path / "runs"
+    sweep = write_rung_sweep(root)
+    for member in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        _pin_status(member)
+
+    async def ready(pilot):
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "RungSweepScreen")
+        await until(pilot, lambda: pilot.app.screen.query_one("#rung-table").row_count == 4)
+        await pilot.pause(0.5)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=(100, 30), run_before=ready)
+
+
 def _pin_status(path: Path) -> None:
     """Fixed times in status.json and config mtime, for a stable duration column."""
     import json

@@ -112,3 +112,37 @@ def write_sweep(root: Path, sweep_id: str = "sweep-a", grid: dict[str, list[Any]
         "id": sweep_id, "target": "lenet", "description": "by hand", "model": "lenet", "data": "shapes",
         "grid": grid, "seeds": 2, "parallel": 1, "created": 1_700_000_000.0, "members": record}))
     return path
+
+
+def write_rung_sweep(root: Path, sweep_id: str = "sweep-rungs") -> Path:
+    """A successive-halving sweep written by hand: 4 trials, rungs 1, 2, 4 epochs, eta 2, and its decisions.
+
+    Val acc of trial i at epoch e is 0.3 + 0.1 * e + 0.05 * i: d (i=3) is best, then c; a and b stop at rung 1
+    (1 epoch), c at rung 2 (2 epochs), d finishes at 4 epochs.
+    """
+    path = root / sweep_id
+    path.mkdir(parents=True)
+    levels, reached = [1, 2, 4], {"a": 0, "b": 0, "c": 1, "d": 2}
+    members, events = [], []
+    for i, (name, rung) in enumerate(reached.items()):
+        member = f"{i:02d}-lr-0.{i + 1}-seed0"
+        members.append({"id": member, "setting": {"optim.lr": float(f"0.{i + 1}")}, "seed": 0, "overrides": []})
+        epochs = levels[rung]
+        run = write_run(path, member, epochs=epochs, state="finished")
+        with open(run / "metrics.jsonl", "w") as f:
+            for e in range(1, epochs + 1):
+                f.write(json.dumps({"step": 10 * e, "epoch": e, "split": "val", "loss": 1.0 / e,
+                                    "acc": round(0.3 + 0.1 * e + 0.05 * i, 4), "time": float(e)}) + "\n")
+    ids = [m["id"] for m in members]
+    for rung, trials in enumerate((ids, ids[2:], ids[3:])):
+        events += [["start", t, rung] for t in trials]
+        for t in trials:
+            acc = round(0.3 + 0.1 * levels[rung] + 0.05 * ids.index(t), 4)
+            events.append(["score", t, rung, -acc, "acc", acc])
+    (path / "rungs.json").write_text(json.dumps({"events": events}))
+    (path / "base.toml").write_text('[model]\nname = "lenet"\n\n[data]\nname = "shapes"\n\n[train]\nepochs = 4\n')
+    (path / "sweep.json").write_text(json.dumps({
+        "id": sweep_id, "target": "lenet", "description": "by hand", "model": "lenet", "data": "shapes", "grid": {},
+        "seeds": 1, "parallel": 1, "created": 1_700_000_000.0, "members": members, "space": {"optim.lr": "choice(0.1,0.2,0.3,0.4)"},
+        "trials": 4, "scheduler": {"name": "successive-halving", "r_min": 1, "r_max": 4, "eta": 2, "rungs": levels}}))
+    return path

@@ -49,7 +49,7 @@ def lab(
 
 @app.command()
 def inspect(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. lenet (see `d2l-tui list`), or path/to/file.py:Name, package.module:Name, torchvision:NAME.")],
     input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="SHAPE", help="Input shape, e.g. 1x1x28x28 (two inputs: 1x9,1x9).")] = None,
     set_: SetOpt = None,
     depth: Annotated[int, typer.Option("--depth", "-d", min=0, metavar="N", help="How deep into nested blocks to show rows.")] = 1,
@@ -64,7 +64,7 @@ def inspect(
 
 @app.command(context_settings={"allow_extra_args": False})
 def train(
-    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml), model name or path/to/file.py:Name.", show_default=False)] = None,
     set_: SetOpt = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
     runs_dir: RunsDir = None,
@@ -112,11 +112,35 @@ def sweep(
     runs_dir: RunsDir = None,
     resume: Annotated[Optional[str], typer.Option("--resume", metavar="SWEEP", help="Sweep id or folder: keep its finished runs, resume the others.", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="The final table as JSON.")] = False,
+    sample: Annotated[Optional[list[str]], typer.Option("--sample", metavar="KEY=DIST", help="Random search: loguniform(a,b), uniform(a,b), randint(a,b) or choice(a,b,...) (repeatable).")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", min=1, metavar="N", help="Settings drawn by --sample (default 10, or eta^(rungs-1) with a scheduler).", show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="NAME", help="successive-halving or asha: train trials rung by rung, stop the losers early.", show_default=False)] = None,
+    r_min: Annotated[Optional[int], typer.Option("--r-min", min=1, metavar="EPOCHS", help="First rung (default 1).", show_default=False)] = None,
+    r_max: Annotated[Optional[int], typer.Option("--r-max", min=1, metavar="EPOCHS", help="Last rung (default train.epochs).", show_default=False)] = None,
+    eta: Annotated[Optional[int], typer.Option("--eta", min=2, metavar="N", help="Keep the best 1/eta at each rung (default 2).", show_default=False)] = None,
 ) -> None:
-    """Run a grid of settings (times seeds) as ordinary runs; end with best metric mean ± std per setting."""
+    """Run a grid (or random draws) of settings as ordinary runs; end with the best metric per setting or trial."""
     from d2ltui.cli.sweeping import run_sweep
 
-    raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out))
+    search = {"sample": sample, "trials": trials, "scheduler": scheduler, "r_min": r_min, "r_max": r_max, "eta": eta}
+    raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out,
+                               search))
+
+
+@app.command("lr-find")
+def lr_find(
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="Preset name, preset path (.toml) or model name.")],
+    set_: SetOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.", show_default=False)] = None,
+    steps: Annotated[int, typer.Option("--steps", min=10, metavar="N", help="Steps of the test, one learning rate each.")] = 200,
+    lr_min: Annotated[float, typer.Option("--lr-min", metavar="LR", help="First learning rate.")] = 1e-6,
+    lr_max: Annotated[float, typer.Option("--lr-max", metavar="LR", help="Last learning rate (the test stops earlier once the loss explodes).")] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="The curve and suggested_lr as JSON.")] = False,
+) -> None:
+    """Range test: raise the learning rate step by step, plot the loss, suggest the lr of steepest descent (writes no run)."""
+    from d2ltui.cli.lr_finding import run_lr_find
+
+    raise typer.Exit(run_lr_find(target, set_ or [], device, steps, lr_min, lr_max, json_out))
 
 
 @app.command()

@@ -106,9 +106,15 @@ def param_lines(table: ParamTable, width: int = 100) -> list[str]:
 def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] | None = None, depth: int = 1,
                 json_out: bool = False, params: bool = False) -> None:
     """Print the summary; a layer that cannot take the input prints the rows so far, then raises UserError."""
-    spec = get_spec(name)
-    shapes = parse_shapes(input_spec) if input_spec is not None else spec.default_input
     knobs = parse_overrides(overrides or [])
+    task = knobs.pop("task", "")
+    if task:
+        from d2ltui.config.schema import problem
+
+        if why := problem("model.task", task):
+            raise UserError(f"model.task: {why}")
+    spec = get_spec(name, task or None)
+    shapes = parse_shapes(input_spec) if input_spec is not None else spec.default_input
     if depth < 0:
         raise UserError(f"--depth {depth}: must be 0 or more")
 

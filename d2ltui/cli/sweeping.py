@@ -9,19 +9,22 @@ from pathlib import Path
 from d2ltui.errors import UserError
 from d2ltui.format import format_mean_std
 from d2ltui.rundir.states import RunState
-from d2ltui.rundir.sweeps import sweep_table
+from d2ltui.rundir.sweeps import read_sweep, sweep_table
 
 
 def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: int | None, overrides: list[str],
-              device: str | None, runs_dir: str | None, resume: str | None, json_out: bool) -> int:
-    """Plan (or find) the sweep, run its unfinished members, print its table; 0 when every run finished."""
+              device: str | None, runs_dir: str | None, resume: str | None, json_out: bool,
+              search: dict | None = None) -> int:
+    """Plan (or find) the sweep, run its unfinished members, print its table; 0 when every run finished.
+
+    `search`: the options of a search (sample, trials, scheduler, r_min, r_max, eta; cli.searching)."""
     from d2ltui.engine.orchestration.sweep import parse_grid, plan_sweep, run_members
     from d2ltui.rundir.sweeps import find_sweep
 
     if parallel is not None and parallel < 1:
         raise UserError(f"--parallel {parallel}: must be >= 1")
     if resume:
-        if target or grid or seeds or overrides or device:
+        if target or grid or seeds or overrides or device or any((search or {}).values()):
             raise UserError(f"--resume {resume} continues a sweep as it was planned: give no TARGET, --grid, "
                             "--seeds, --set or --device")
         path = find_sweep(resume, runs_dir)
@@ -36,7 +39,11 @@ def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: 
         planned.update(parse_grid(grid))
         seeds = seeds or int(table.get("seeds", 1))
         parallel = parallel or int(table.get("parallel", 1))
-        path = plan_sweep(target, planned, seeds, overrides, device, runs_dir, parallel)
+        from d2ltui.cli.searching import plan_search
+
+        settings, extra, overrides = plan_search(target, planned, seeds, overrides, device, table, search or {})
+        path = plan_sweep(target, {} if settings else planned, seeds, overrides, device, runs_dir, parallel,
+                          settings, extra)
     log = sys.stderr if json_out else sys.stdout  # --json: stdout is the table alone
     print(f"sweep {path.name} in {path}", file=log, flush=True)
     complete = run_members(path, parallel, log)
@@ -56,9 +63,13 @@ def sweep_preset(target: str) -> dict:
         return {}
     _, _, table = read_sweep_file(path)
     table = table or {}
-    unknown = set(table) - {"grid", "seeds", "parallel"}
+    from d2ltui.cli.searching import SEARCH_KEYS, check_search_table
+
+    unknown = set(table) - {"grid", "seeds", "parallel", *SEARCH_KEYS}
     if unknown:
-        raise UserError(f"{path.name}: unknown key sweep.{sorted(unknown)[0]}; [sweep] takes grid, seeds, parallel")
+        raise UserError(f"{path.name}: unknown key sweep.{sorted(unknown)[0]}; [sweep] takes grid, seeds, parallel, "
+                        f"{', '.join(SEARCH_KEYS)}")
+    check_search_table(table, path.name)
     grid = table.get("grid", {})
     if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
         raise UserError(f"{path.name}: sweep.grid must map config keys to non-empty lists of values")
@@ -70,13 +81,17 @@ def sweep_preset(target: str) -> dict:
 
 def print_table(path: Path, json_out: bool) -> int:
     """The sweep's table: per setting, the best metric's mean ± std over seeds; 0 when every run finished."""
+    if read_sweep(path).get("scheduler"):
+        from d2ltui.cli.searching import print_trials
+
+        return print_trials(path, json_out)
     record, metric, rows, members = sweep_table(path)
     finished = all(m.state == RunState.FINISHED for m in members)
     if json_out:
         print(json.dumps({"sweep": record["id"], "path": str(path), "grid": record["grid"], "seeds": record["seeds"],
                           "metric": metric, "rows": [r.to_dict() for r in rows]}, indent=1))
         return 0 if finished else 1
-    keys = list(record["grid"])
+    keys = list(record["grid"]) or list(record.get("space") or {})
     header = [*keys, "runs", f"best {metric or 'metric'} (mean ± std)"]
     table = [header]
     for row in rows:

@@ -37,6 +37,11 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     from d2ltui.tasks.resolve import resolve
 
     cfg = _resume_config(resume, overrides, device, runs_dir) if resume else resolve(target, overrides, device)[0]
+    from d2ltui.config.schema import unused_fields
+
+    for note in unused_fields(cfg.optim):  # a knob that does nothing here is said, not silently dropped
+        print(f"note: {note} does nothing with optim.name={cfg.optim.name}, optim.schedule={cfg.optim.schedule}",
+              file=sys.stderr)
     try:
         return _train(cfg, runs_dir, resume, run_id, plain)
     except KeyboardInterrupt:  # before training started (loading data): nothing to checkpoint yet

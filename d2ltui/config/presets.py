@@ -44,7 +44,9 @@ def read_sweep_file(path: Path) -> tuple[dict[str, Any], str, dict[str, Any] | N
 
     A sweep preset is an ordinary preset (its config is the base every run starts from) plus
     `[sweep]`: `seeds` (runs per setting), optional `parallel`, and `[sweep.grid]` mapping config
-    keys to lists of values. `train` trains the base; `sweep` runs the grid.
+    keys to lists of values. `train` trains the base; `sweep` runs the grid. A search preset has
+    `[sweep.sample]` instead (config keys to "loguniform(a,b)", "randint(a,b)", "choice(a,b)") and may
+    name a rung `scheduler` with `r_min`, `r_max`, `eta` and a number of `trials` (d2ltui.cli.searching).
     """
     try:
         raw = load_toml(path)

@@ -24,18 +24,24 @@ from d2ltui.paths import DEFAULT_DATA_ROOT
 from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
 
 
-@dataclass
-class ModelConfig:
-    name: str = "lenet"
-    knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
-
-
 def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
     """A config field with its rule in the metadata: min/max (inclusive), gt/lt (exclusive),
     choices (of the value, or of each item of a list), off (a value allowed outside the bounds)."""
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# model.task: what your own model (model.name = path/to/file.py:Name, module:Name, torchvision:NAME) trains
+# for; "" lets the data pick (classification by default). The book's models have their own task.
+MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lenet"
+    knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
+    task: str = rule("", choices=MODEL_TASKS, off="")  # your own model's task; "" lets the data pick
 
 
 # data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image
@@ -72,17 +78,62 @@ class DataConfig:
     classes: list = rule(factory=list)  # a subset of the classes (indices or names), relabelled from 0
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta")  # torch.optim, section 12
+# "none", "cosine" and "step" are the lr_factor schedules of earlier runs; the others the book's (section 12.11)
+SCHEDULES = ("none", "cosine", "step", "factor", "multi-factor", "cosine-warmup", "one-cycle")
+WARMED = ("none", "cosine", "step", "cosine-warmup")  # the schedules optim.warmup_steps applies to
+
+
 @dataclass
 class OptimConfig:
-    name: str = rule("sgd", choices=("sgd", "adam", "adamw"))
-    lr: float = rule(0.1, gt=0, lt=1e4)  # a GAN: the discriminator's
+    """`applies` names the optimizers (or schedules) a field is used by; others ignore it."""
+
+    name: str = rule("sgd", choices=OPTIMIZERS)
+    lr: float = rule(0.1, gt=0, lt=1e4)  # a GAN: the discriminator's; adadelta: a multiple of its step (the book: 1)
     lr_g: float = rule(0.0, min=0, lt=1e4)  # a GAN: the generator's learning rate; 0 is optim.lr
-    momentum: float = rule(0.0, min=0, lt=1)
+    momentum: float = rule(0.0, min=0, lt=1, applies=("sgd", "rmsprop"))
     weight_decay: float = rule(0.0, min=0)
     clip: float = rule(0.0, min=0)  # gradient norm clip, 0 is off
-    schedule: str = rule("none", choices=("none", "cosine", "step"))
-    warmup_steps: int = rule(0, min=0)
+    schedule: str = rule("none", choices=SCHEDULES)
+    warmup_steps: int = rule(0, min=0, applies=WARMED)  # linear warm-up over the first N optimizer steps
     head_lr_mult: float = rule(1.0, gt=0, max=1e4)  # the output layer's lr as a multiple of lr (fine-tuning: 10)
+    nesterov: bool = rule(False, applies=("sgd",))  # Nesterov momentum (needs momentum > 0)
+    rho: float = rule(0.9, gt=0, lt=1, applies=("rmsprop", "adadelta"))  # RMSProp's alpha (the book's gamma), Adadelta's rho
+    beta1: float = rule(0.9, min=0, lt=1, applies=("adam", "adamw"))
+    beta2: float = rule(0.999, min=0, lt=1, applies=("adam", "adamw"))
+    eps: float = rule(0.0, min=0, lt=1, applies=OPTIMIZERS[1:])  # 0 keeps torch's default for the optimizer
+    factor: float = rule(0.9, gt=0, max=1, applies=("factor", "multi-factor"))  # x factor each epoch / at each milestone
+    milestones: list = rule(factory=list, min=1, applies=("multi-factor",))  # epochs at which lr is multiplied by factor
+    min_lr: float = rule(0.0, min=0, applies=("factor", "cosine-warmup"))  # factor's floor, cosine-warmup's end
+    pct_start: float = rule(0.3, gt=0, lt=1, applies=("one-cycle",))  # one-cycle: the rising share of the steps
+
+
+def check_optim(optim: OptimConfig) -> None:
+    """The pairs a single field's rule cannot see; a UserError naming the key."""
+    if optim.nesterov and not optim.momentum and optim.name == "sgd":
+        raise UserError("optim.nesterov: Nesterov momentum needs optim.momentum > 0")
+    if optim.warmup_steps and optim.schedule not in WARMED:
+        why = "one-cycle warms up over optim.pct_start of the steps" if optim.schedule == "one-cycle" else \
+            f"it applies to the schedules {', '.join(WARMED)}"
+        raise UserError(f"optim.warmup_steps: schedule {optim.schedule} takes no warm-up ({why})")
+    if optim.schedule == "multi-factor" and not optim.milestones:
+        raise UserError("optim.milestones: schedule multi-factor needs the epochs to multiply lr by optim.factor, "
+                        "e.g. optim.milestones=[15, 30]")
+    if optim.min_lr and optim.schedule in ("factor", "cosine-warmup") and optim.min_lr >= optim.lr:
+        raise UserError(f"optim.min_lr: {optim.min_lr:g} must be below optim.lr ({optim.lr:g})")
+
+
+def unused_fields(optim: OptimConfig) -> list[str]:
+    """'optim.KEY=VALUE (used by ...)' for each field set away from its default that optim.name or
+    optim.schedule ignores (a note, not an error: a model's defaults may set momentum for sgd)."""
+    out = []
+    for f in dataclasses.fields(OptimConfig):
+        applies = f.metadata.get("applies")
+        value = getattr(optim, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if applies and value != default and optim.name not in applies and optim.schedule not in applies:
+            out.append(f"optim.{f.name}={value} (used by {', '.join(applies)})")
+    return out
 
 
 @dataclass
@@ -113,7 +164,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "model": {"name": self.model.name, **self.model.knobs},
+            "model": {"name": self.model.name, **({"task": self.model.task} if self.model.task else {}),
+                      **self.model.knobs},
             "data": dataclasses.asdict(self.data),
             "optim": dataclasses.asdict(self.optim),
             "train": dataclasses.asdict(self.train),
@@ -122,7 +174,7 @@ class RunConfig:
 
     def knobs(self) -> dict[str, Any]:
         """All knobs of the model, defaults filled in (checked)."""
-        return resolve_knobs(get_spec(self.model.name), self.model.knobs)
+        return resolve_knobs(get_spec(self.model.name, self.model.task or None), self.model.knobs)
 
 
 # train.amp, the key before train.precision: old configs (and run folders) still load
@@ -142,6 +194,7 @@ def _legacy(section: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
+RULED = {"model": ModelConfig, **SECTIONS}  # every dataclass whose fields carry rules
 
 
 def _num(x: Any) -> str:
@@ -151,14 +204,14 @@ def _num(x: Any) -> str:
 def field_rule(key: str) -> dict[str, Any]:
     """The rule of config key "section.name" (empty when the field has none)."""
     section, _, name = key.partition(".")
-    for f in dataclasses.fields(SECTIONS[section]):
+    for f in dataclasses.fields(RULED[section]):
         if f.name == name:
             return dict(f.metadata)
     raise KeyError(key)
 
 
 def choices(key: str) -> tuple[Any, ...]:
-    """The allowed values of a choice field, e.g. choices("optim.name") -> ("sgd", "adam", "adamw")."""
+    """The allowed values of a choice field, e.g. choices("train.amp") -> ("auto", "bf16", "off")."""
     return tuple(field_rule(key)["choices"])
 
 
@@ -175,6 +228,8 @@ def rule_text(key: str) -> str:
 def problem(key: str, value: Any) -> str | None:
     """Why `value` breaks the rule of config key `key` ("section.name"), or None when it is allowed."""
     r = field_rule(key)
+    if "off" in r and value == r["off"]:
+        return None
     if "choices" in r:
         bad = [v for v in (value if isinstance(value, list) else [value]) if v not in r["choices"]]
         if bad and not isinstance(bad[0], str):
@@ -185,9 +240,17 @@ def problem(key: str, value: Any) -> str | None:
         return None
     if "off" in r and value == r["off"]:
         return None
+    if isinstance(value, list):  # the bounds hold for each item (whole numbers)
+        bad = [v for v in whole_numbers(value) if not isinstance(v, int) or isinstance(v, bool) or problem(key, v)]
+        return f"{bad[0]!r}: each item must be a whole number {rule_text(key)[8:]}" if bad else None
     ok = (("min" not in r or value >= r["min"]) and ("max" not in r or value <= r["max"])
           and ("gt" not in r or value > r["gt"]) and ("lt" not in r or value < r["lt"]))
     return None if ok else f"{value!r} {rule_text(key)}"
+
+
+def whole_numbers(items: list) -> list:
+    """A list's items with whole-number text ("15") read as ints (a list field with bounds holds numbers)."""
+    return [int(v) if isinstance(v, str) and v.strip().lstrip("-").isdigit() else v for v in items]
 
 
 def check_section(section: str, values: Any) -> None:
@@ -195,6 +258,8 @@ def check_section(section: str, values: Any) -> None:
     for f in dataclasses.fields(values):
         if f.metadata and (why := problem(f"{section}.{f.name}", getattr(values, f.name))):
             raise UserError(f"{section}.{f.name}: {why}")
+    if isinstance(values, OptimConfig):
+        check_optim(values)
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -214,7 +279,9 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is list and isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if kind is list and isinstance(value, list) and set(field_rule(key)) & {"min", "max", "gt", "lt"}:
+        return whole_numbers(value)
     if kind is list and isinstance(value, tuple):
         return list(value)
     if kind is list and isinstance(value, int) and not isinstance(value, bool):
@@ -234,10 +301,13 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
             if not isinstance(values, dict):
                 raise UserError(f"{source}: [model] must be a table")
             values = dict(values)
-            name = values.pop("name", cfg.model.name)
-            if not isinstance(name, str):
-                raise UserError(f"model.name: expected str, got {name!r}")
-            cfg.model = ModelConfig(name=name, knobs=values)
+            name, task = values.pop("name", cfg.model.name), values.pop("task", "")
+            for key, value in (("name", name), ("task", task)):
+                if not isinstance(value, str):
+                    raise UserError(f"model.{key}: expected str, got {value!r}")
+            cfg.model = ModelConfig(name=name, knobs=values, task=task)
+            if why := problem("model.task", task):
+                raise UserError(f"model.task: {why}")
             continue
         if section not in SECTIONS:
             raise UserError(f"{source}: unknown section [{section}]{suggest(section, ['model', *SECTIONS])}")

@@ -14,7 +14,7 @@ torch's reason and the smallest input of the same form that flows (`smallest_wor
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from math import prod
 from typing import Any
 
@@ -28,6 +28,7 @@ from d2ltui.inspector.anchors import FeatureMapRow, feature_map_rows
 from d2ltui.inspector.receptive import ReceptiveFieldMode
 from d2ltui.format import Shape, format_shape, format_shapes
 from d2ltui.zoo.build import example_inputs
+from d2ltui.zoo.references import where as where_in
 from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
 
 META = torch.device("meta")
@@ -64,10 +65,12 @@ class Failure:
     reason: str
     suggestion: tuple[Shape, ...] | None = None
     searched: bool = False  # whether a working input was looked for
+    location: str = ""  # "file.py:12": the line of a model file (your own model's) where it raised
 
     def message(self) -> str:
         got = f" got input {format_shape(self.input_shape)} and" if self.input_shape else ""
-        text = f"layer {self.layer} ({self.layer_type}){got} failed: {self.reason}"
+        at = f" at {self.location}" if self.location else ""
+        text = f"layer {self.layer} ({self.layer_type}){got} failed{at}: {self.reason}"
         if self.suggestion:
             text += f"; the smallest input of this form that works is {format_shapes(self.suggestion)}"
         elif self.searched:
@@ -132,7 +135,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def check_shapes(spec: ModelSpec, shapes: tuple[Shape, ...]) -> None:
-    """The input has as many tensors as the model takes, each with the rank of the default input."""
+    """The input has as many tensors as the model takes, each with the rank of the default input
+    (your own model's: as many as its forward takes)."""
+    if spec.source:  # your own model: its forward's signature says what it takes
+        from d2ltui.zoo.references import check_inputs
+
+        return check_inputs(spec, len(shapes))
     want = spec.default_input
     example = format_shapes(want)
     if len(shapes) != len(want):
@@ -221,7 +229,14 @@ def _param_counts(module: nn.Module) -> tuple[int, int]:
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+    """The tensors in a module's output: nested tuples, lists, dicts and dataclasses, in order."""
+    out = []
+    for leaf in tree_flatten(value)[0]:
+        if isinstance(leaf, torch.Tensor):
+            out.append(leaf)
+        elif is_dataclass(leaf) and not isinstance(leaf, type):
+            out += _tensors([getattr(leaf, f.name) for f in fields(leaf)])
+    return out
 
 
 def summarize(spec: ModelSpec | str, overrides: dict[str, Any] | None = None,
@@ -273,6 +288,8 @@ def _run(spec, knobs, shapes, depth, model, inputs, attention_rows: bool = False
             model(*inputs)
     except Exception as err:  # any layer's refusal: keep the rows that ran
         failure = trace.failure(err)
+        if spec.source.endswith(".py"):  # your own model: the line of its file that raised
+            failure.location = where_in(err, spec.source)
     finally:
         trace.remove()
     return trace.summary(spec, knobs, shapes, depth, flops, rf, failure, attention_rows), failure
@@ -415,7 +432,8 @@ def _form(spec: ModelSpec, knobs: dict[str, Any], shapes: tuple[Shape, ...]):
     if spec.input_kind == "image":
         batch, channels = shapes[0][0], knobs.get("in_channels", shapes[0][1])
         rest = shapes[0][2:]
-        return (lambda s: ((batch, channels) + (s,) * len(rest),), max(rest), max(spec.default_input[0][2:]), 4096)
+        return (lambda s: ((batch, channels) + (s,) * len(rest),) + shapes[1:], max(rest),
+                max(spec.default_input[0][2:]), 4096)
     if spec.input_kind in ("tokens", "seq2seq"):
         return (lambda s: tuple((sh[0], s) + sh[2:] for sh in shapes), max(sh[1] for sh in shapes),
                 max(sh[1] for sh in spec.default_input), 1 << 16)

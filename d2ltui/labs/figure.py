@@ -36,7 +36,8 @@ class Heatmap:
 
 @dataclass
 class Curves:
-    """Named y series over one x axis, plus optional named scatter points ({"x": [...], "y": [...]})."""
+    """Named y series over one x axis, plus optional named scatter points and paths ({"x": [...], "y": [...]};
+    a path's points are joined in their order, e.g. an optimizer's trajectory over the plane)."""
 
     title: str
     x: list[float]
@@ -45,6 +46,7 @@ class Curves:
     xlabel: str = ""
     ylabel: str = ""
     kind: str = "curves"
+    paths: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -56,6 +56,8 @@ def curves_lines(panel: Curves, width: int = 100, color: bool = False) -> list[s
         plt.plot(xs, [y for y in ys if y is not None], label=name, marker="braille")
     for name, pts in panel.points.items():
         plt.scatter(pts["x"], pts["y"], label=name, marker="dot")
+    for name, path in panel.paths.items():
+        plt.plot(path["x"], path["y"], label=name, marker="braille")
     plt.xlabel(panel.xlabel)
     plt.ylabel(panel.ylabel)
     text = plt.build() if color else plt.uncolorize(plt.build())

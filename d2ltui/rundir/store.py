@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import time
@@ -78,7 +79,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def new_run_id(model: str) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{secrets.token_hex(2)}"
+    """'20250101-120000-lenet-3fa2'; a model by reference (path/to/net.py:Net) gives a folder name ('net.py-Net')."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", re.sub(r"[^:]*[/\\\\]", "", model)).strip("-.") or "model"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
 
 
 def proc_stat(pid: int) -> list[str] | None:

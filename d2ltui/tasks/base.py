@@ -49,6 +49,7 @@ class StepContext:
     shard: Callable[[torch.Tensor], torch.Tensor]
     channels_last: bool = False
     check: Callable[[torch.Tensor], None] = lambda loss: None
+    steps_per_epoch: int = 1  # epoch-based schedules (factor, multi-factor) count these
     scaler: Callable[[], Any] = lambda: None  # a new loss scaler for each optimizer (fp16, train.precision)
 
 
@@ -77,7 +78,8 @@ class Task:
         """Bind the models and make the optimizers; the loop calls it once, before training."""
         self.ctx = ctx
         params = prepare_model(ctx.cfg, ctx.model, self.data.prepare)  # train.init_from, freeze, head lr
-        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps, scaler=ctx.scaler())
+        self.optimization = Optimization(ctx.cfg.optim, params, ctx.total_steps, steps_per_epoch=ctx.steps_per_epoch,
+                                         scaler=ctx.scaler())
 
     def batches(self) -> DatasetBatches:
         """The source of training batches (after `setup`)."""

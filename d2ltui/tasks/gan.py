@@ -38,9 +38,9 @@ class GANTask(Task):
         model, optim = ctx.model, ctx.cfg.optim
         betas = model.adam_betas if optim.name in ("adam", "adamw") else None
         self.opt_d = Optimization(optim, model.discriminator.parameters(), ctx.total_steps, optim.lr, betas,
-                                  ctx.scaler())
+                                  ctx.steps_per_epoch, ctx.scaler())
         self.opt_g = Optimization(optim, model.generator.parameters(), ctx.total_steps, optim.lr_g or optim.lr, betas,
-                                  ctx.scaler())
+                                  ctx.steps_per_epoch, ctx.scaler())
         if isinstance(ctx.train_model, torch.nn.parallel.DistributedDataParallel):
             from d2ltui.errors import UserError
             raise UserError("train.nproc: a GAN trains in one process (its two networks step in turn)")

@@ -18,6 +18,7 @@ from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_sec
 from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.tasks.finetune import is_torchvision, resolve_source
 from d2ltui.errors import UserError
+from d2ltui.zoo.references import is_reference
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
 DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -43,8 +44,9 @@ def check_pairing(model: str, data: str) -> None:
         raise UserError(f"data.name={data} only feeds model {owner} (its rows are a query, keys and values)")
 
 
-def target_dict(target: str | None, device: str | None = "auto") -> tuple[dict[str, Any], str]:
-    """The TOML-shaped dict and description a TARGET names (a model's defaults depend on its `device`)."""
+def target_dict(target: str | None, device: str | None = "auto", task: str = "") -> tuple[dict[str, Any], str]:
+    """The TOML-shaped dict and description a TARGET names (a model's defaults depend on its `device`;
+    your own model's, on its `task`)."""
     if not target:
         raise UserError("train needs a TARGET: a preset (see `d2l-tui presets`), a .toml file or a model name")
     try:
@@ -56,11 +58,15 @@ def target_dict(target: str | None, device: str | None = "auto") -> tuple[dict[s
     presets = preset_files()
     if target in presets:
         return read_preset_file(presets[target])
+    if is_reference(target):
+        spec = get_spec(target, task or None)
+        raw = model_defaults(spec, device)
+        return raw, f"{spec.name} on the default data of the {spec.task} task"
     names = [s.name for s in all_specs()]
     if target in names:
         spec = get_spec(target)
         return model_defaults(spec, device), f"{spec.name} on the default data of its task"
-    raise UserError(f"unknown target {target!r}: not a preset, a .toml file or a model"
+    raise UserError(f"unknown target {target!r}: not a preset, a .toml file, a model or path/to/file.py:Name"
                     f"{suggest(target, list(presets) + names)}")
 
 
@@ -74,7 +80,7 @@ def _is_file(path: Path) -> bool:
 def resolve(target: str | None, overrides: list[str] = (), device: str | None = None) -> tuple[RunConfig, str]:
     """A validated RunConfig for TARGET with `--set` overrides and `--device` applied, and its description."""
     overrides = normalise_overrides(list(overrides))
-    raw, description = target_dict(target, device or _device_override(overrides))
+    raw, description = target_dict(target, device or _device_override(overrides), _override(overrides, "model.task"))
     raw = apply_overrides(raw, overrides)
     cfg = from_dict(raw, source=target or "config")
     if device:
@@ -83,10 +89,16 @@ def resolve(target: str | None, overrides: list[str] = (), device: str | None = 
     return cfg, description
 
 
+def _override(overrides: list[str], key: str) -> str:
+    """The value an override list sets for `key` (the last one wins), else ''."""
+    values = [item.partition("=")[2].strip() for item in overrides if item.partition("=")[0].strip() == key]
+    return values[-1] if values else ""
+
+
 def _device_override(overrides: list[str]) -> str:
     """The train.device an override list sets (the last one wins), else auto."""
-    values = [item.partition("=")[2].strip() for item in overrides if item.partition("=")[0].strip() == "train.device"]
-    return values[-1] if values and DEVICE_RE.fullmatch(values[-1].lower()) else "auto"
+    value = _override(overrides, "train.device")
+    return value if value and DEVICE_RE.fullmatch(value.lower()) else "auto"
 
 
 def normalise_overrides(overrides: list[str]) -> list[str]:
@@ -107,7 +119,8 @@ def normalise_overrides(overrides: list[str]) -> list[str]:
 
 def validate(cfg: RunConfig) -> ModelSpec:
     """Check every field and the model/data pair; returns the model's spec. Raises UserError naming the key."""
-    spec = get_spec(cfg.model.name)
+    check_section("model", cfg.model)
+    spec = get_spec(cfg.model.name, cfg.model.task or None)
     try:
         resolve_knobs(spec, cfg.model.knobs)
     except UserError as err:

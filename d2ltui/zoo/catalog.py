@@ -12,8 +12,10 @@ CH_MODERN = "8 Modern CNNs"
 CH_RNN = "9-10 Recurrent networks"
 CH_ENCDEC = "10-11 Encoder-decoder"
 CH_ATTN = "11 Attention and Transformers"
+CH_OPT = "12 Optimization algorithms"  # labs only
 CH_CV = "14 Computer vision"
 CH_RL = "17 Reinforcement learning"
+CH_GP = "18 Gaussian processes"  # labs only
 CH_GAN = "20 Generative adversarial networks"
 
 IMG28 = ((1, 1, 28, 28),)

@@ -79,11 +79,16 @@ class ModelSpec:
     knobs: dict[str, Knob] = field(default_factory=dict)
     doc: str = ""
     also: tuple[str, ...] = ()  # other tasks it serves when the data is of that task (an MLP regresses)
+    source: str = ""  # a model by reference (zoo/references.py): its file, module or "torchvision"; "" for the book's
 
     def defaults(self) -> dict[str, Any]:
         return {k.name: k.default for k in self.knobs.values()}
 
     def build_fn(self) -> Callable[..., Any]:
+        if self.source:
+            from d2ltui.zoo.references import builder
+
+            return builder(self.builder)
         module, _, fn = self.builder.partition(":")
         return getattr(importlib.import_module(module), fn)
 
@@ -113,12 +118,21 @@ def suggest(word: str, options: list[str]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str, task: str | None = None) -> ModelSpec:
+    """The spec of a book model, or of a reference (path/to/file.py:Name, package.module:Name,
+    torchvision:NAME) for `task` (model.task; None lets the data pick it)."""
+    if ":" in name:
+        from d2ltui.zoo.references import reference_spec
+
+        return reference_spec(name, task)
     _load_catalog()
     try:
-        return REGISTRY[name]
+        spec = REGISTRY[name]
     except KeyError:
         raise UserError(f"unknown model {name!r}{suggest(name, list(REGISTRY))}") from None
+    if task and task != spec.task and task not in spec.also:
+        raise UserError(f"model.task={task}: {name} is the book's {spec.task} model (model.task is for your own)")
+    return spec
 
 
 def all_specs() -> list[ModelSpec]:

@@ -145,7 +145,7 @@ class Loop:
         self.check_now = self.device.type == "cpu"  # elsewhere the finite check lags one step (no sync)
         self.pending: tuple[torch.Tensor, int, float] | None = None
         self.task.setup(StepContext(cfg, self.model, train_model, self.device, autocast, self.total_steps,
-                                    self.shard, channels_last, self.check_before_step,
+                                    self.shard, channels_last, self.check_before_step, self.spe,
                                     lambda: grad_scaler(self.precision, self.device)))
         self.efficiency = Efficiency(self.device, self.precision, self.info.world_size)
         self.profiler = None  # a StepProfiler while a profile is being taken (engine/analysis/profile.py)

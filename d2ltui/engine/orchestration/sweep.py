@@ -77,17 +77,21 @@ def member_id(index: int, setting: dict[str, Any], seed: int) -> str:
 
 
 def plan_sweep(target: str, grid: dict[str, list[Any]], seeds: int, overrides: list[str], device: str | None,
-               runs_dir: str | None, parallel: int) -> Path:
-    """Check every run of the sweep, then make its folder (base.toml, sweep.json); returns the folder."""
-    if not grid:
+               runs_dir: str | None, parallel: int, settings: list[dict[str, Any]] | None = None,
+               search: dict[str, Any] | None = None) -> Path:
+    """Check every run of the sweep, then make its folder (base.toml, sweep.json); returns the folder.
+
+    `settings` (drawn from a search space, engine.orchestration.search) replaces the grid's product;
+    `search` goes into sweep.json as it is (a search space, a rung scheduler).
+    """
+    if not grid and not settings:
         raise UserError("sweep needs a grid: --grid KEY=V1,V2 (or a preset with a [sweep] table)")
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: must be >= 1")
     base, description = resolve(target, overrides, device)
     keys = list(grid)
     members = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        setting = dict(zip(keys, values))
+    for setting in settings or [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]:
         for s in range(seeds):
             seed = base.train.seed + s
             extra = setting_overrides(setting) + [f"train.seed={seed}"]
@@ -105,7 +109,7 @@ def plan_sweep(target: str, grid: dict[str, list[Any]], seeds: int, overrides: l
     atomic_write_bytes(path / BASE, dump_toml(base).encode())
     write_sweep(path, {"id": sweep_id, "target": target, "description": description, "model": base.model.name,
                        "data": base.data.name, "grid": grid, "seeds": seeds, "parallel": parallel,
-                       "created": time.time(), "members": members})
+                       "created": time.time(), "members": members, **(search or {})})
     return path
 
 
@@ -147,10 +151,11 @@ class Scheduler:
             except PermissionError:
                 pass
 
-    def start(self, slot: int, member: dict[str, Any]) -> None:
+    def start(self, slot: int, member: dict[str, Any], extra: list[str] = ()) -> None:
+        """Start (or resume) `member` on slot `slot`, with `extra` overrides (a rung's train.epochs)."""
         folder = self.path / member["id"]
         device = self.slots[slot]
-        sets = [f"train.device={device}"] if device else []
+        sets = ([f"train.device={device}"] if device else []) + list(extra)
         if (folder / CONFIG).exists():  # a run stopped or killed earlier: resume it (or restart it, no checkpoint)
             argv = ["--resume", member["id"], *itertools.chain.from_iterable(("--set", s) for s in sets)]
         else:
@@ -164,12 +169,16 @@ class Scheduler:
         self.running[slot] = (launched, member)
         self.say(f"started {member['id']}" + (f" on {device}" if device else ""))
 
-    def reap(self) -> None:
+    def reap(self) -> list[dict[str, Any]]:
+        """Forget the members whose process ended; returns them."""
+        ended = []
         for slot, (launched, member) in list(self.running.items()):
             code = launched.proc.poll() if launched.proc else None
             if code is not None:
                 del self.running[slot]
+                ended.append(member)
                 self.say(f"{member['id']}: {read_status(self.path / member['id']).get('state')} (exit {code})")
+        return ended
 
     def run(self, todo: list[dict[str, Any]]) -> bool:
         """Run `todo`; True when none was interrupted."""
@@ -184,18 +193,22 @@ class Scheduler:
                 if self.stopping:
                     break
                 time.sleep(POLL_S)
-            deadline = time.time() + STOP_GRACE_S
-            self.stop_all()  # again: a member launched while the signal arrived is asked too
-            while self.running:  # stopping: each member checkpoints and exits
-                self.reap()
-                if time.time() > deadline:
-                    for launched, _ in self.running.values():
-                        send_group(launched.pid, "kill")
-                time.sleep(POLL_S)
-            return not self.stopping
+            return self.drain()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def drain(self) -> bool:
+        """Stop the members still running and wait for them (each checkpoints); True when no stop was asked."""
+        deadline = time.time() + STOP_GRACE_S
+        self.stop_all()  # again: a member launched while the signal arrived is asked too
+        while self.running:  # stopping: each member checkpoints and exits
+            self.reap()
+            if time.time() > deadline:
+                for launched, _ in self.running.values():
+                    send_group(launched.pid, "kill")
+            time.sleep(POLL_S)
+        return not self.stopping
 
 
 def wait_for_live(path: Path, member: dict[str, Any], log: Any = None) -> None:
@@ -214,6 +227,10 @@ def run_members(path: Path, parallel: int | None = None, log: Any = None) -> boo
     """Run every member of the sweep at `path` that has not ended; True when none was interrupted."""
     record = read_sweep(path)
     parallel = parallel or int(record.get("parallel") or 1)
+    if record.get("scheduler"):  # successive halving or ASHA: trials go on rung by rung
+        from d2ltui.engine.orchestration.rungs import run_rungs
+
+        return run_rungs(path, parallel, log)
     todo = []
     for member in record["members"]:
         if (path / member["id"]).is_dir():

@@ -109,6 +109,28 @@ class BrowseScreen(Screen):
 
         self.app.push_screen(LabScreen(event.name))
 
+    def on_catalog_open_requested(self, _: Catalog.OpenRequested) -> None:
+        from d2ltui.tui.widgets.open_model import OpenModelScreen
+
+        self.app.push_screen(OpenModelScreen(), self.open_model)
+
+    def open_model(self, ref: str | None) -> None:
+        """Load your own model by reference, remember it, and choose it in the catalog."""
+        if not ref:
+            return
+        from d2ltui.tui.widgets.open_model import absolute, remember_model
+
+        try:
+            ref = absolute(ref)
+            get_spec(ref)
+        except UserError as err:
+            self.notify(str(err), title="open a model", severity="error")
+            return
+        remember_model(ref)
+        catalog = self.query_one(Catalog)
+        catalog.add_own(ref)
+        self.call_after_refresh(catalog.select_model, ref)  # the new leaf has a line once the tree is laid out
+
     def _load_wanted(self) -> None:
         if self.ready and self._wanted and self._wanted != self._loaded:
             self.load_model(self._wanted)
@@ -116,7 +138,11 @@ class BrowseScreen(Screen):
     def load_model(self, name: str) -> None:
         from d2ltui.tui.runplan import RunPlan
 
-        spec = get_spec(name)
+        try:
+            spec = get_spec(name)  # your own model's file may have changed or gone since it was opened
+        except UserError as err:
+            self.notify(str(err), title=name, severity="error")
+            return
         self.model, self._loaded, self.plan = spec.name, spec.name, RunPlan.for_model(spec.name, self.device_kind)
         self.sub_title = f"{spec.name}: {spec.doc}"
         self.query_one("#knobs").load(spec)

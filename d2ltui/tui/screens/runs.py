@@ -99,9 +99,12 @@ class RunsScreen(Screen):
             self.app.open_run(Path(run.path))
 
     def open_sweep(self, run: RunSummary) -> None:
+        from d2ltui.rundir.sweeps import read_sweep
+        from d2ltui.tui.screens.rung_sweep import RungSweepScreen
         from d2ltui.tui.screens.sweep import SweepScreen
 
-        self.app.push_screen(SweepScreen(Path(run.path)))
+        scheduled = read_sweep(Path(run.path)).get("scheduler")  # successive halving, ASHA: the rung view
+        self.app.push_screen((RungSweepScreen if scheduled else SweepScreen)(Path(run.path)))
 
     def action_overlay(self) -> None:
         from d2ltui.tui.screens.compare import CompareScreen

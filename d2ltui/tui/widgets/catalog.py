@@ -10,11 +10,14 @@ from d2ltui.labs.registry import LabSpec, all_labs
 from d2ltui.zoo.registry import ModelSpec, all_specs, chapter_order
 
 LAB = "lab:"  # a lab leaf's data is LAB + its name
+OPEN = "open:"  # the "Open a model…" leaf; the models you opened follow it
+OWN = "Your models"
 
 SHORT_TITLES = {  # display only: the registry keeps the book's chapter names
     "Linear networks": "Linear", "Multilayer perceptrons": "MLP", "Convolutional networks": "CNN",
     "Modern CNNs": "Modern CNN", "Recurrent networks": "RNN", "Encoder-decoder": "Seq2seq", "Computer vision": "Vision",
     "Attention and Transformers": "Attention", "Reinforcement learning": "RL", "Generative adversarial networks": "GAN",
+    "Optimization algorithms": "Optimization", "Gaussian processes": "GP",
 }
 
 
@@ -43,6 +46,9 @@ class Catalog(Tree[str]):
     class LabHighlighted(LabChosen):
         """The cursor rests on a lab (enter opens it)."""
 
+    class OpenRequested(Message):
+        """Enter on "Open a model…"."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("models", **kwargs)
         self.show_root = False
@@ -61,6 +67,19 @@ class Catalog(Tree[str]):
                     branch.add_leaf(Text(spec.name, style="italic"), data=LAB + spec.name)
                 else:
                     branch.add_leaf(spec.name, data=spec.name)
+        from d2ltui.tui.widgets.open_model import recent_models
+
+        self.own = self.root.add(OWN, expand=True)
+        self.own.add_leaf(Text("Open a model…", style="bold"), data=OPEN)
+        for ref in recent_models():
+            self.own.add_leaf(ref, data=ref)
+
+    def add_own(self, ref: str) -> None:
+        """Show `ref` first among your models (once)."""
+        for leaf in list(self.own.children):
+            if leaf.data == ref:
+                leaf.remove()
+        self.own.add_leaf(ref, data=ref, after=0)
 
     def select_model(self, name: str) -> None:
         """Move the cursor to `name` (which chooses it)."""
@@ -74,10 +93,12 @@ class Catalog(Tree[str]):
         event.stop()
         if event.node.data and event.node.data.startswith(LAB):
             self.post_message(self.LabHighlighted(event.node.data.removeprefix(LAB)))
-        elif event.node.data:
+        elif event.node.data and event.node.data != OPEN:
             self.post_message(self.ModelChosen(event.node.data))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         event.stop()
         if event.node.data and event.node.data.startswith(LAB):
             self.post_message(self.LabChosen(event.node.data.removeprefix(LAB)))
+        elif event.node.data == OPEN:
+            self.post_message(self.OpenRequested())

@@ -31,6 +31,8 @@ class CurvesPlot(MetricPlot):
                 plt.plot([x for x, _ in keep], [y for _, y in keep], label=name, marker="braille")
             for name, pts in panel.points.items():
                 plt.scatter(pts["x"], pts["y"], label=name, marker="dot")
+            for name, path in panel.paths.items():
+                plt.plot(path["x"], path["y"], label=name, marker="braille")
             plt.xlabel(panel.xlabel)
         self._version += 1
         self.refresh()

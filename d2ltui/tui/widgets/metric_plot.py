@@ -5,14 +5,7 @@ from __future__ import annotations
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
-
-def smooth(ys: list[float], weight: float = 0.8) -> list[float]:
-    """Exponential moving average with bias correction (TensorBoard-style)."""
-    out, avg = [], 0.0
-    for i, y in enumerate(ys, 1):
-        avg = weight * avg + (1 - weight) * y
-        out.append(avg / (1 - weight**i))
-    return out
+from d2ltui.metrics import smooth
 
 
 def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
