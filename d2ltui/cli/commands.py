@@ -97,11 +97,13 @@ def sweep(
     runs_dir: RunsDir = None,
     resume: Annotated[Optional[str], typer.Option("--resume", metavar="SWEEP", help="Sweep id or folder: keep its finished runs, resume the others.", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="The final table as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Start a sweep of more than 64 runs.")] = False,
 ) -> None:
     """Run a grid of settings (times seeds) as ordinary runs; end with best metric mean ± std per setting."""
     from d2ltui.cli.sweeping import run_sweep
 
-    raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out))
+    raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out,
+                               yes))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from d2ltui.rundir.sweeps import sweep_table
 
 
 def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: int | None, overrides: list[str],
-              device: str | None, runs_dir: str | None, resume: str | None, json_out: bool) -> int:
+              device: str | None, runs_dir: str | None, resume: str | None, json_out: bool, yes: bool = False) -> int:
     """Plan (or find) the sweep, run its unfinished members, print its table; 0 when every run finished."""
     from d2ltui.engine.orchestration.sweep import parse_grid, plan_sweep, run_members
     from d2ltui.rundir.sweeps import find_sweep
@@ -36,7 +36,7 @@ def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: 
         planned.update(parse_grid(grid))
         seeds = seeds or int(table.get("seeds", 1))
         parallel = parallel or int(table.get("parallel", 1))
-        path = plan_sweep(target, planned, seeds, overrides, device, runs_dir, parallel)
+        path = plan_sweep(target, planned, seeds, overrides, device, runs_dir, parallel, yes)
     log = sys.stderr if json_out else sys.stdout  # --json: stdout is the table alone
     print(f"sweep {path.name} in {path}", file=log, flush=True)
     complete = run_members(path, parallel, log)
