@@ -23,7 +23,7 @@ class Recorder:
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Metrics):
             self.run.append_metrics(event.record)
-            self.progress.update(step=event.record.get("step"), epoch=event.record.get("epoch"))
+            self.progress.update(step=event.record.get("step"))  # status.json's epoch counts the epochs done
         elif isinstance(event, ev.LayerStats):
             self.run.append_layers(event.records)
         elif isinstance(event, ev.DataCard):

@@ -227,7 +227,8 @@ class Loop:
         warning = writer.warning()
         if bool(warning) != bool(self.warned):
             self.warned = warning
-            self.status("running", warning or "the run folder takes writes again; every record is complete")
+            note = warning or "the run folder takes writes again; every record is complete"
+            self.bus.emit(ev.Status("running", note, {**self.progress(), "warning": warning}))
         if not self.gave_up and (why := writer.give_up()):
             self.gave_up = why
             self.control.stop.set()
