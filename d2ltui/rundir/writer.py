@@ -194,9 +194,8 @@ class RunWriter(RunDir):
 
         A CheckpointWriteError (one line) when it cannot be: the previous checkpoint is whole.
         """
-        if not self.flush():
-            err = OSError(self.fault_errno, self.fault_reason)
-            save_checkpoint(self.path / CHECKPOINT, state, refused=err)
+        if not self.flush() and self.pending:  # rows before it not on disk: a resume from it would miss them
+            save_checkpoint(self.path / CHECKPOINT, state, refused=OSError(self.fault_errno, self.fault_reason))
         try:
             save_checkpoint(self.path / CHECKPOINT, state)
         except OSError as err:
@@ -205,17 +204,27 @@ class RunWriter(RunDir):
 
     # -- the guard -----------------------------------------------------------------------------
     def flush(self) -> bool:
-        """Write what waits, oldest first (status last); True when nothing is left waiting."""
+        """Write what waits, oldest first (status last); True when nothing is left waiting.
+
+        The replaced files (samples, status) are tried even when the appends are refused: another
+        file may still go through, and status.json then says what happened.
+        """
+        failure = None
         try:
             while self.pending:
                 name, text, _rows = self.pending[0]
                 self._append(name, text)
                 self.pending.pop(0)
-            for name in list(self.latest):
+        except OSError as err:
+            failure = err
+        for name in list(self.latest):
+            try:
                 atomic_write_bytes(self.path / name, self.latest[name])
                 del self.latest[name]
-        except OSError as err:
-            self.failed(err)
+            except OSError as err:
+                failure = failure or err
+        if failure is not None:
+            self.failed(failure)
             return False
         if self.fault_since is not None:
             self.fault_since, self.fault_reason, self.failures = None, "", 0
