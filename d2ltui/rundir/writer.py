@@ -131,7 +131,7 @@ class RunWriter(RunDir):
         super().__init__(Path(path))
         self.tail_checked: set[str] = set()
         self.pending: list[tuple[str, bytes, int]] = []  # (file, lines, rows) appends not on disk yet, in order
-        self.latest: dict[str, bytes] = {}  # replaced files not on disk yet: only the newest matters
+        self.latest: dict[str, Any] = {}  # replaced files (as JSON objects) not on disk yet: only the newest matters
         self.fault_since: float | None = None  # monotonic time of the first failed write of the current fault
         self.fault_reason, self.fault_errno = "", None
         self.failures = 0
@@ -173,9 +173,7 @@ class RunWriter(RunDir):
     def write_status(self, state: str, message: str = "", **extra: Any) -> None:
         status = {"state": state, "pid": os.getpid(), "pid_start": pid_start(os.getpid()),
                   "host": socket.gethostname(), "message": message, "updated": time.time(), **extra}
-        if self.warning():
-            status["warning"] = self.warning()
-        self.replace(STATUS, status)
+        self.replace(STATUS, status)  # its "warning" is set as it is written (flush)
 
     def write_samples(self, samples: dict[str, Any]) -> None:
         self.replace(SAMPLES, samples)
@@ -186,7 +184,7 @@ class RunWriter(RunDir):
     def replace(self, name: str, obj: Any) -> None:
         """Atomically replace file `name` with `obj` as JSON (the newest kept in memory while the disk refuses)."""
         self.latest.pop(name, None)  # re-inserted last: status.json is written after what it describes
-        self.latest[name] = (json.dumps(obj, indent=1, default=str) + "\n").encode()
+        self.latest[name] = obj
         self.flush()
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
@@ -218,8 +216,14 @@ class RunWriter(RunDir):
         except OSError as err:
             failure = err
         for name in list(self.latest):
+            obj = self.latest[name]
+            if name == STATUS:  # what holds as it is written: rows still refused, or all on disk
+                obj = {k: v for k, v in obj.items() if k != "warning"}
+                if failure is not None:
+                    self.failed(failure)
+                    obj["warning"] = self.warning()
             try:
-                atomic_write_bytes(self.path / name, self.latest[name])
+                atomic_write_json(self.path / name, obj)
                 del self.latest[name]
             except OSError as err:
                 failure = failure or err

@@ -152,6 +152,7 @@ class Loop:
         self.warned = ""  # the write warning last reported ("" while the run folder takes every write)
         self.gave_up = ""  # why writes were given up on (the run then stops)
         self.checkpoint_step: int | None = None  # the last checkpoint this process wrote
+        self.missed_checkpoint: int | None = None  # the step of the last checkpoint the disk refused
 
     @property
     def step(self) -> int:
@@ -214,6 +215,7 @@ class Loop:
             message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
             self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
             self.status("running", message)
+            self.missed_checkpoint = step
             return
         self.checkpoint_step = step
         self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
@@ -233,15 +235,20 @@ class Loop:
             self.gave_up = why
             self.control.stop.set()
 
-    def drain(self) -> None:
-        """At the end, wait for a refusing disk until the writer's limit: training is over, nothing else is lost."""
+    def drain(self, final: bool = False) -> None:
+        """At the end, wait for a refusing disk until the writer's limit: training is over, nothing else is lost.
+
+        `final`: the last status is queued; retry quietly (a progress note now would hide the end state).
+        """
         writer = self.run_dir
         if writer is None or not self.info.is_main or writer.flush():
             return
-        self.write_health()
+        if not final:
+            self.write_health()
         while not writer.give_up() and not writer.flush():
             time.sleep(RETRY_S)
-        self.write_health()
+        if not final:
+            self.write_health()
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: dict[str, Any] | None) -> FitResult:
@@ -267,9 +274,12 @@ class Loop:
 
     def end(self, state: str, message: str) -> FitResult:
         self.drain()
+        if state in ("finished", "stopped") and self.missed_checkpoint == self.state.step:
+            self.checkpoint()  # the end's own checkpoint, refused while rows waited: the disk may take it now
         if self.gave_up and state == "finished":
             state, message = "stopped", f"{message}, but {self.gave_up}: the records on disk stop earlier"
         self.status(state, message)
+        self.drain(final=True)
         s = self.state
         return FitResult(state, message, s.step, s.epoch, s.last_val, s.best, self.model, self.first_step_s)
 
