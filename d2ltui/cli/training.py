@@ -31,7 +31,7 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     """Train TARGET (or resume RUN); returns the exit code: 0 finished, 1 failed/diverged/stopped."""
     if resume and target:
         raise UserError(f"--resume {resume} continues a run from its own config: give no TARGET")
-    if run_id:  # a bad name is refused before anything is loaded or written
+    if run_id is not None:  # a bad name (an empty one too) is refused before anything is loaded or written
         from d2ltui.rundir.names import check_id
 
         check_id(run_id)
