@@ -215,7 +215,7 @@ class Loop:
             message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
             self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
             self.status("running", message)
-            self.missed_checkpoint = step
+            self.missed_checkpoint = step if self.run_dir.pending else None  # held back for rows not on disk yet
             return
         self.checkpoint_step = step
         self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
