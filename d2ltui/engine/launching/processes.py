@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2ltui.engine.loop.control import send, send_group
-from d2ltui.errors import UserError
-from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.names import check_id
 from d2ltui.rundir.store import LOG, STATUS, RunDir, new_run_id, pid_start, read_status

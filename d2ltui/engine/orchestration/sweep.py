@@ -27,7 +27,6 @@ from d2ltui.config.schema import _parse_scalar, dump_toml
 from d2ltui.engine.loop.control import STOP_SIGNALS, send_group
 from d2ltui.engine.launching.processes import Detached, launch_detached
 from d2ltui.errors import UserError
-from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES
 from d2ltui.rundir.store import CONFIG, new_run_id, pid_alive, read_status
 from d2ltui.rundir.sweeps import BASE, DONE_STATES, SWEEP, read_sweep
