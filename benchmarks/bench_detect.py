@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.schema import DataConfig, dump_toml, from_dict
 from d2ltui.data import load_data
 from d2ltui.tasks.detection import ssd_loss
@@ -69,7 +70,7 @@ def bare(args, data, device) -> float:
 
 def engine(args, cfg) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        run = RunDir.create(Path(tmp), dump_toml(cfg), "bench")
+        run = RunWriter.create(Path(tmp), dump_toml(cfg), "bench")
         result = fit(cfg, run)
         assert result.state == "finished", result.message
         rates = [r["samples_per_s"] for r in run.metrics() if r.get("split") == "train"][1:]

@@ -25,6 +25,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import TrainConfig, dump_toml
 from d2ltui.engine.loop.trainer import fit
@@ -38,7 +39,7 @@ def rate(args, every: int, root: Path, tag: str) -> tuple[float, list[dict]]:
             f"train.max_steps={args.steps}", "train.epochs=1000", f"train.log_every={LOG_EVERY}",
             f"train.layer_stats_every={every}", f"train.device={args.device}", *args.set]
     cfg, _ = resolve(args.model, sets)
-    run = RunDir.create(root, dump_toml(cfg), tag)
+    run = RunWriter.create(root, dump_toml(cfg), tag)
     fit(cfg, run)
     windows = [r for r in run.metrics() if r.get("split") == "train"][1:]  # the first window holds the warm-up
     return len(windows) / sum(1.0 / r["samples_per_s"] for r in windows), windows

@@ -49,6 +49,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine.loop import events as ev
 from d2ltui.devices import resolve_device
@@ -182,7 +183,7 @@ def engine(args, cfg, device, root) -> dict:
         if isinstance(event, ev.Metrics) and event.record["split"] == "train":
             records.append(event.record)
     with tempfile.TemporaryDirectory() as tmp:
-        run = RunDir.create(tmp, dump_toml(cfg), "bench")
+        run = RunWriter.create(tmp, dump_toml(cfg), "bench")
         result = fit(cfg, run, [watch])
     n = len(datasets.FashionMNIST(root, train=True).targets)
     spe = steps_per_epoch(n, args.batch_size)

@@ -158,3 +158,32 @@ def efficiency_text(record: dict[str, Any]) -> str:
     if record.get("compile_s") is not None:
         parts.append(f"(compile {record['compile_s']:.1f}s)")
     return " ".join(parts)
+
+
+def run_progress(status: dict[str, Any], last: dict[str, Any] | None) -> dict[str, Any]:
+    """Where a run is, for every view: step, total_steps, epoch, total_epochs from status.json and its newest train
+    record, whichever is further (status.json is rewritten at epoch ends, a record at every logged step).
+
+    `epoch` is the epoch in progress counted from 1 (a record's own "epoch"; status.json counts those done),
+    at most total_epochs; unknown values are None.
+    """
+    def number(value: Any) -> int | None:
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    total_epochs, total_steps = number(status.get("total_epochs")), number(status.get("total_steps"))
+    step, done = number(status.get("step")), number(status.get("epoch"))
+    epoch = done + 1 if done is not None else None
+    row_step, row_epoch = number((last or {}).get("step")), number((last or {}).get("epoch"))
+    if row_step is not None and (step is None or row_step >= step):
+        step, epoch = row_step, row_epoch if row_epoch is not None else epoch
+    if epoch is not None and total_epochs:
+        epoch = min(epoch, total_epochs)
+    return {"step": step, "total_steps": total_steps, "epoch": epoch, "total_epochs": total_epochs}
+
+
+def format_progress(status: dict[str, Any], last: dict[str, Any] | None) -> str:
+    """"epoch 2/8 step 70/504" (see run_progress); '-' or '?' where unknown."""
+    p = run_progress(status, last)
+    show = lambda value, unknown: unknown if value is None else str(value)  # noqa: E731
+    return (f"epoch {show(p['epoch'], '-')}/{show(p['total_epochs'], '?')} "
+            f"step {show(p['step'], '-')}/{show(p['total_steps'], '?')}")

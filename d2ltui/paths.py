@@ -38,8 +38,11 @@ def default_runs_dir() -> Path:
 
 
 def resolve_runs_dir(runs_dir: str | Path | None) -> Path:
-    """`--runs-dir` expanded, or the default runs folder."""
-    return expand_path(runs_dir, "--runs-dir") if runs_dir else default_runs_dir()
+    """`--runs-dir` expanded, or the default runs folder; a UserError when it is a file."""
+    path = expand_path(runs_dir, "--runs-dir") if runs_dir else default_runs_dir()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--runs-dir {path}: a file, not a folder")
+    return path
 
 
 def recent_models_file() -> Path:

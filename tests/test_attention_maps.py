@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.tasks import attention_maps
 from d2ltui.engine.loop.trainer import fit
@@ -108,7 +109,7 @@ def test_kernel_regression_weights_are_the_gaussian_softmax():
 
 def train(tmp_path, run_id: str, raw: dict):
     cfg = from_dict(raw)
-    run = RunDir.create(tmp_path / "runs", dump_toml(cfg), run_id)
+    run = RunWriter.create(tmp_path / "runs", dump_toml(cfg), run_id)
     result = fit(cfg, run)
     assert result.state == "finished", result.message
     return run.path

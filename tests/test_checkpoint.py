@@ -10,9 +10,9 @@ import zipfile
 import pytest
 import torch
 
-from d2ltui.rundir import store as rundir
-from d2ltui.rundir.checkpoint import (CheckpointWriteError, capture_rng, load_checkpoint, restore_rng,
-                                      save_checkpoint)
+from d2ltui.rundir import writer as rundir
+from d2ltui.rundir.checkpoint import CheckpointWriteError, capture_rng, load_checkpoint, restore_rng
+from d2ltui.rundir.writer import save_checkpoint
 from d2ltui.errors import UserError
 
 

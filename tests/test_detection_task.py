@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.cli import main
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
@@ -71,7 +72,7 @@ def test_samples_hold_colour_images_true_boxes_and_detections():
 def test_a_short_run_records_the_books_metrics(tmp_path, one_torch_thread):
     cfg, _ = resolve("tiny-ssd", ["data.resize=64", "data.num_train=24", "data.num_val=4", "data.batch_size=8",
                                   "train.max_steps=3", "train.log_every=1"])
-    run = RunDir.create(tmp_path, dump_toml(cfg), "ssd")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "ssd")
     result = fit(cfg, run)
     assert result.state == "finished", result.message
     records = run.metrics()
@@ -108,7 +109,7 @@ def test_quick_preset_learns_to_find_bananas_on_a_smaller_budget(tmp_path, one_t
     """quick-ssd-bananas on 640 images for 3 epochs (60 steps, about half its budget): the detector already
     finds most bananas (the full preset, 128 steps, is checked against its stated 0.5 by the slow test)."""
     cfg, _ = resolve("quick-ssd-bananas", ["data.num_train=640", "data.num_val=50", "train.epochs=3"])
-    run = RunDir.create(tmp_path, dump_toml(cfg), "quick-small")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "quick-small")
     result = fit(cfg, run)
     assert result.state == "finished", result.message
     first, last = (r for r in (run.metrics()[i] for i in (0, -1)))

@@ -18,6 +18,7 @@ from d2ltui.engine.loop.trainer import fit
 from d2ltui.format import efficiency_text
 from d2ltui.rundir.index import summarise
 from d2ltui.rundir.store import RunDir
+from d2ltui.rundir.writer import RunWriter
 from test_engine import blobs, cfg_of, images
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("name, data", [("mlp", blobs), ("lenet", images)])
 def test_flops_per_s_is_the_counted_step_flops_times_the_measured_rate(tmp_path, name, data):
     cfg = cfg_of(name, data={"batch_size": 32}, train={"epochs": 1, "log_every": 3})
-    run = RunDir.create(tmp_path, dump_toml(cfg), name)
+    run = RunWriter.create(tmp_path, dump_toml(cfg), name)
     result = fit(cfg, run, data=data())
     module = data()
     X, y = module.train[0][:32].float(), module.train[1][:32]

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.data.base import DataModule
 from d2ltui.engine.loop import events as ev
@@ -78,7 +79,7 @@ def copy_data(n=512, steps=6) -> DataModule:
 def test_linear_regression_learns_and_reports_analytic_weights(tmp_path):
     cfg = cfg_of("linear-regression", optim={"lr": 0.03}, data={"batch_size": 10},
                  train={"epochs": 3})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "lin")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "lin")
     result = fit(cfg, run, data=regression_data())
     assert result.state == "finished" and result.val["loss"] < 1e-3
     samples = run.samples()
@@ -97,7 +98,7 @@ def test_linear_regression_learns_and_reports_analytic_weights(tmp_path):
 def test_classification_points_accuracy_and_boundary(tmp_path):
     cfg = cfg_of("mlp", model={"name": "mlp", "hidden": [16]}, optim={"lr": 0.5},
                  data={"batch_size": 32}, train={"epochs": 4, "log_every": 5})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "mlp")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "mlp")
     result = fit(cfg, run, data=blobs())
     assert result.val["acc"] >= 0.95
     samples = run.samples()
@@ -113,7 +114,7 @@ def test_classification_points_accuracy_and_boundary(tmp_path):
 def test_image_classification_samples_are_thumbnails(tmp_path):
     cfg = cfg_of("lenet", model={"name": "lenet", "activation": "relu"}, optim={"name": "adam", "lr": 0.01},
                  data={"batch_size": 32}, train={"epochs": 3})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "lenet")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "lenet")
     result = fit(cfg, run, data=images())
     assert result.val["acc"] >= 0.9
     items = run.samples()["items"]
@@ -130,7 +131,7 @@ def test_thumbnails_shrink_large_colour_images():
 def test_language_model_perplexity_and_generated_text(tmp_path):
     cfg = cfg_of("gru-lm", optim={"name": "adam", "lr": 0.02, "clip": 1.0},
                  data={"batch_size": 16}, train={"epochs": 8})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "lm")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "lm")
     result = fit(cfg, run, data=text_data())
     assert result.val["ppl"] < 1.5  # the cycle abcd is perfectly predictable
     assert result.val["ppl"] == pytest.approx(math.exp(result.val["loss"]))
@@ -142,7 +143,7 @@ def test_seq2seq_bleu_and_translations(tmp_path):
     cfg = cfg_of("seq2seq-attention", model={"name": "seq2seq-attention", "embed_size": 16, "num_hiddens": 32},
                  optim={"name": "adam", "lr": 0.01, "clip": 1.0}, data={"batch_size": 32},
                  train={"epochs": 6})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "s2s")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "s2s")
     result = fit(cfg, run, data=copy_data())
     assert result.val["bleu"] > 0.8, result.val
     items = run.samples()["items"]
@@ -160,7 +161,7 @@ def test_bleu_is_the_books():
 def test_nan_loss_diverges_within_one_step(tmp_path):
     cfg = cfg_of("linear-regression", optim={"lr": 5000.0}, data={"batch_size": 10},
                  train={"epochs": 3, "log_every": 1})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "nan")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "nan")
     result = fit(cfg, run, data=regression_data())
     assert result.state == "diverged" and result.exit_code == 1
     status = run.status()
@@ -189,9 +190,9 @@ def test_stop_and_resume_is_bitwise_equal(tmp_path, stop_step):
                       data={"batch_size": 32}, train={"epochs": 3, "log_every": 1})
     cfg = config()
     assert steps_per_epoch(300, 32) == 10
-    full = RunDir.create(tmp_path, dump_toml(cfg), "full")
+    full = RunWriter.create(tmp_path, dump_toml(cfg), "full")
     assert fit(cfg, full, data=blobs()).state == "finished"
-    part = RunDir.create(tmp_path, dump_toml(cfg), "part")
+    part = RunWriter.create(tmp_path, dump_toml(cfg), "part")
     control = Control()
     stopped = fit(cfg, part, [_stop_at(control, stop_step)], control, data=blobs())
     assert (stopped.state, stopped.step, stopped.exit_code) == ("stopped", stop_step, 1)
@@ -207,7 +208,7 @@ def test_stop_and_resume_is_bitwise_equal(tmp_path, stop_step):
 
 def test_max_steps_stops_early_and_checkpoints(tmp_path):
     cfg = cfg_of("mlp", data={"batch_size": 32}, train={"epochs": 5, "max_steps": 4})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "short")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "short")
     result = fit(cfg, run, data=blobs())
     assert (result.state, result.step) == ("finished", 4)
     assert load_checkpoint(run.path / CHECKPOINT)["pos"] == 4
@@ -216,7 +217,7 @@ def test_max_steps_stops_early_and_checkpoints(tmp_path):
 
 def test_checkpoint_every_n_steps_and_pause(tmp_path):
     cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 1, "checkpoint_every": 2})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "ck")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "ck")
     control, seen = Control(), []
 
     def watch(event):
@@ -272,7 +273,7 @@ def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
     monkeypatch.setattr(tasks.Classification, "loss", oom)
     cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 1})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "oom")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "oom")
     result = fit(cfg, run, data=blobs())
     assert result.state == "failed" and result.exit_code == 1
     status = run.status()
@@ -280,13 +281,17 @@ def test_cuda_out_of_memory_fails_naming_a_smaller_batch(tmp_path, monkeypatch):
 
 
 def test_failed_checkpoint_write_is_reported_and_training_goes_on(tmp_path, monkeypatch):
-    from d2ltui.rundir import checkpoint
+    from d2ltui.rundir import writer
+
+    real = writer.atomic_write_bytes
 
     def full_disk(path, data):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full_disk)
+        if path.name == "checkpoint.pt":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+    monkeypatch.setattr(writer, "atomic_write_bytes", full_disk)
     cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 2})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "disk")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "disk")
     notes = []
     result = fit(cfg, run, [lambda e: notes.append(e) if isinstance(e, ev.Checkpointed) else None], data=blobs())
     assert result.state == "finished"
@@ -303,7 +308,7 @@ def test_bf16_autocast_on_the_cpu_when_asked():
 def test_epochs_shorter_than_log_every_still_write_a_train_line(tmp_path):
     cfg = cfg_of("mlp", model={"name": "mlp", "hidden": [16]}, optim={"lr": 0.5},
                  data={"batch_size": 100}, train={"epochs": 2, "log_every": 10})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "short")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "short")
     fit(cfg, run, data=blobs())  # 300 samples at batch 100: 3 steps an epoch
     train = [r for r in run.metrics() if r["split"] == "train"]
     assert [(r["epoch"], r["step"]) for r in train] == [(1, 3), (2, 6)]

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from d2ltui.metrics import EFFICIENCY_KEYS
-from d2ltui.rundir.checkpoint import load_checkpoint, save_checkpoint
+from d2ltui.rundir.checkpoint import load_checkpoint
+from d2ltui.rundir.writer import save_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, METRICS
 from d2ltui.engine.loop.trainer import Loop
 from test_train_cli import MOONS, cli

@@ -18,6 +18,7 @@ from fault_helpers import (TINY, assert_same_weights, cli, curve, run_states, sp
 from d2ltui.rundir import store as rundir
 from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, STATUS, read_json
+from d2ltui.rundir.writer import RunWriter
 
 pytestmark = pytest.mark.slow
 TOTAL_STEPS, STEPS_PER_EPOCH = 252, 63
@@ -140,14 +141,14 @@ def test_failed_checkpoint_writes_are_reported_and_keep_the_last_good_one(tmp_pa
         return real_replace(src, dst, *args, **kwargs)
 
     statuses = []
-    real_status = rundir.RunDir.write_status
+    real_status = RunWriter.write_status
 
     def spy(self, state, message="", **extra):
         statuses.append((state, message, extra.get("checkpoint_error")))
         return real_status(self, state, message, **extra)
 
     monkeypatch.setattr(os, "replace", replace)
-    monkeypatch.setattr(rundir.RunDir, "write_status", spy)
+    monkeypatch.setattr(RunWriter, "write_status", spy)
     code, out, err = cli("train", *TINY, "--set", "train.epochs=2", "--runs-dir", str(tmp_path), "--run-id", "full")
     monkeypatch.undo()
     run = tmp_path / "full"

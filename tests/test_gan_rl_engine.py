@@ -12,6 +12,7 @@ import torch
 from data_files import write_idx
 from PIL import Image
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import RunConfig, dump_toml
 from d2ltui.data.registry import load_data
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def train(tmp_path, target: str, *overrides: str, data=None):
     cfg, _ = resolve(target, list(overrides))
-    run = RunDir.create(tmp_path, dump_toml(cfg), target)
+    run = RunWriter.create(tmp_path, dump_toml(cfg), target)
     return fit(cfg, run, data=data), run
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import DataConfig, dump_toml
 from d2ltui.data import load_data
@@ -138,7 +139,7 @@ def fold_run(tmp_path, root, extra=()):
     cfg, _ = resolve("kaggle-house", [f"data.root={root}", "data.download=false", "data.folds=3",
                                       "data.batch_size=2", "train.epochs=2", "train.device=cpu", *extra])
     data = load_data(cfg.data, "regression", "cpu")
-    return cfg, data, RunDir.create(tmp_path / "runs", dump_toml(cfg), "kfold")
+    return cfg, data, RunWriter.create(tmp_path / "runs", dump_toml(cfg), "kfold")
 
 
 def test_k_fold_run_records_each_fold_and_the_mean(tmp_path, root):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def train(tmp_path, preset: str, *sets: str) -> RunDir:
     cfg, _ = resolve(preset, list(sets))
-    run = RunDir.create(tmp_path, "", f"run-{len(list(tmp_path.iterdir()))}")
+    run = RunWriter.create(tmp_path, "", f"run-{len(list(tmp_path.iterdir()))}")
     assert fit(cfg, run).state == "finished"
     return run
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import validate
 from d2ltui.config.schema import from_dict
 from d2ltui.engine.loop.cadence import LayerStatsPolicy
@@ -136,26 +137,26 @@ def quick_cfg(**train):
 def test_fit_writes_layers_jsonl_on_the_recorded_steps_only(tmp_path):
     from d2ltui.engine.loop.trainer import fit
 
-    run = RunDir.create(tmp_path, "", "r")
+    run = RunWriter.create(tmp_path, "", "r")
     assert fit(quick_cfg(layer_stats_every=4), run).state == "finished"
     records = run.layers()
     assert sorted({r["step"] for r in records}) == [1, 4, 8, 12]  # 12 steps: 96 / 16 per epoch, two epochs
     assert {r["layer"] for r in records} == {"fc1", "fc2"}
     assert all(set(r) >= {"step", "layer", "act_mean", "act_std", "grad_norm", "weight_norm", "update_ratio"}
                for r in records)
-    off = RunDir.create(tmp_path, "", "off")
+    off = RunWriter.create(tmp_path, "", "off")
     fit(quick_cfg(layer_stats_every=0), off)
     assert not (off.path / LAYERS).exists()
 
 
 def test_layers_jsonl_crash_rules(tmp_path):
-    run = RunDir.create(tmp_path, "", "r")
+    run = RunWriter.create(tmp_path, "", "r")
     run.append_layers([{"step": 1, "layer": "fc1", "grad_norm": 1.0}, {"step": 5, "layer": "fc1", "grad_norm": 2.0}])
     with open(run.path / LAYERS, "ab") as f:
         f.write(b'{"step": 10, "layer": "fc1", "gra')  # killed mid-line
     records, _ = read_metrics(run.path / LAYERS)
     assert [r["step"] for r in records] == [1, 5]  # the cut line is skipped
-    resumed = RunDir(run.path)  # a resumed writer closes the cut line off before appending
+    resumed = RunWriter(run.path)  # a resumed writer closes the cut line off before appending
     resumed.append_layers([{"step": 6, "layer": "fc1", "grad_norm": 3.0}])
     assert [r["step"] for r in resumed.layers()] == [1, 5, 6]
     assert truncate_metrics(resumed, 5) >= 2  # resume from a checkpoint at step 5: the cut line and step 6 go

@@ -17,6 +17,7 @@ from d2ltui.engine.loop.trainer import Loop, fit
 from d2ltui.errors import UserError
 from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, RunDir
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks import supervised
 from d2ltui.tasks.resolve import resolve
 from test_engine import blobs, cfg_of, copy_data, images, regression_data, text_data
@@ -63,7 +64,7 @@ TASKS = {  # one tiny run per task, one epoch
 def test_every_task_trains_an_epoch_at_bf16_mixed(task, tmp_path):
     cfg, data = TASKS[task]()
     cfg.train.epochs, cfg.train.precision = 1, "bf16-mixed"
-    run = RunDir.create(tmp_path, dump_toml(cfg), task)
+    run = RunWriter.create(tmp_path, dump_toml(cfg), task)
     notes = []
     result = fit(cfg, run, [lambda e: notes.append(e.text) if isinstance(e, ev.Note) else None], data=data)
     assert result.state == "finished", result.message
@@ -93,7 +94,7 @@ def test_bf16_mixed_runs_the_forward_under_cpu_autocast(monkeypatch):
 
 def test_fp16_grad_scaler_round_trips_through_the_checkpoint(tmp_path):
     cfg = cfg_of("mlp", data={"batch_size": 32}, optim={"lr": 0.5}, train={"epochs": 1, "precision": "16-mixed"})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "fp16")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "fp16")
     result = fit(cfg, run, data=blobs())
     assert result.state == "finished" and result.val["acc"] > 0.8
     state = load_checkpoint(run.path / CHECKPOINT, map_location="cpu")
@@ -108,7 +109,7 @@ def test_fp16_grad_scaler_round_trips_through_the_checkpoint(tmp_path):
 
 def test_at_32_no_scaler_is_made_or_saved(tmp_path):
     cfg = cfg_of("mlp", data={"batch_size": 64}, train={"epochs": 1, "precision": "32"})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "fp32")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "fp32")
     fit(cfg, run, data=blobs())
     assert "scaler" not in load_checkpoint(run.path / CHECKPOINT, map_location="cpu")
 
@@ -117,7 +118,7 @@ def test_at_32_no_scaler_is_made_or_saved(tmp_path):
 def test_compile_trains_and_times_the_compilation_apart(tmp_path):
     cfg = cfg_of("mlp", model={"name": "mlp", "hidden": [16]}, data={"batch_size": 100}, optim={"lr": 0.5},
                  train={"epochs": 1, "compile": True, "log_every": 1})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "compiled")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "compiled")
     result = fit(cfg, run, data=blobs())
     assert result.state == "finished" and result.val["acc"] > 0.8
     train = [r for r in run.metrics() if r["split"] == "train"]

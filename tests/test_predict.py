@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.cli import main
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine.loop.trainer import fit
@@ -40,7 +41,7 @@ def runs(tmp_path_factory):
     torch.set_num_threads(1)
     for run_id, raw in specs.items():
         cfg = from_dict({**raw, "train": {"epochs": 1, "max_steps": 2}})
-        assert fit(cfg, RunDir.create(root, dump_toml(cfg), run_id)).state == "finished"
+        assert fit(cfg, RunWriter.create(root, dump_toml(cfg), run_id)).state == "finished"
     return root
 
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.presets import list_presets
 from d2ltui.tasks.resolve import resolve
 from d2ltui.rundir.store import RunDir
@@ -93,7 +94,7 @@ def test_book_preset_trains_a_few_steps(tmp_path, name):
     base, _ = resolve(name)
     stand_in = GAN_STAND_IN if base.model.name == "dcgan" else STAND_IN[base.data.name]
     cfg, _ = resolve(name, [*stand_in, "train.max_steps=2", "train.log_every=1"])
-    run = RunDir.create(tmp_path, dump_toml(cfg), name)
+    run = RunWriter.create(tmp_path, dump_toml(cfg), name)
     result = fit(cfg, run)
     assert (result.state, result.step) == ("finished", 2), result.message
     records = run.metrics()
@@ -111,9 +112,9 @@ def test_quick_preset_reaches_its_stated_target(tmp_path, name, monkeypatch):
     if cfg.train.init_from:  # first the run it starts from, in the default runs folder
         monkeypatch.setenv("D2LTUI_RUNS_DIR", str(tmp_path))
         source, _ = resolve(SOURCES[cfg.train.init_from])
-        assert fit(source, RunDir.create(tmp_path, dump_toml(source), cfg.train.init_from)).state == "finished"
+        assert fit(source, RunWriter.create(tmp_path, dump_toml(source), cfg.train.init_from)).state == "finished"
     start = time.perf_counter()
-    run = RunDir.create(tmp_path, dump_toml(cfg), name)
+    run = RunWriter.create(tmp_path, dump_toml(cfg), name)
     result = fit(cfg, run)
     assert result.state == "finished"
     assert time.perf_counter() - start < BUDGET_S.get(name, 60)

@@ -13,6 +13,7 @@ from d2ltui.config.schema import dump_toml
 from d2ltui.engine.analysis import profile
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
+from d2ltui.rundir.writer import RunWriter
 from test_engine import blobs, cfg_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -40,7 +41,7 @@ def test_profile_command_writes_the_table_and_trace(tmp_path, capsys):
 
 def test_a_request_file_profiles_a_training_run_without_stopping_it(tmp_path):
     cfg = cfg_of("mlp", data={"batch_size": 32}, train={"epochs": 1, "log_every": 2})
-    run = RunDir.create(tmp_path, dump_toml(cfg), "live")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "live")
     profile.request_profile(run.path, 2)
     result = fit(cfg, run, data=blobs())
     assert result.state == "finished" and result.step == 10  # all its steps: the profile did not stop it

@@ -10,28 +10,29 @@ import time
 
 import pytest
 
-from d2ltui.rundir import store as rundir
+from d2ltui.rundir.writer import RunWriter
+from d2ltui.rundir import writer as rundir
 from d2ltui.rundir.store import CONFIG, LOG, METRICS, STATUS, RunDir, list_runs, read_metrics, read_status
 from d2ltui.errors import UserError
 
 
 def test_create_refuses_an_existing_run_but_takes_over_a_prepared_folder(tmp_path):
-    run = RunDir.create(tmp_path, "[model]\n", "r1")
+    run = RunWriter.create(tmp_path, "[model]\n", "r1")
     assert (run.path / CONFIG).read_text() == "[model]\n"
     with pytest.raises(UserError, match="already exists"):
-        RunDir.create(tmp_path, "[model]\n", "r1")
+        RunWriter.create(tmp_path, "[model]\n", "r1")
     prepared = tmp_path / "r2"
     prepared.mkdir()
     (prepared / LOG).write_text("$ d2l-tui train\n")
-    assert RunDir.create(tmp_path, "x = 1\n", "r2").path == prepared
+    assert RunWriter.create(tmp_path, "x = 1\n", "r2").path == prepared
     assert (prepared / LOG).read_text() == "$ d2l-tui train\n"
     with pytest.raises(UserError, match="already exists"):
-        RunDir.create(tmp_path, "x = 1\n", "r2", allow_prepared=False)
+        RunWriter.create(tmp_path, "x = 1\n", "r2", allow_prepared=False)
     other = tmp_path / "r3"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     with pytest.raises(UserError, match="already exists"):
-        RunDir.create(tmp_path, "x = 1\n", "r3")
+        RunWriter.create(tmp_path, "x = 1\n", "r3")
 
 
 def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkeypatch):
@@ -49,7 +50,7 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
 
 
 def test_metrics_reader_leaves_a_half_written_line_for_later(tmp_path):
-    run = RunDir.create(tmp_path, "", "r")
+    run = RunWriter.create(tmp_path, "", "r")
     run.append_metrics({"step": 1, "loss": 1.5})
     with open(run.path / METRICS, "a") as f:
         f.write('{"step": 2, "lo')  # a write cut by a crash
@@ -66,15 +67,15 @@ def test_appending_after_a_crash_closes_the_cut_line(tmp_path):
     path.mkdir()
     (path / CONFIG).write_text("")
     (path / METRICS).write_text('{"step": 1}\n{"step": 2, "lo')  # the killed run's last line
-    RunDir(path).append_metrics({"step": 2, "loss": 0.5})  # the resumed run
-    RunDir(path).append_metrics({"step": 3, "loss": 0.4})
+    RunWriter(path).append_metrics({"step": 2, "loss": 0.5})  # the resumed run
+    RunWriter(path).append_metrics({"step": 3, "loss": 0.4})
     assert [r["step"] for r in read_metrics(path / METRICS)[0]] == [1, 2, 3]
 
 
 def test_a_dead_pid_is_crashed_never_running(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    run = RunDir.create(tmp_path, "", "r")
+    run = RunWriter.create(tmp_path, "", "r")
     run.write_status("running")
     assert read_status(run.path)["state"] == "running"  # this test process is alive
     status = json.loads((run.path / STATUS).read_text())
@@ -87,7 +88,7 @@ def test_a_dead_pid_is_crashed_never_running(tmp_path):
 
 
 def test_status_survives_garbage_and_absence(tmp_path):
-    run = RunDir.create(tmp_path, "", "r")
+    run = RunWriter.create(tmp_path, "", "r")
     assert read_status(run.path)["state"] == "starting"  # created, status not yet written
     (run.path / STATUS).write_text('{"state": "runn')
     assert read_status(run.path)["state"] == "starting"
@@ -101,7 +102,7 @@ def test_status_survives_garbage_and_absence(tmp_path):
 
 def test_list_runs_and_find(tmp_path):
     for name in ("b", "a"):
-        RunDir.create(tmp_path, "", name)
+        RunWriter.create(tmp_path, "", name)
     (tmp_path / "detached").mkdir()
     rundir.atomic_write_json(tmp_path / "detached" / STATUS, {"state": "starting", "pid": os.getpid()})
     (tmp_path / "stray").mkdir()
@@ -124,7 +125,7 @@ def test_a_starting_run_is_found_only_by_a_viewer_that_waits_for_it(tmp_path):
         RunDir.find("det-1", tmp_path)
     with pytest.raises(UserError, match="no run 'stray'"):
         RunDir.find("stray", tmp_path, starting=True)
-    RunDir.create(tmp_path, "", "det-2")
+    RunWriter.create(tmp_path, "", "det-2")
     with pytest.raises(UserError, match="ambiguous"):
         RunDir.find("det", tmp_path, starting=True)
     assert RunDir.find("det", tmp_path).id == "det-2"

@@ -9,6 +9,7 @@ import pytest
 from test_tui_snapshots import _pin_status
 from tui_pilot import pilot_test, until, write_run
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import CHECKPOINT, STATUS, RunDir
@@ -139,7 +140,7 @@ def train_tiny(root, run_id: str) -> RunDir:
                                "num_blks": 1},
                      "data": {"name": "reverse", "num_train": 32, "num_val": 4, "batch_size": 16, "num_steps": 8},
                      "optim": {"name": "adam", "lr": 0.01}, "train": {"epochs": 1}})
-    run = RunDir.create(root, dump_toml(cfg), run_id)
+    run = RunWriter.create(root, dump_toml(cfg), run_id)
     assert fit(cfg, run).state == "finished"
     return run
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tui_pilot import pilot_test, until, write_run
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
 from d2ltui.engine.loop.trainer import fit
@@ -96,7 +97,7 @@ def _text(app) -> str:
 @pilot_test
 async def test_a_real_value_iteration_run_steps_through_its_iterations(tmp_path):
     cfg, _ = resolve("value-iteration")
-    run = RunDir.create(tmp_path / "runs", dump_toml(cfg), "vi")
+    run = RunWriter.create(tmp_path / "runs", dump_toml(cfg), "vi")
     assert fit(cfg, run).state == "finished"
     app = create_app(runs_dir=tmp_path / "runs", attach=run.id)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -122,7 +123,7 @@ async def test_a_real_value_iteration_run_steps_through_its_iterations(tmp_path)
 @pilot_test
 async def test_a_real_gan_run_shows_both_losses_and_its_scatter(tmp_path):
     cfg, _ = resolve("quick-gan", ["data.num_train=64", "train.epochs=2", "train.log_every=2"])
-    run = RunDir.create(tmp_path / "runs", dump_toml(cfg), "gan")
+    run = RunWriter.create(tmp_path / "runs", dump_toml(cfg), "gan")
     assert fit(cfg, run).state == "finished"
     app = create_app(runs_dir=tmp_path / "runs", attach=run.id)
     async with app.run_test(size=(120, 36)) as pilot:

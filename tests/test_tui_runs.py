@@ -149,7 +149,8 @@ async def test_a_sweep_is_grouped_and_opens_as_an_overlay_with_its_table(tmp_pat
 @pilot_test
 async def test_attach_to_a_run_whose_engine_has_not_written_its_config_waits_for_it(tmp_path):
     """`d2l-tui attach` right after `train --detach`: the folder holds only the launcher's status, then fills in."""
-    from d2ltui.rundir.store import STATUS, atomic_write_json
+    from d2ltui.rundir.store import STATUS
+    from d2ltui.rundir.writer import atomic_write_json
 
     runs = tmp_path / "runs"
     (runs / "det").mkdir(parents=True)

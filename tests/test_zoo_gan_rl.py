@@ -9,6 +9,7 @@ from collections import deque
 import pytest
 import torch
 
+from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import dump_toml
 from d2ltui.engine.loop.trainer import fit
@@ -101,7 +102,7 @@ def test_optimal_values_by_hand():
 def test_value_iteration_reaches_the_exact_optimal_values_of_the_book(tmp_path):
     cfg, _ = resolve("value-iteration")
     assert (cfg.model.knobs["gamma"], cfg.train.epochs, cfg.data.name) == (0.95, 10, "frozenlake-4x4")
-    run = RunDir.create(tmp_path, dump_toml(cfg), "vi")
+    run = RunWriter.create(tmp_path, dump_toml(cfg), "vi")
     result = fit(cfg, run)
     assert result.state == "finished", result.message
     samples = run.samples()

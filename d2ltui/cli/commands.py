@@ -118,13 +118,14 @@ def sweep(
     r_min: Annotated[Optional[int], typer.Option("--r-min", min=1, metavar="EPOCHS", help="First rung (default 1).", show_default=False)] = None,
     r_max: Annotated[Optional[int], typer.Option("--r-max", min=1, metavar="EPOCHS", help="Last rung (default train.epochs).", show_default=False)] = None,
     eta: Annotated[Optional[int], typer.Option("--eta", min=2, metavar="N", help="Keep the best 1/eta at each rung (default 2).", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Start a sweep of more than 64 runs.")] = False,
 ) -> None:
     """Run a grid (or random draws) of settings as ordinary runs; end with the best metric per setting or trial."""
     from d2ltui.cli.sweeping import run_sweep
 
     search = {"sample": sample, "trials": trials, "scheduler": scheduler, "r_min": r_min, "r_max": r_max, "eta": eta}
     raise typer.Exit(run_sweep(target, grid or [], seeds, parallel, set_ or [], device, runs_dir, resume, json_out,
-                               search))
+                               search, yes))
 
 
 @app.command("lr-find")

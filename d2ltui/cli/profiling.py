@@ -19,7 +19,8 @@ def run_profile(target: str | None, overrides: list[str], steps: int, warmup: in
     from d2ltui.engine.analysis import profile
     from d2ltui.engine.loop.control import Control
     from d2ltui.engine.loop.trainer import fit
-    from d2ltui.rundir.store import RunDir, new_run_id
+    from d2ltui.rundir.store import new_run_id
+    from d2ltui.rundir.writer import RunWriter
     from d2ltui.tasks.resolve import resolve
 
     cfg = resolve(target, overrides, device)[0]
@@ -30,7 +31,7 @@ def run_profile(target: str | None, overrides: list[str], steps: int, warmup: in
     info, _, data = _prepare(cfg)
     if info.distributed:
         raise UserError("d2l-tui profile runs in one process (profile a multi-GPU run from its dashboard)")
-    run = RunDir.create(runs_dir, dump_toml(cfg), f"profile-{new_run_id(cfg.model.name)}")
+    run = RunWriter.create(runs_dir, dump_toml(cfg), f"profile-{new_run_id(cfg.model.name)}")
     profile.request_profile(run.path, steps)
     out = sys.stderr if json_out else sys.stdout
     print(f"run {run.id} in {run.path}: {warmup} warm-up steps, then {steps} profiled", file=out, flush=True)

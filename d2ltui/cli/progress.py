@@ -53,6 +53,8 @@ class ConsolePrinter:
                 self.write(f"epoch {r['epoch']}/{self.total_epochs} val {format_metrics(r)}")
         elif isinstance(event, ev.Note):
             self.write(f"note: {event.text}")
+        elif isinstance(event, ev.Status) and "warning" in event.extra:  # the run folder refuses writes, or takes them again
+            self.write(f"warning: {event.message}" if event.extra["warning"] else event.message)
         elif isinstance(event, ev.Checkpointed) and event.error:
             self.write(f"warning: {event.error}")
         elif isinstance(event, ev.Status) and event.state in (RunState.PAUSED, RunState.FINISHED, RunState.STOPPED,

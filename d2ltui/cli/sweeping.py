@@ -14,7 +14,7 @@ from d2ltui.rundir.sweeps import read_sweep, sweep_table
 
 def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: int | None, overrides: list[str],
               device: str | None, runs_dir: str | None, resume: str | None, json_out: bool,
-              search: dict | None = None) -> int:
+              search: dict | None = None, yes: bool = False) -> int:
     """Plan (or find) the sweep, run its unfinished members, print its table; 0 when every run finished.
 
     `search`: the options of a search (sample, trials, scheduler, r_min, r_max, eta; cli.searching)."""
@@ -43,7 +43,7 @@ def run_sweep(target: str | None, grid: list[str], seeds: int | None, parallel: 
 
         settings, extra, overrides = plan_search(target, planned, seeds, overrides, device, table, search or {})
         path = plan_sweep(target, {} if settings else planned, seeds, overrides, device, runs_dir, parallel,
-                          settings, extra)
+                          settings, extra, yes)
     log = sys.stderr if json_out else sys.stdout  # --json: stdout is the table alone
     print(f"sweep {path.name} in {path}", file=log, flush=True)
     complete = run_members(path, parallel, log)

@@ -31,6 +31,14 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     """Train TARGET (or resume RUN); returns the exit code: 0 finished, 1 failed/diverged/stopped."""
     if resume and target:
         raise UserError(f"--resume {resume} continues a run from its own config: give no TARGET")
+    if run_id is not None:  # a bad name (an empty one too) is refused before anything is loaded or written
+        from d2ltui.rundir.names import check_id
+
+        check_id(run_id)
+    if runs_dir:
+        from d2ltui.paths import resolve_runs_dir
+
+        resolve_runs_dir(runs_dir)
     if detach or nproc > 1 or rdzv_endpoint:
         return _launch(target, overrides, device, runs_dir, resume, detach, nproc, nnodes, rdzv_endpoint,
                        rdzv_id, run_id, plain)
@@ -118,7 +126,8 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
     from d2ltui.rundir.checkpoint import load_checkpoint
     from d2ltui.engine.loop.control import Control
     from d2ltui.engine.loop.recorder import truncate_metrics
-    from d2ltui.rundir.store import CHECKPOINT, CONFIG, RunDir, atomic_write_bytes, new_run_id
+    from d2ltui.rundir.store import CHECKPOINT, new_run_id
+    from d2ltui.rundir.writer import RunWriter
     from d2ltui.engine.loop.state import validated
     from d2ltui.engine.loop.trainer import check_world_size, fit
 
@@ -146,15 +155,15 @@ def _train(cfg, runs_dir: str | None, resume: str | None, run_id: str | None, pl
                                 + (f" / train.max_steps={max_steps}" if max_steps else "")
                                 + "; raise them with --set to train further")
         if info.is_main:
-            run = found
-            atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
+            run = RunWriter(found.path)
+            run.write_config(dump_toml(cfg))
             if state is None:
                 truncate_metrics(run, -1)
                 print(f"run {run.id} has no checkpoint yet: training it again from the start", flush=True)
             else:
                 truncate_metrics(run, int(state["step"]), validated(state))
     elif info.is_main:
-        run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
+        run = RunWriter.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
     subscribers = []
     if info.is_main:
         print(f"run {run.id} in {run.path}", flush=True)
@@ -195,15 +204,16 @@ def _train_folds(cfg, info, data, runs_dir: str | None, resume: str | None, run_
     from d2ltui.config.schema import dump_toml
     from d2ltui.engine.loop.control import Control
     from d2ltui.engine.orchestration.folds import fit_folds
-    from d2ltui.rundir.store import CONFIG, RunDir, atomic_write_bytes, new_run_id
+    from d2ltui.rundir.store import new_run_id
+    from d2ltui.rundir.writer import RunWriter
 
     if info.distributed:
         raise UserError(f"data.folds={cfg.data.folds}: K-fold cross-validation runs in one process; drop --nproc")
     if resume:
-        run = _idle_run(resume, runs_dir)
-        atomic_write_bytes(run.path / CONFIG, dump_toml(cfg).encode())
+        run = RunWriter(_idle_run(resume, runs_dir).path)
+        run.write_config(dump_toml(cfg))
     else:
-        run = RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
+        run = RunWriter.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
     print(f"run {run.id} in {run.path}", flush=True)
     printer = ConsolePrinter(live=sys.stdout.isatty() and not plain)
     result = fit_folds(cfg, run, [printer, *_tensorboard(cfg, run, data)], Control().install(), data,

@@ -113,7 +113,7 @@ def save_preset(name: str, raw: dict[str, Any], description: str = "") -> Path:
     folder = user_presets_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.toml"
-    from d2ltui.rundir.store import atomic_write_bytes  # never a half-written preset
+    from d2ltui.rundir.writer import atomic_write_bytes  # never a half-written preset
 
     atomic_write_bytes(path, text.encode())
     return path

@@ -1,4 +1,4 @@
-"""Checkpoints: written atomically beside the previous one, read back with weights_only=True."""
+"""Checkpoints: serialised here, written atomically by rundir.writer, read back with weights_only=True."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from d2ltui.rundir.store import atomic_write_bytes
 from d2ltui.errors import UserError
 
 
@@ -30,21 +29,11 @@ class CheckpointWriteError(OSError):
         return self.message
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Serialise `state` (tensors, numbers, strings, dicts, lists) and atomically replace `path`.
-
-    On any failure (disk full, permission, read-only folder) the previous checkpoint is left
-    intact and a CheckpointWriteError (an OSError) says what happened in one line.
-    """
-    path = Path(path)
+def checkpoint_bytes(state: dict[str, Any]) -> bytes:
+    """`state` (tensors, numbers, strings, dicts, lists) serialised; rundir.writer writes it atomically."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    try:
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as err:
-        reason = err.strerror or str(err) or type(err).__name__
-        kept = "the previous checkpoint is kept" if path.exists() else "no earlier checkpoint exists"
-        raise CheckpointWriteError(err.errno, reason, f"checkpoint not saved to {path.name} ({reason}); {kept}") from err
+    return buf.getvalue()
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

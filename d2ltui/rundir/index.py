@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from d2ltui.format import run_progress
 from d2ltui.metrics import EFFICIENCY_KEYS, HIGHER_IS_BETTER
 from d2ltui.rundir.states import END_STATES
 from d2ltui.rundir.store import CONFIG, METRICS, list_runs, read_metrics, read_status
@@ -73,13 +74,13 @@ def summarise(path: Path) -> RunSummary:
         duration = records[-1]["time"]
     else:
         duration = (end - started) if isinstance(started, (int, float)) and isinstance(end, (int, float)) else None
-    last = records[-1] if records else {}
-    train = next((r for r in reversed(records) if r.get("split") == "train"), {})
-    efficiency = {k: train[k] for k in EFFICIENCY_KEYS if k in train} or None
+    last = next((r for r in reversed(records) if r.get("split") == "train"), {})
+    progress = run_progress(status, last)
+    efficiency = {k: last[k] for k in EFFICIENCY_KEYS if k in last} or None
     return RunSummary(
         id=path.name, path=str(path), state=str(status.get("state", "?")), model=model, data=data,
-        metric=metric, best=value, step=status.get("step", last.get("step")), total_steps=status.get("total_steps"),
-        epoch=status.get("epoch", last.get("epoch")), total_epochs=status.get("total_epochs"),
+        metric=metric, best=value, step=progress["step"], total_steps=progress["total_steps"],
+        epoch=progress["epoch"], total_epochs=progress["total_epochs"],
         duration_s=round(duration, 1) if duration is not None else None, started=started,
         message=str(status.get("message", "")), efficiency=efficiency)
 

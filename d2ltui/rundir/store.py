@@ -2,7 +2,8 @@
 
 Files: config.toml (once), metrics.jsonl and layers.jsonl (appended, flushed per line), status.json,
 checkpoint.pt, samples.json and data.json (atomically replaced), output.log (a detached run's output).
-Readers cope with a half-written last line and with a dead process that never said so.
+The engine writes through rundir.writer (the one guarded write path). Readers cope with a
+half-written last line and with a dead process that never said so.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,54 +29,6 @@ LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_
 RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
 TENSORBOARD = "tensorboard"  # a folder of TensorBoard event files (train.tensorboard=true)
 STARTING_GRACE_S = 120.0  # a run folder without status.json reads as starting this long
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to a temp file beside `path`, fsync, replace, fsync the folder.
-
-    Either the old file or the whole new one is there afterwards, never a mix; on any error
-    (disk full, permission) the temp file is removed, the old file is untouched and the error
-    propagates.
-    """
-    path = Path(path)
-    _remove_stale_temps(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise
-    fsync_dir(path.parent)
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files of `path` left by a writer that was killed (its pid is gone)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".")[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, default=str) + "\n").encode())
 
 
 def new_run_id(model: str) -> str:
@@ -177,35 +130,13 @@ def _is_run(path: Path, starting: bool = False) -> bool:
 
 @dataclass
 class RunDir:
-    """One run's folder. The engine writes through it; views use only the read_* functions."""
+    """One run's folder, read side (views and engine); the engine writes through rundir.writer.RunWriter."""
 
     path: Path
-    _tail_checked: set = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         return self.path.name
-
-    @classmethod
-    def create(cls, runs_dir: str | Path | None, config_toml: str, run_id: str,
-               allow_prepared: bool = True) -> "RunDir":
-        """Make the run's folder and write config.toml; an existing run is never overwritten.
-
-        With `allow_prepared`, a folder a launcher made beforehand (holding only output.log
-        and a `starting` status.json, no config.toml) is taken over.
-        """
-        root = resolve_runs_dir(runs_dir)
-        path = root / run_id
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            if not (allow_prepared and path.is_dir() and _is_prepared(path)):
-                raise UserError(f"run directory {path} already exists") from None
-        except OSError as err:
-            raise UserError(f"cannot create run directory {path}: {err.strerror}") from None
-        run = cls(path)
-        atomic_write_bytes(path / CONFIG, config_toml.encode())
-        return run
 
     @classmethod
     def find(cls, run: str, runs_dir: str | Path | None = None, starting: bool = False) -> "RunDir":
@@ -226,37 +157,6 @@ class RunDir:
         if matches:
             raise UserError(f"run {run!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")
         raise UserError(f"no run {run!r} in {root} (see `d2l-tui runs`)")
-
-    # writing (engine only)
-    def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line to metrics.jsonl and flush it."""
-        self.append_records(METRICS, [record])
-
-    def append_layers(self, records: list[dict[str, Any]]) -> None:
-        """Append per-layer statistics (one JSON object a line: step, layer, statistics) to layers.jsonl."""
-        self.append_records(LAYERS, records)
-
-    def append_records(self, name: str, records: list[dict[str, Any]]) -> None:
-        """Append JSON lines to an append-only file and flush; a line cut by an earlier crash is closed off first."""
-        text = "".join(json.dumps(record, default=float) + "\n" for record in records)
-        with open(self.path / name, "ab") as f:
-            if name not in self._tail_checked:
-                self._tail_checked.add(name)
-                if f.tell() > 0 and _last_byte(self.path / name) != b"\n":
-                    text = "\n" + text
-            f.write(text.encode())
-            f.flush()
-
-    def write_status(self, state: str, message: str = "", **extra: Any) -> None:
-        status = {"state": state, "pid": os.getpid(), "pid_start": pid_start(os.getpid()),
-                  "host": socket.gethostname(), "message": message, "updated": time.time(), **extra}
-        atomic_write_json(self.path / STATUS, status)
-
-    def write_samples(self, samples: dict[str, Any]) -> None:
-        atomic_write_json(self.path / SAMPLES, samples)
-
-    def write_data_card(self, card: dict[str, Any]) -> None:
-        atomic_write_json(self.path / DATA_CARD, card)
 
     # reading (anyone)
     def status(self) -> dict[str, Any]:
@@ -282,13 +182,7 @@ def _mtime(path: Path) -> float:
     return max(times)
 
 
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1)
-
-
-def _is_prepared(path: Path) -> bool:
+def is_prepared(path: Path) -> bool:
     """A folder a launcher made for a run not yet started: no config, only the launcher's files."""
     names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
     return CONFIG not in names and names <= PREPARED

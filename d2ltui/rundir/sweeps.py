@@ -1,6 +1,6 @@
 """Sweep folders: `sweep.json` (grid, seeds, members) over ordinary run directories, and the sweep's table.
 
-A sweep lives in `<runs>/<sweep-id>/`: `sweep.json` (written atomically, once at the start and again
+A sweep lives in `<runs>/<sweep-id>/`: `sweep.json` (written atomically by rundir.writer, once at the start and again
 on a resume), `base.toml` (the config every member starts from) and one ordinary run directory per
 grid point and seed. Member states are never copied into sweep.json: each member's status.json is
 the truth. Imports no torch.
@@ -18,7 +18,7 @@ from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.paths import expand_path, resolve_runs_dir
 from d2ltui.rundir.index import RunSummary, summarise
 from d2ltui.rundir.states import LIVE_STATES, RunState
-from d2ltui.rundir.store import CONFIG, atomic_write_json, read_json
+from d2ltui.rundir.store import CONFIG, read_json
 
 SWEEP, BASE = "sweep.json", "base.toml"
 DONE_STATES = (RunState.FINISHED, RunState.FAILED, RunState.DIVERGED)  # kept as they are on --resume
@@ -26,10 +26,6 @@ DONE_STATES = (RunState.FINISHED, RunState.FAILED, RunState.DIVERGED)  # kept as
 
 def is_sweep(path: Path) -> bool:
     return (path / SWEEP).is_file()
-
-
-def write_sweep(path: Path, record: dict[str, Any]) -> None:
-    atomic_write_json(path / SWEEP, record)
 
 
 def read_sweep(path: Path) -> dict[str, Any]:

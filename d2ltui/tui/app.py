@@ -53,7 +53,13 @@ class WorkbenchApp(App):
         from d2ltui.rundir.states import LIVE_STATES
         from d2ltui.tui.runlog import list_runs
 
-        live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
+        from d2ltui.errors import UserError
+
+        try:
+            live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
+        except (UserError, OSError) as err:
+            self.call_from_thread(self.notify, str(err), title="runs folder", severity="error")
+            return
         if live:
             self.call_from_thread(self.notify, f"{', '.join(live[:3])}{' ...' if len(live) > 3 else ''}: "
                                   "press r for the runs screen", title=f"{len(live)} run(s) training")
@@ -75,10 +81,16 @@ class WorkbenchApp(App):
 
     # intents
     def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
-                  resume: str = "", base_toml: str = "") -> Launch:
+                  resume: str = "", base_toml: str = "") -> Launch | None:
+        """Start a run and open its dashboard; a run that cannot start is one line where it was asked for."""
         from d2ltui.engine.launching.processes import start_training
+        from d2ltui.errors import UserError
 
-        launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
+        try:
+            launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
+        except UserError as err:
+            self.notify(str(err), title="cannot start", severity="error")
+            return None
         self.launches.append(launch)
         self.open_run(launch.path, launch)
         return launch
@@ -145,7 +157,12 @@ def create_app(runs_dir: str | Path | None = None, attach: str | None = None) ->
 
 
 def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> None:
-    """Run the workbench in this terminal (an unknown run to attach is a UserError before start)."""
+    """Run the workbench in this terminal (an unknown run to attach, or a runs folder that is a file, is a
+    UserError before start); a crash exits non-zero."""
+    if runs_dir:
+        from d2ltui.paths import resolve_runs_dir
+
+        resolve_runs_dir(runs_dir)
     if attach:
         from d2ltui.rundir.store import RunDir
 
@@ -153,4 +170,7 @@ def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> No
     from d2ltui.tui import pixels
 
     pixels.probe()  # the terminal answers graphics queries only before Textual owns it
-    create_app(runs_dir, attach).run()
+    app = create_app(runs_dir, attach)
+    app.run()
+    if app.return_code:  # an unhandled error: Textual printed it; the shell hears of it too
+        raise SystemExit(app.return_code)

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from d2ltui.rundir.writer import write_text_record
+
 REQUEST = "profile.request"
 FOLDER = "profile"
 TABLE = "ops.json"
@@ -97,7 +99,7 @@ class StepProfiler:
         table = {"steps": max(self.done, 1), "device_time": self.cuda, "trace": str(trace),
                  "ops": top_ops(self.profiler.key_averages(), max(self.done, 1), self.cuda)}
         path = self.folder / TABLE
-        path.write_text(json.dumps(table, indent=1) + "\n")
+        write_text_record(path, json.dumps(table, indent=1) + "\n")
         return path
 
 

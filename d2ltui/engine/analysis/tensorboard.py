@@ -10,6 +10,8 @@ optional extra: without it, one line says how to install it.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import io
 import importlib.util
 import math
 import sys
@@ -47,7 +49,9 @@ def scalars(record: dict[str, Any]) -> list[tuple[str, float]]:
 
 
 def write_record(writer: Any, record: dict[str, Any], walltime: float | None = None) -> int:
-    step = int(record.get("step", 0))
+    step = record.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool):  # a damaged line: nothing to place it at
+        return 0
     pairs = scalars(record)
     for tag, value in pairs:
         writer.add_scalar(tag, value, step, walltime=walltime)
@@ -94,14 +98,15 @@ def add_graph(writer: Any, cfg: Any, data: Any) -> str:
     try:
         spec = get_spec(cfg.model.name)
         model = build_model(spec, merge_data_knobs(cfg, spec, data.model_knobs, data.name), data.input_shape, "cpu")
-        inputs = tuple(t[:2].cpu() for t in data.train[:len(data.input_shape)])
+        batch = data.prepare(tuple(t[:2] for t in data.train), False)  # the inputs as the model sees them
+        inputs = tuple(t.cpu() for t in batch[:len(data.input_shape)])
         model.eval()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # add_graph traces with torch.jit, which warns
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # add_graph traces with torch.jit, which warns and prints its errors
             writer.add_graph(model, inputs if len(inputs) > 1 else inputs[0])
         return ""
     except Exception as err:  # a model the tracer cannot follow: scalars are still written
-        return f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+        return f"{cfg.model.name} cannot be traced ({type(err).__name__})"
 
 
 class TensorBoardWriter:
@@ -115,6 +120,14 @@ class TensorBoardWriter:
         self.logdir, self.graph, self.writer = Path(logdir), graph, None
 
     def __call__(self, event: ev.Event) -> None:
+        try:
+            self.record(event)
+        except OSError as err:  # a full or read-only disk: the run goes on; export rebuilds the events later
+            self.writer = None
+            print(f"tensorboard: events not written ({err.strerror or type(err).__name__}); `d2l-tui export RUN "
+                  f"--tensorboard DIR` rebuilds them from the run's records", file=sys.stderr, flush=True)
+
+    def record(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
             # a resume from step S keeps what was written up to S and drops the later events, as metrics.jsonl does
             self.writer = summary_writer(self.logdir, purge_step=event.start_step + 1 if event.start_step else None)
@@ -143,6 +156,15 @@ def export_run(path: Path, out: Path) -> dict[str, Any]:
     layers = read_metrics(path / LAYERS)[0]
     started = read_status(path).get("started")
     cfg = from_dict(load_toml(path / CONFIG), source=str(path / CONFIG))
+    try:
+        return _export(out, cfg, records, layers, started)
+    except OSError as err:
+        raise UserError(f"--tensorboard {out}: cannot be written ({err.strerror or type(err).__name__})") from None
+
+
+def _export(out: Path, cfg: Any, records: list, layers: list, started: Any) -> dict[str, Any]:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(20, "a file, not a folder")
     writer = summary_writer(out)
     try:
         count = 0

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2ltui.engine.loop.control import send, send_group
-from d2ltui.errors import UserError
-from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES, RunState
-from d2ltui.rundir.store import LOG, STATUS, RunDir, atomic_write_json, fsync_dir, new_run_id, pid_start, read_status
+from d2ltui.rundir.names import check_id
+from d2ltui.rundir.store import LOG, STATUS, RunDir, new_run_id, pid_start, read_status
+from d2ltui.rundir.writer import atomic_write_json, fsync_dir, make_run_folder, make_runs_folder
 
 ENGINE = [sys.executable, "-m", "d2ltui", "train"]  # the engine's command line, before its arguments
 TRAIN_NICENESS = 5  # a TUI's run yields the CPU to the interface's redraws; alone, it still gets all of it
@@ -77,13 +77,7 @@ def launch_detached(argv: list[str], run_id: str | None, runs_dir: str | Path | 
         run_id = folder.name
     else:
         run_id = run_id or new_run_id("run")
-        folder = resolve_runs_dir(runs_dir) / run_id
-        try:
-            folder.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise UserError(f"run directory {folder} already exists") from None
-        except OSError as err:
-            raise UserError(f"cannot create run directory {folder}: {err.strerror}") from None
+        folder = make_run_folder(runs_dir, run_id, allow_prepared=False)
         args += ["--run-id", run_id]
     if runs_dir is not None and _option(args, "--runs-dir") is None:
         args += ["--runs-dir", str(runs_dir)]
@@ -174,8 +168,8 @@ def start_training(model: str, overrides: list[str], runs_dir: Path, device: str
     `base_toml`, when given, is the config the overrides apply to (the target is that file,
     so a preset sharing the model's name cannot slip its own settings in).
     """
-    run_id = resume or new_run_id(model)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_id = check_id(resume or new_run_id(model))
+    runs_dir = make_runs_folder(runs_dir)
     err = tempfile.TemporaryFile()
     target = model
     if base_toml:

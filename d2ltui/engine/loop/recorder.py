@@ -7,13 +7,14 @@ import time
 from typing import Any
 
 from d2ltui.engine.loop import events as ev
-from d2ltui.rundir.store import RECORDS, STATUS, RunDir, atomic_write_bytes, read_json
+from d2ltui.rundir.store import RECORDS, STATUS, RunDir, read_json
+from d2ltui.rundir.writer import RunWriter, write_text_record
 
 
 class Recorder:
     """Writes metrics.jsonl, layers.jsonl, status.json, samples.json and data.json of one run (rank 0 only)."""
 
-    def __init__(self, run: RunDir) -> None:
+    def __init__(self, run: RunWriter) -> None:
         self.run = run
         self.progress: dict[str, Any] = {}  # step, epoch, totals: repeated in every status write
         previous = read_json(run.path / STATUS) or {}  # a resumed run keeps its first start time
@@ -22,7 +23,7 @@ class Recorder:
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Metrics):
             self.run.append_metrics(event.record)
-            self.progress.update(step=event.record.get("step"), epoch=event.record.get("epoch"))
+            self.progress.update(step=event.record.get("step"))  # status.json's epoch counts the epochs done
         elif isinstance(event, ev.LayerStats):
             self.run.append_layers(event.records)
         elif isinstance(event, ev.DataCard):
@@ -61,14 +62,14 @@ def truncate_metrics(run: RunDir, step: int, validated: bool = True) -> int:
         for line in path.read_bytes().splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
+                at = int(record.get("step", 0))
+            except (ValueError, TypeError, AttributeError):  # a damaged line: the resumed run rewrites what it held
                 dropped += 1
                 continue
-            at = int(record.get("step", 0))
             if at > step or (at == step and not validated and record.get("split") == "val"):
                 dropped += 1
             else:
                 kept.append(line)
         if dropped > before:
-            atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
+            write_text_record(path, "".join(line.decode(errors="replace") + "\n" for line in kept))
     return dropped

@@ -21,7 +21,7 @@ from torch import nn
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import DataModule
 from d2ltui.engine.loop import events as ev
-from d2ltui.rundir.checkpoint import CheckpointWriteError, capture_rng, restore_rng, save_checkpoint
+from d2ltui.rundir.checkpoint import CheckpointWriteError, capture_rng, restore_rng
 from d2ltui.engine.loop.control import Control
 from d2ltui.engine.loop.datacard import data_card
 from d2ltui.devices import resolve_device
@@ -37,6 +37,7 @@ from d2ltui.engine.loop.state import TrainState
 from d2ltui.tasks.base import StepContext, make_task
 from d2ltui.engine.loop.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir
+from d2ltui.rundir.writer import RETRY_S, RunWriter
 from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 
@@ -91,6 +92,7 @@ def fit(cfg: RunConfig, run: RunDir | None = None, subscribers: list[ev.Subscrib
         control: Control | None = None, data: DataModule | None = None, resume: dict[str, Any] | None = None,
         dist_info: Any = None) -> FitResult:
     """Train `cfg` (on `data` when given, else `load_data`), optionally from a `resume` checkpoint state."""
+    run = RunWriter.of(run) if run is not None else None
     try:
         loop = Loop(cfg, run, subscribers, control or Control(), data, dist_info)
     except Exception as err:
@@ -159,6 +161,10 @@ class Loop:
         self.layer_policy = LayerStatsPolicy(cfg.train.layer_stats_every if watched else 0)
         self.probe = LayerProbe(self.model) if watched else None
         self.first_step_s: float | None = None
+        self.warned = ""  # the write warning last reported ("" while the run folder takes every write)
+        self.gave_up = ""  # why writes were given up on (the run then stops)
+        self.checkpoint_step: int | None = None  # the last checkpoint this process wrote
+        self.missed_checkpoint: int | None = None  # the step of the last checkpoint the disk refused
 
     @property
     def step(self) -> int:
@@ -221,13 +227,45 @@ class Loop:
             return
         path, step = self.run_dir.path / CHECKPOINT, self.state.step
         try:
-            save_checkpoint(path, self.state_dict())
+            self.run_dir.save_checkpoint(self.state_dict())
         except CheckpointWriteError as err:
             message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
             self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
             self.status("running", message)
+            self.missed_checkpoint = step if self.run_dir.pending else None  # held back for rows not on disk yet
             return
+        self.checkpoint_step = step
         self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
+
+    # -- a run folder that refuses writes (rundir.writer keeps them in memory) -----------------
+    def write_health(self) -> None:
+        """Say when writes start or stop failing; past the writer's limit, ask the loop to stop."""
+        writer = self.run_dir
+        if writer is None or not self.info.is_main:
+            return
+        warning = writer.warning()
+        if bool(warning) != bool(self.warned):
+            self.warned = warning
+            note = warning or "the run folder takes writes again; every record is complete"
+            self.bus.emit(ev.Status("running", note, {**self.progress(), "warning": warning}))
+        if not self.gave_up and (why := writer.give_up()):
+            self.gave_up = why
+            self.control.stop.set()
+
+    def drain(self, final: bool = False) -> None:
+        """At the end, wait for a refusing disk until the writer's limit: training is over, nothing else is lost.
+
+        `final`: the last status is queued; retry quietly (a progress note now would hide the end state).
+        """
+        writer = self.run_dir
+        if writer is None or not self.info.is_main or writer.flush():
+            return
+        if not final:
+            self.write_health()
+        while not writer.give_up() and not writer.flush():
+            time.sleep(RETRY_S)
+        if not final:
+            self.write_health()
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, resume: dict[str, Any] | None) -> FitResult:
@@ -254,10 +292,16 @@ class Loop:
             raise
 
     def end(self, state: str, message: str) -> FitResult:
+        self.drain()
+        if state in ("finished", "stopped") and self.missed_checkpoint == self.state.step:
+            self.checkpoint()  # the end's own checkpoint, refused while rows waited: the disk may take it now
+        if self.gave_up and state == "finished":
+            state, message = "stopped", f"{message}, but {self.gave_up}: the records on disk stop earlier"
         if self.profiler is not None:  # the run ended inside a profile: write what it has
             self.profiler.finish()
             self.profiler = None
         self.status(state, message)
+        self.drain(final=True)
         s = self.state
         return FitResult(state, message, s.step, s.epoch, s.last_val, s.best, self.model, self.first_step_s)
 
@@ -274,8 +318,7 @@ class Loop:
                 s.order = self.batches.order(self.gen)
             if self.train_epoch(max_steps):
                 self.checkpoint()
-                return self.end("stopped", f"stopped at step {s.step} (epoch {s.epoch + 1}); "
-                                           f"resume with `d2l-tui train --resume {self.run_id()}`")
+                return self.end("stopped", self.stop_message())
             self.flush_check()
             self.validate()
             if s.pos < self.spe:  # max_steps reached inside the epoch: keep the position
@@ -288,6 +331,13 @@ class Loop:
         if s.best:
             done += f"; best val {s.best['metric']} {s.best['value']:.4g} (epoch {s.best['epoch']})"
         return self.end("finished", done)
+
+    def stop_message(self) -> str:
+        s, resume = self.state, f"resume with `d2l-tui train --resume {self.run_id()}`"
+        if not self.gave_up:
+            return f"stopped at step {s.step} (epoch {s.epoch + 1}); {resume}"
+        kept = f"at step {self.checkpoint_step}" if self.checkpoint_step is not None else "none yet"
+        return f"stopped at step {s.step}: {self.gave_up}; last good checkpoint {kept}; {resume} once it can be written"
 
     def run_id(self) -> str:
         return self.run_dir.id if self.run_dir else "RUN"
@@ -328,6 +378,7 @@ class Loop:
                 self.profile_if_asked()
             if self.ckpt_policy.due(s.step):
                 self.checkpoint()
+            self.write_health()
             stop, paused = self.intents()
             if stop:
                 return True

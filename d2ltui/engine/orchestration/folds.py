@@ -19,7 +19,8 @@ from d2ltui.engine.loop import events as ev
 from d2ltui.engine.loop.trainer import FitResult, fit
 from d2ltui.errors import UserError
 from d2ltui.metrics import HEADLINE_METRICS
-from d2ltui.rundir.store import METRICS, RunDir, atomic_write_bytes, read_metrics
+from d2ltui.rundir.store import METRICS, RunDir, read_metrics
+from d2ltui.rundir.writer import RunWriter, write_text_record
 
 
 class FoldTagger:
@@ -49,7 +50,8 @@ def completed_folds(run: RunDir | None) -> dict[int, dict[str, Any]]:
     """The `"split": "fold"` lines already in the run, by fold number."""
     if run is None:
         return {}
-    return {int(r["fold"]): r for r in read_metrics(run.path / METRICS)[0] if r.get("split") == "fold"}
+    return {int(r["fold"]): r for r in read_metrics(run.path / METRICS)[0]
+            if r.get("split") == "fold" and isinstance(r.get("fold"), int) and isinstance(r.get("step"), int)}
 
 
 def drop_unfinished(run: RunDir, fold: int) -> None:
@@ -60,7 +62,7 @@ def drop_unfinished(run: RunDir, fold: int) -> None:
     records = read_metrics(path)[0]
     kept = [r for r in records if r.get("fold") != fold or r.get("split") == "fold"]
     if len(kept) != len(records):
-        atomic_write_bytes(path, b"".join(json.dumps(r).encode() + b"\n" for r in kept))
+        write_text_record(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def mean_over(folds: list[dict[str, Any]]) -> dict[str, float]:
@@ -72,6 +74,7 @@ def fit_folds(cfg: RunConfig, run: RunDir | None, subscribers: list, control: An
               resume: bool = False, dist_info: Any = None) -> FitResult:
     """Train fold 1..K of `data` (cfg.data.folds = K) and record the mean of the folds' validations."""
     k = cfg.data.folds
+    run = RunWriter.of(run) if run is not None else None
     done = completed_folds(run) if resume else {}
     if resume and any(r.get("split") == "cv" for r in read_metrics(run.path / METRICS)[0]):
         raise UserError(f"run {run.id} already finished its {k} folds")

@@ -18,7 +18,8 @@ from typing import Any
 
 from d2ltui.engine.orchestration.halving import RungScheduler, make_scheduler
 from d2ltui.metrics import HEADLINE_METRICS, HIGHER_IS_BETTER
-from d2ltui.rundir.store import METRICS, atomic_write_json, read_json, read_metrics, read_status
+from d2ltui.rundir.store import METRICS, read_json, read_metrics, read_status
+from d2ltui.rundir.writer import write_sweep_record
 from d2ltui.rundir.sweeps import BASE, read_sweep
 
 RUNGS = "rungs.json"
@@ -114,7 +115,7 @@ def run_rungs(path: Path, parallel: int, log: Any = None) -> bool:
 
     def save(event: list) -> None:
         events.append(event)
-        atomic_write_json(path / RUNGS, {"events": events})
+        write_sweep_record(path, RUNGS, {"events": events})
 
     previous = {sig: signal.signal(sig, runner.on_stop) for sig in STOP_SIGNALS}
     try:

@@ -11,6 +11,7 @@ and on Ctrl-C / SIGTERM / SIGHUP stops the running ones (each checkpoints) so th
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import signal
@@ -26,12 +27,13 @@ from d2ltui.config.schema import _parse_scalar, dump_toml
 from d2ltui.engine.loop.control import STOP_SIGNALS, send_group
 from d2ltui.engine.launching.processes import Detached, launch_detached
 from d2ltui.errors import UserError
-from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.states import LIVE_STATES
 from d2ltui.rundir.store import CONFIG, new_run_id, pid_alive, read_status
-from d2ltui.rundir.sweeps import BASE, DONE_STATES, read_sweep, write_sweep
+from d2ltui.rundir.sweeps import BASE, DONE_STATES, SWEEP, read_sweep
+from d2ltui.rundir.writer import make_run_folder, write_sweep_record, write_text_record
 
 POLL_S = 0.25
+MAX_SWEEP_RUNS = 64  # a bigger sweep starts only with --yes
 STOP_GRACE_S = 60.0  # after a stop, members still alive this long later are killed
 
 
@@ -78,16 +80,20 @@ def member_id(index: int, setting: dict[str, Any], seed: int) -> str:
 
 def plan_sweep(target: str, grid: dict[str, list[Any]], seeds: int, overrides: list[str], device: str | None,
                runs_dir: str | None, parallel: int, settings: list[dict[str, Any]] | None = None,
-               search: dict[str, Any] | None = None) -> Path:
+               search: dict[str, Any] | None = None, yes: bool = False) -> Path:
     """Check every run of the sweep, then make its folder (base.toml, sweep.json); returns the folder.
 
     `settings` (drawn from a search space, engine.orchestration.search) replaces the grid's product;
-    `search` goes into sweep.json as it is (a search space, a rung scheduler).
+    `search` goes into sweep.json as it is (a search space, a rung scheduler). More than MAX_SWEEP_RUNS runs
+    are refused unless `yes` (nothing is checked or written first).
     """
     if not grid and not settings:
         raise UserError("sweep needs a grid: --grid KEY=V1,V2 (or a preset with a [sweep] table)")
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: must be >= 1")
+    count = (len(settings) if settings else math.prod(len(values) for values in grid.values())) * seeds
+    if count > MAX_SWEEP_RUNS and not yes:
+        raise UserError(f"this sweep would start {count} runs (over {MAX_SWEEP_RUNS}); add --yes to start them")
     base, description = resolve(target, overrides, device)
     keys = list(grid)
     members = []
@@ -99,17 +105,12 @@ def plan_sweep(target: str, grid: dict[str, list[Any]], seeds: int, overrides: l
             members.append({"id": member_id(len(members), setting, seed), "setting": setting, "seed": seed,
                             "overrides": extra})
     sweep_id = new_run_id(f"sweep-{base.model.name}")
-    path = resolve_runs_dir(runs_dir) / sweep_id
-    try:
-        path.mkdir(parents=True, exist_ok=False)
-    except OSError as err:
-        raise UserError(f"cannot create sweep folder {path}: {err.strerror}") from None
-    from d2ltui.rundir.store import atomic_write_bytes
-
-    atomic_write_bytes(path / BASE, dump_toml(base).encode())
-    write_sweep(path, {"id": sweep_id, "target": target, "description": description, "model": base.model.name,
-                       "data": base.data.name, "grid": grid, "seeds": seeds, "parallel": parallel,
-                       "created": time.time(), "members": members, **(search or {})})
+    path = make_run_folder(runs_dir, sweep_id, allow_prepared=False, what="sweep")
+    write_text_record(path / BASE, dump_toml(base))
+    write_sweep_record(path, SWEEP, {"id": sweep_id, "target": target, "description": description,
+                                    "model": base.model.name, "data": base.data.name, "grid": grid, "seeds": seeds,
+                                    "parallel": parallel,
+                                    "created": time.time(), "members": members, **(search or {})})
     return path
 
 
@@ -244,5 +245,5 @@ def run_members(path: Path, parallel: int | None = None, log: Any = None) -> boo
 
     device = from_dict(load_toml(path / BASE), source=str(path / BASE)).train.device
     if parallel != record.get("parallel"):
-        write_sweep(path, {**record, "parallel": parallel})
+        write_sweep_record(path, SWEEP, {**record, "parallel": parallel})
     return Scheduler(path, slots_for(parallel, device), log=log).run(todo)

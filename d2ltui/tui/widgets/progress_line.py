@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from d2ltui.format import efficiency_text, eta_seconds, format_duration
+from d2ltui.format import efficiency_text, eta_seconds, format_duration, format_progress
 from d2ltui.rundir.states import RunState
 
 STATE_STYLES = {state.value: style for state, style in (
@@ -29,9 +29,7 @@ def progress_text(status: dict[str, Any], last: dict[str, Any] | None,
                   steps: Sequence[float] = (), times: Sequence[float] = ()) -> Text:
     state = status.get("state", "?")
     out = Text(f" {state.upper()} ", style=f"reverse {STATE_STYLES.get(state, 'bold')}")
-    parts = [f"epoch {status.get('epoch', (last or {}).get('epoch', '-'))}/{status.get('total_epochs', '?')}",
-             f"step {status.get('step', (last or {}).get('step', '-'))}/{status.get('total_steps', '?')}",
-             f"ETA {eta(status, steps, times)}"]
+    parts = [format_progress(status, last), f"ETA {eta(status, steps, times)}"]
     if last and (speed := efficiency_text(last)):  # ex/s, FLOP/s, MFU, data wait, NVML, compile time
         parts.append(speed)
     memory = next((last[k] for k in MEMORY_KEYS if last and last.get(k) is not None), None)
@@ -39,7 +37,10 @@ def progress_text(status: dict[str, Any], last: dict[str, Any] | None,
         parts.append(f"mem {memory:,.0f} MB")
     if status.get("device"):
         parts.append(str(status["device"]))
-    return out.append("  " + "  ".join(parts))
+    out.append("  " + "  ".join(parts))
+    if status.get("warning"):
+        out.append(f"  ⚠ {status['warning']}", style="bold yellow")
+    return out
 
 
 class ProgressLine(Static):
