@@ -64,8 +64,12 @@ class Task:
 
     @property
     def higher_is_better(self) -> bool:
-        """Whether a larger headline metric is better (rundir.index.HIGHER_IS_BETTER)."""
+        """Whether a larger headline metric is better (d2ltui.metrics owns each metric's direction)."""
         return HIGHER_IS_BETTER[self.metric or "loss"]
+
+    def headline(self) -> tuple[str, bool]:
+        """(the validation value whose best the run keeps, whether higher is better): the metric, else the loss."""
+        return self.metric or "loss", self.higher_is_better
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
@@ -115,8 +119,8 @@ class Task:
         """(mean loss, the units it averages over (an int, or a device tensor), correct predictions or None)."""
         raise NotImplementedError
 
-    def summarise(self, loss: float, count: float, correct: float | None) -> dict[str, float]:
-        """Metric values of a window from summed statistics."""
+    def summarise(self, loss: float, count: float, correct: float) -> dict[str, float]:
+        """Metric values of a window from its summed statistics (a task that reports no `correct` ignores it)."""
         return {"loss": loss / max(count, 1)}
 
     @torch.no_grad()
@@ -133,7 +137,7 @@ class Task:
             if correct is not None:
                 total[2] += correct
         loss_sum, count, correct = total.tolist()
-        return self.summarise(loss_sum, count, correct if self.metric == "acc" else None)
+        return self.summarise(loss_sum, count, correct)
 
     def samples(self, model: nn.Module, prepare) -> dict[str, Any]:
         return {}

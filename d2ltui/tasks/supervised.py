@@ -88,10 +88,7 @@ class Classification(Task):
         return F.cross_entropy(logits, y), len(y), correct
 
     def summarise(self, loss, count, correct):
-        out = {"loss": loss / max(count, 1)}
-        if correct is not None:
-            out["acc"] = correct / max(count, 1)
-        return out
+        return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
 
     def label(self, i: int) -> str:
         return self.data.classes[i] if i < len(self.data.classes) else str(i)
