@@ -10,6 +10,7 @@ from torch import nn
 
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.errors import UserError
 from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.optim.optimization import Optimization
 from d2ltui.tasks.batches import DatasetBatches
@@ -141,6 +142,19 @@ class Task:
 
     def samples(self, model: nn.Module, prepare) -> dict[str, Any]:
         return {}
+
+    # -- a user's own input (`predict`), from a run's checkpoint on the CPU --------------------------
+    @classmethod
+    def hint(cls, card: dict[str, Any]) -> str:
+        """What input the task answers, in a few words (the ask box's placeholder, the empty-input error)."""
+        return f"a {cls.name} run answers no input of yours"
+
+    @classmethod
+    def answer(cls, model: nn.Module, card: dict[str, Any], cfg: RunConfig, text: str) -> dict[str, Any]:
+        """The model's answer to `text` as plain JSON (under no_grad, `model` in eval mode): the keys
+        engine/analysis/predict.py `answer_lines` reads, or `said` (lines in words); a UserError when it
+        cannot answer."""
+        raise UserError(f"predict: {cls.hint(card)}")
 
 
 
