@@ -29,7 +29,7 @@ class TaskSpec:
     step: str  # "module:Class" of the Task subclass, imported when a run needs it
     doc: str = ""
     metric: str | None = None  # the headline metric besides the loss (acc, ppl, bleu, ...)
-    side_metrics: tuple[str, ...] = ()  # further train-line quantities shown beside the loss
+    side_metrics: tuple[str, ...] = ()  # further quantities a run reports, drawn beside the loss or in its own panel
     defaults: dict[str, Any] = field(default_factory=dict)  # TOML-shaped: data, optim, train settings
     panels: tuple[str, ...] = ("loss", "metric", "samples")
     sample_kinds: tuple[str, ...] = ()
@@ -84,3 +84,11 @@ def task_spec(name: str) -> TaskSpec:
         from d2ltui.zoo.registry import suggest
 
         raise UserError(f"unknown task {name!r}{suggest(name, list(REGISTRY))}") from None
+
+
+def task_of(model: str, data: str) -> TaskSpec:
+    """The spec of the task model `model` trains on dataset `data` (a run's config.toml names both)."""
+    from d2ltui.data.registry import task_for
+    from d2ltui.zoo.registry import get_spec
+
+    return task_spec(task_for(get_spec(model), data))
