@@ -143,6 +143,12 @@ class Task:
     def samples(self, model: nn.Module, prepare) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def learning_bar(cls, data: Any) -> tuple[str, float] | None:
+        """(val metric, threshold) beyond which a run on `data` (a DataModule) has clearly learned; None when
+        the task has no such measure."""
+        return None
+
     # -- a user's own input (`predict`), from a run's checkpoint on the CPU --------------------------
     @classmethod
     def hint(cls, card: dict[str, Any]) -> str:

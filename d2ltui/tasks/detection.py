@@ -45,6 +45,10 @@ class Detection(Task):
     metric = "ap50"
     higher_is_better = True
 
+    @classmethod
+    def learning_bar(cls, data):
+        return "ap50", 0.5
+
     def train_step(self, batch: Batch) -> StepStats:
         X, labels = batch
         with self.ctx.autocast():

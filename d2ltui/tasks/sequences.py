@@ -28,6 +28,11 @@ class LanguageModel(Task):
     name = "language-model"
     metric = "ppl"
 
+    @classmethod
+    def learning_bar(cls, data):
+        """Perplexity at most half the vocabulary."""
+        return "ppl", len(data.vocab) / 2
+
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)
         logits = model(X).float()
@@ -90,6 +95,10 @@ class Seq2Seq(Task):
     name = "seq2seq"
     metric = "bleu"
     bleu_examples = 128  # greedy decoding of this many val pairs per validation
+
+    @classmethod
+    def learning_bar(cls, data):
+        return "bleu", 0.3
 
     def loss(self, model, batch):
         src, tgt = batch

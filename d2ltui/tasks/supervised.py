@@ -18,8 +18,16 @@ def features_hint(card: dict[str, Any]) -> str:
     return f"give {card['input_shape'][0][-1]} comma-separated numbers"
 
 
+REGRESSION_FRACTION = 0.05  # a regression has learned once its val loss is below this share of the target variance
+
+
 class Regression(Task):
     name = "regression"
+
+    @classmethod
+    def learning_bar(cls, data):
+        """A val loss below REGRESSION_FRACTION of the target's variance."""
+        return "loss", REGRESSION_FRACTION * float(data.val[-1].float().var())
 
     def __init__(self, data: DataModule) -> None:
         super().__init__(data)
@@ -101,6 +109,12 @@ def log_rmse(preds: torch.Tensor, labels: torch.Tensor, log_space: bool = False)
 class Classification(Task):
     name = "classification"
     metric = "acc"
+
+    @classmethod
+    def learning_bar(cls, data):
+        """Accuracy at least twice chance (halfway from chance to perfect where that is lower: two classes)."""
+        chance = 1 / (len(data.classes) or data.model_knobs["num_classes"])
+        return "acc", min(2 * chance, (1 + chance) / 2)
 
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
