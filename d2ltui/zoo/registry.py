@@ -140,6 +140,18 @@ def resolve_knobs(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> d
     return knobs
 
 
+ENTRY_POINT_GROUP = "d2ltui.models"  # modules of other packages that `register` their models when imported
+_loaded = False
+
+
 def _load_catalog() -> None:
-    if not REGISTRY:
-        importlib.import_module("d2ltui.zoo.catalog")
+    """The built-in catalog, then the models other installed packages declare."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("d2ltui.zoo.catalog")
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        importlib.import_module(point.value.partition(":")[0])
