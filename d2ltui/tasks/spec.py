@@ -65,10 +65,9 @@ def _load() -> None:
         return
     _loaded = True
     importlib.import_module("d2ltui.tasks.catalog")
-    from importlib.metadata import entry_points
+    from d2ltui.zoo.registry import import_entry_points
 
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        importlib.import_module(point.value.partition(":")[0])
+    import_entry_points(ENTRY_POINT_GROUP)
 
 
 def task_names() -> tuple[str, ...]:

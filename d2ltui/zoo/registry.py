@@ -151,7 +151,12 @@ def _load_catalog() -> None:
         return
     _loaded = True
     importlib.import_module("d2ltui.zoo.catalog")
+    import_entry_points(ENTRY_POINT_GROUP)
+
+
+def import_entry_points(group: str) -> None:
+    """Import the module each installed package names in entry-point `group` (it registers what it adds)."""
     from importlib.metadata import entry_points
 
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    for point in entry_points(group=group):
         importlib.import_module(point.value.partition(":")[0])
