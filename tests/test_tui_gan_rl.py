@@ -15,6 +15,7 @@ from d2ltui.config.schema import dump_toml
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 from d2ltui.tui.app import create_app
+from d2ltui.tui.widgets.ask_box import AskBox
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.samples_view import SamplesView
 
@@ -120,6 +121,11 @@ async def test_a_real_value_iteration_run_steps_through_its_iterations(tmp_path)
         metric = app.screen.query_one("#plot-metric", MetricPlot)
         await until(pilot, lambda: metric.title == "success")
         assert metric.series["val success"][1][-1] == 1.0
+        box = app.screen.query_one(AskBox)
+        await pilot.press("slash", *"3,2", "enter")  # the `/` box asks the run's task: the state beside the goal
+        await until(pilot, lambda: box.answer is not None, timeout=60)
+        assert box.answer["state"] == 14 and box.answer["action"] == "right" and box.answer["value"] == 1.0
+        assert "state 14 (row 3, column 2): the greedy action is right" in str(box.query_one("#answer").render())
 
 
 @pilot_test
