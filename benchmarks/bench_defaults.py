@@ -6,7 +6,7 @@ Each model trains in a child process with the settings Start uses (`train_defaul
 device's kind, on the embedded data) on `--threads` torch threads (1, as the runs the TUI starts),
 for up to `--cap` seconds of the process's CPU time, validating at every epoch end as a run does.
 The times reported run from loading the data (data rendering and model building included) to the
-first validation beyond the bar of `learning_bar`, as CPU seconds of the process (on one thread,
+first validation beyond the bar of its task (`Task.learning_bar`), as CPU seconds of the process (on one thread,
 what the wall time is on an idle machine) and as wall seconds (which grow with the load): accuracy at
 least twice chance (halfway to perfect for two classes), perplexity at most half the
 vocabulary, BLEU at least 0.3, a regression loss below a twentieth of the target's variance.
@@ -26,7 +26,8 @@ def one(name: str, device: str, cap: float, threads: int) -> dict:
     """Train `name` with its defaults on `device`; the time to the bar (None when not reached)."""
     import torch
 
-    from d2ltui.tasks.defaults import clears, device_kind, learning_bar, train_defaults
+    from d2ltui.tasks.defaults import clears, device_kind, train_defaults
+    from d2ltui.tasks.spec import task_spec
     from d2ltui.tasks.resolve import validate
     from d2ltui.config.schema import from_dict
     from d2ltui.data.registry import load_data
@@ -44,7 +45,7 @@ def one(name: str, device: str, cap: float, threads: int) -> dict:
     control, seen = Control(), {"at": None, "cpu": None, "value": None, "epochs": 0}
     start, cpu0 = time.perf_counter(), time.process_time()
     data = load_data(cfg.data, spec.task)
-    metric, threshold = learning_bar(data)
+    metric, threshold = task_spec(data.task).task_class().learning_bar(data)
 
     def watch(event) -> None:
         if isinstance(event, ev.Metrics) and event.record.get("split") == "val":

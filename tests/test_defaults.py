@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from d2ltui.tasks.defaults import (MODEL_DEFAULTS, clears, device_kind, learning_bar, smallest_side,
-                                    train_defaults)
+from d2ltui.tasks.defaults import MODEL_DEFAULTS, clears, device_kind, smallest_side, train_defaults
 from d2ltui.tasks.resolve import resolve, validate
 from d2ltui.config.schema import from_dict
 from d2ltui.tui.runplan import RunPlan
@@ -17,6 +16,13 @@ BIG = ["alexnet", "vgg11", "vgg", "nin", "googlenet", "resnet18", "resnext", "de
 # the book's training of the big models (reference/book.md; ViT: section 11.8, lr 0.1 at 96)
 BOOK = {"alexnet": (224, 0.01), "vgg": (224, 0.01), "nin": (224, 0.05), "googlenet": (96, 0.01),
         "resnet18": (96, 0.01), "densenet": (96, 0.01), "vit": (96, 0.1)}
+
+
+def learning_bar(data):
+    """The bar of the task that trains on `data` (each task owns its own)."""
+    from d2ltui.tasks.spec import task_spec
+
+    return task_spec(data.task).task_class().learning_bar(data)
 
 
 def test_device_kinds():
@@ -80,6 +86,7 @@ def test_bars():
     assert learning_bar(Data("classification", classes=list("abcdefghij"))) == ("acc", pytest.approx(0.2))
     assert learning_bar(Data("classification", classes=["a", "b"])) == ("acc", 0.75)
     assert learning_bar(Data("language-model", vocab=list(range(60)))) == ("ppl", 30)
+    assert learning_bar(Data("seq2seq")) == ("bleu", 0.3) and learning_bar(Data("gan")) is None
     assert clears("ppl", 30, 29.9) and not clears("ppl", 30, 31) and clears("acc", 0.2, 0.2)
 
 

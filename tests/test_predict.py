@@ -11,6 +11,7 @@ from d2ltui.rundir.writer import RunWriter
 from d2ltui.cli import main
 from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine.loop.trainer import fit
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, DATA_CARD, RunDir
 
 TINY_TF = {"name": "transformer", "num_hiddens": 8, "ffn_num_hiddens": 16, "num_heads": 2, "num_blks": 1}
@@ -25,6 +26,11 @@ RUNS = {
             "data": {"name": "shapes", "num_train": 16, "num_val": 8, "batch_size": 8}},
     "nw": {"model": {"name": "nadaraya-watson"}, "data": {"name": "kernel-regression", "batch_size": 50},
            "optim": {"lr": 0.5}},
+    "gan": {"model": {"name": "gan"}, "data": {"name": "gaussian-2d", "num_train": 16, "batch_size": 8}},
+    "dcgan": {"model": {"name": "dcgan"}, "data": {"name": "sprites", "num_train": 8, "num_val": 4, "batch_size": 4}},
+    "vi": {"model": {"name": "value-iteration"}, "data": {"name": "frozenlake-4x4"}},
+    "ssd": {"model": {"name": "tiny-ssd"}, "data": {"name": "bananas", "resize": 64, "num_train": 8, "num_val": 4,
+                                                    "batch_size": 8}},
 }
 
 
@@ -40,7 +46,7 @@ def runs(tmp_path_factory):
                                                         "batch_size": 4}, "optim": {"name": "adam", "lr": 0.01}}}
     torch.set_num_threads(1)
     for run_id, raw in specs.items():
-        cfg = from_dict({**raw, "train": {"epochs": 1, "max_steps": 2}})
+        cfg = from_dict({**raw, "train": {"epochs": 3 if run_id == "vi" else 1, "max_steps": 2 if run_id != "vi" else 0}})
         assert fit(cfg, RunWriter.create(root, dump_toml(cfg), run_id)).state == "finished"
     return root
 
@@ -137,10 +143,49 @@ def test_nadaraya_watson_pools_the_training_values(runs, capsys):
     assert heat["rows"] == ["2.5"] and len(heat["cols"]) == 50
 
 
+def test_value_iteration_gives_a_states_greedy_action_and_value(runs, capsys):
+    from d2ltui.zoo.rl import ACTIONS
+
+    table = load_checkpoint(runs / "vi" / CHECKPOINT, "cpu")["model"]["table"]
+    for text, state in (("14", 14), ("3,2", 14), ("0", 0)):
+        got = answer(runs, capsys, "vi", text)
+        assert got["state"] == state and got["value"] == pytest.approx(float(table[state].max()), abs=1e-5)
+        assert got["action"] == ACTIONS[int(table[state].argmax())]
+    assert float(table[14].max()) > 0  # three sweeps reach the state beside the goal
+    code, out, _ = predict(runs, capsys, "vi", "3,2")
+    assert code == 0 and out.startswith("state 14 (row 3, column 2): the greedy action is ")
+
+
+def test_a_gan_draws_a_sample_from_a_seed_and_says_it(runs, capsys):
+    from d2ltui.zoo.registry import get_spec
+    from d2ltui.zoo.build import build_model
+
+    got = answer(runs, capsys, "gan", "7")
+    model = build_model(get_spec("gan"), {}, ((1, 2),), "cpu")
+    model.load_state_dict(load_checkpoint(runs / "gan" / CHECKPOINT, "cpu")["model"])
+    with torch.no_grad():
+        point = model.generator(model.latent(1, "cpu", torch.Generator().manual_seed(7)))[0].tolist()
+    assert got["generated"] == pytest.approx(point, abs=1e-4) and 0 <= got["real_probability"] <= 1
+    assert answer(runs, capsys, "gan", "7") == got and answer(runs, capsys, "gan", "8") != got
+    code, out, _ = predict(runs, capsys, "dcgan", "3")
+    assert code == 0 and "seed 3: the generator draws a 64x64 colour image" in out and "odds of being real" in out
+
+
+def test_a_detector_lists_its_boxes_in_an_image(runs, capsys, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (80, 60), (40, 120, 200)).save(image)
+    got = answer(runs, capsys, "ssd", str(image))
+    assert got["said"] and all(0 <= d["score"] <= 1 and len(d["box"]) == 4 for d in got["detections"])
+    assert all(d["score"] >= 0.1 for d in got["detections"]) and len(got["detections"]) <= 5
+
+
 @pytest.mark.parametrize("run, text, says", [
     ("s2s", "", "input: empty"), ("s2s", "   ", "input: empty"), ("s2s", "abcdefghij", "at most 7"),
     ("lm", "x" * 1001, "at most 1000"), ("lm", "123", "no letters"), ("nw", "1, 2", "this model reads 1"),
-    ("nw", "two", "not numbers"), ("nope", "abc", "no run 'nope'")])
+    ("nw", "two", "not numbers"), ("nope", "abc", "no run 'nope'"), ("vi", "16", "give a number in 0..15"),
+    ("vi", "left", "is not a state"), ("gan", "z", "not a whole number"), ("ssd", "/no/such.png", "no image file")])
 def test_bad_input_is_one_line_and_exit_2(runs, capsys, run, text, says):
     code, out, err = predict(runs, capsys, run, text)
     assert code == 2 and out == "" and err.startswith("d2l-tui: error: ") and err.count("\n") == 1 and says in err

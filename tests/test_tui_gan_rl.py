@@ -16,6 +16,7 @@ from d2ltui.config.schema import dump_toml
 from d2ltui.engine.loop.trainer import fit
 from d2ltui.rundir.store import RunDir
 from d2ltui.tui.app import create_app
+from d2ltui.tui.widgets.ask_box import AskBox
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 from d2ltui.tui.widgets.samples_view import SamplesView
 
@@ -112,12 +113,20 @@ async def test_a_real_value_iteration_run_steps_through_its_iterations(tmp_path)
         assert "iteration 1 " in _text(app) and " F→1.00" in _text(app)  # beside G after one sweep
         await pilot.press("right_curly_bracket")
         assert "iteration 10 " in _text(app)
-        await until(pilot, lambda: app.screen.query_one("#plot-loss", MetricPlot).title == "return")
-        plot = app.screen.query_one("#plot-loss", MetricPlot)
+        plots = [p.id for p in app.screen.query(MetricPlot)]
+        assert plots == ["plot-return", "plot-metric", "plot-speed", "plot-lr"]  # the RL spec's panels
+        plot = app.screen.query_one("#plot-return", MetricPlot)
+        await until(pilot, lambda: bool(plot.series.get("train", ([], []))[0]))
+        assert plot.title == "return"
         assert len(plot.series["train"][0]) == 10 and plot.series["train"][1][-1] == pytest.approx(0.95 ** 5)
         metric = app.screen.query_one("#plot-metric", MetricPlot)
         await until(pilot, lambda: metric.title == "success")
         assert metric.series["val success"][1][-1] == 1.0
+        box = app.screen.query_one(AskBox)
+        await pilot.press("slash", *"3,2", "enter")  # the `/` box asks the run's task: the state beside the goal
+        await until(pilot, lambda: box.answer is not None, timeout=60)
+        assert box.answer["state"] == 14 and box.answer["action"] == "right" and box.answer["value"] == 1.0
+        assert "state 14 (row 3, column 2): the greedy action is right" in str(box.query_one("#answer").render())
 
 
 @pilot_test
@@ -130,7 +139,10 @@ async def test_a_real_gan_run_shows_both_losses_and_its_scatter(tmp_path):
         await _dashboard(pilot)
         text = _text(app)
         assert "real and generated points" in text and "real" in text and "generated" in text
-        plot = app.screen.query_one("#plot-loss", MetricPlot)
-        await until(pilot, lambda: plot.title == "loss (D, G)")
+        plots = [p.id for p in app.screen.query(MetricPlot)]
+        assert plots == ["plot-gan-losses", "plot-speed", "plot-lr"]  # no metric panel left empty
+        plot = app.screen.query_one("#plot-gan-losses", MetricPlot)
+        assert plot.title == "loss (D, G)" and plot.styles.column_span == 2
+        await until(pilot, lambda: bool(plot.series.get("train D", ([], []))[0]))
         assert set(plot.series) == {"train D", "train G", "val D", "val G"}
         assert len(plot.series["train D"][0]) == 8 and len(plot.series["val G"][0]) == 2

@@ -10,6 +10,7 @@ from torch import nn
 
 from d2ltui.config.schema import RunConfig
 from d2ltui.data.base import Batch, DataModule
+from d2ltui.errors import UserError
 from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.optim.optimization import Optimization
 from d2ltui.tasks.batches import DatasetBatches
@@ -67,8 +68,12 @@ class Task:
 
     @property
     def higher_is_better(self) -> bool:
-        """Whether a larger headline metric is better (rundir.index.HIGHER_IS_BETTER)."""
+        """Whether a larger headline metric is better (d2ltui.metrics owns each metric's direction)."""
         return HIGHER_IS_BETTER[self.metric or "loss"]
+
+    def headline(self) -> tuple[str, bool]:
+        """(the validation value whose best the run keeps, whether higher is better): the metric, else the loss."""
+        return self.metric or "loss", self.higher_is_better
 
     def __init__(self, data: DataModule) -> None:
         self.data = data
@@ -119,8 +124,8 @@ class Task:
         """(mean loss, the units it averages over (an int, or a device tensor), correct predictions or None)."""
         raise NotImplementedError
 
-    def summarise(self, loss: float, count: float, correct: float | None) -> dict[str, float]:
-        """Metric values of a window from summed statistics."""
+    def summarise(self, loss: float, count: float, correct: float) -> dict[str, float]:
+        """Metric values of a window from its summed statistics (a task that reports no `correct` ignores it)."""
         return {"loss": loss / max(count, 1)}
 
     @torch.no_grad()
@@ -137,10 +142,29 @@ class Task:
             if correct is not None:
                 total[2] += correct
         loss_sum, count, correct = total.tolist()
-        return self.summarise(loss_sum, count, correct if self.metric == "acc" else None)
+        return self.summarise(loss_sum, count, correct)
 
     def samples(self, model: nn.Module, prepare) -> dict[str, Any]:
         return {}
+
+    @classmethod
+    def learning_bar(cls, data: Any) -> tuple[str, float] | None:
+        """(val metric, threshold) beyond which a run on `data` (a DataModule) has clearly learned; None when
+        the task has no such measure."""
+        return None
+
+    # -- a user's own input (`predict`), from a run's checkpoint on the CPU --------------------------
+    @classmethod
+    def hint(cls, card: dict[str, Any]) -> str:
+        """What input the task answers, in a few words (the ask box's placeholder, the empty-input error)."""
+        return f"a {cls.name} run answers no input of yours"
+
+    @classmethod
+    def answer(cls, model: nn.Module, card: dict[str, Any], cfg: RunConfig, text: str) -> dict[str, Any]:
+        """The model's answer to `text` as plain JSON (under no_grad, `model` in eval mode): the keys
+        engine/analysis/predict.py `answer_lines` reads, or `said` (lines in words); a UserError when it
+        cannot answer."""
+        raise UserError(f"predict: {cls.hint(card)}")
 
 
 

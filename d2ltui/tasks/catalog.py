@@ -6,7 +6,8 @@ register_task(TaskSpec(
     "regression", "d2ltui.tasks.supervised:Regression", "real-valued targets: squared loss (log RMSE on Kaggle prices)",
     defaults={"data": {"name": "synthetic-regression", "batch_size": 10}, "optim": {"lr": 0.03},
               "train": {"epochs": 3}},
-    sample_kinds=("regression", "linear-regression", "nadaraya-watson"), folds=True))
+    side_metrics=("log_rmse",),  # validation's log RMSE on Kaggle prices, drawn beside the loss
+    panels=("loss", "samples"), sample_kinds=("regression", "linear-regression", "nadaraya-watson"), folds=True))
 register_task(TaskSpec(
     "classification", "d2ltui.tasks.supervised:Classification", "classes: cross-entropy loss, accuracy",
     metric="acc", defaults={"data": {"name": "shapes", "batch_size": 128}, "optim": {"lr": 0.1}},

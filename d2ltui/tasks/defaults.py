@@ -93,30 +93,9 @@ def smallest_side(name: str) -> int:
     return SMALLEST_SIDE.get(name, 0)
 
 
-REGRESSION_FRACTION = 0.05  # a regression has learned once its val loss is below this share of the target variance
-
-
-def learning_bar(data: Any) -> tuple[str, float]:
-    """(val metric, threshold) beyond which a run on `data` (a DataModule) has clearly learned.
-
-    Accuracy at least twice chance (halfway from chance to perfect where that is lower: two
-    classes), perplexity at most half the vocabulary, BLEU at least 0.3, and for regression
-    a loss below REGRESSION_FRACTION of the target's variance.
-    """
-    if data.task == "classification":
-        chance = 1 / (len(data.classes) or data.model_knobs["num_classes"])
-        return "acc", min(2 * chance, (1 + chance) / 2)
-    if data.task == "language-model":
-        return "ppl", len(data.vocab) / 2
-    if data.task == "seq2seq":
-        return "bleu", 0.3
-    if data.task == "detection":
-        return "ap50", 0.5
-    return "loss", REGRESSION_FRACTION * float(data.val[-1].float().var())
-
-
 def clears(metric: str, threshold: float, value: float) -> bool:
-    """Whether `value` of `metric` is beyond the bar (in the direction d2ltui.metrics says is better)."""
+    """Whether `value` of `metric` is beyond a task's learning bar (`Task.learning_bar`), in the direction
+    d2ltui.metrics says is better."""
     from d2ltui.metrics import HIGHER_IS_BETTER
 
     return value >= threshold if HIGHER_IS_BETTER.get(metric, False) else value <= threshold

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from d2ltui.data.base import Batch
 from d2ltui.zoo.anchors import multibox_detection, multibox_target
+from d2ltui.tasks import inputs
 from d2ltui.tasks.base import StepStats, Task
 
 EVAL_BATCH = 32  # images of 256 px: activations, not the inputs, bound the batch
@@ -43,6 +44,10 @@ class Detection(Task):
     name = "detection"
     metric = "ap50"
     higher_is_better = True
+
+    @classmethod
+    def learning_bar(cls, data):
+        return "ap50", 0.5
 
     def train_step(self, batch: Batch) -> StepStats:
         X, labels = batch
@@ -114,4 +119,20 @@ class Detection(Task):
         return {"kind": "detections", "items": items}
 
     def label(self, i: int) -> str:
-        return self.data.classes[i] if i < len(self.data.classes) else str(i)
+        return inputs.label(self.data.classes, i)
+
+    @classmethod
+    def hint(cls, card):
+        return "give an image file's path"
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """An image file in, its best detections (score >= SAMPLE_MIN_SCORE) out: label, score, box in [0, 1]."""
+        path, x = inputs.image(text, card)
+        (rows,) = cls.detect(*model(x))
+        rows = rows[(rows[:, 0] >= 0) & (rows[:, 1] >= SAMPLE_MIN_SCORE)][:SAMPLE_BOXES]
+        found = [{"label": inputs.label(card["classes"], int(r[0])), "score": round(float(r[1]), 3),
+                  "box": [round(v, 4) for v in r[2:6].tolist()]} for r in rows]
+        said = [f"{d['label']} {d['score']:.2f} at [{', '.join(f'{v:.3f}' for v in d['box'])}]" for d in found]
+        return {"task": cls.name, "input": str(path), "detections": found,
+                "said": said or [f"nothing scores {SAMPLE_MIN_SCORE} or more"]}

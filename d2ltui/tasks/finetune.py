@@ -1,7 +1,8 @@
 """Fine-tuning: start from another run's last checkpoint or torchvision's ImageNet weights, a new output
 layer when the classes differ, the head at its own learning rate (optim.head_lr_mult), a frozen body.
 
-The output layer ("head") is the model's last dense layer. Weights are copied by name and shape;
+The output layers ("head") are the model's last dense layer, or those a model names (`head_layers()`:
+a detector's class and box predictors). Weights are copied by name and shape;
 the head is replaced (Xavier-initialised, as the book does) when its shape differs, and any other
 layer that does not fit is an error naming it.
 """
@@ -33,12 +34,18 @@ def output_layer(model: nn.Module) -> str:
     return names[-1]
 
 
+def head_layers(model: nn.Module) -> tuple[str, ...]:
+    """The qualified names of the model's output layers: those it names, else its last dense layer."""
+    named = getattr(model, "head_layers", None)
+    return tuple(named()) if callable(named) else (output_layer(model),)
+
+
 def split_head(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(body parameters, head parameters)."""
-    head = output_layer(model) + "."
+    heads = tuple(f"{name}." for name in head_layers(model))
     body, top = [], []
     for name, p in model.named_parameters():
-        (top if name.startswith(head) else body).append(p)
+        (top if name.startswith(heads) else body).append(p)
     return body, top
 
 
@@ -121,23 +128,23 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str) 
     """Copy `state` into `model` by name; a head of another shape is replaced. Returns the replaced names."""
     from torch import nn
 
-    head = output_layer(model) + "."
+    heads = tuple(f"{name}." for name in head_layers(model))
     own = model.state_dict()
     merged, replaced = dict(own), []
     for key, value in own.items():
         theirs = state.get(key)
         if theirs is not None and theirs.shape == value.shape:
             merged[key] = theirs.to(value.dtype)
-        elif key.startswith(head):
+        elif key.startswith(heads):
             replaced.append(key)
         else:
             got = "missing" if theirs is None else f"shape {tuple(theirs.shape)}, the model has {tuple(value.shape)}"
             hint = " (set data.channels=3 for 3-channel weights)" if theirs is not None and theirs.dim() == 4 else ""
             raise UserError(f"train.init_from={source}: layer {key} does not fit ({got}){hint}")
     model.load_state_dict(merged)
-    if replaced:
-        layer = model.get_submodule(head[:-1])
-        nn.init.xavier_uniform_(layer.weight)
+    for head in heads:  # a head of another shape starts afresh (Xavier, as the book does)
+        if any(key.startswith(head) for key in replaced):
+            nn.init.xavier_uniform_(model.get_submodule(head[:-1]).weight)
     return replaced
 
 

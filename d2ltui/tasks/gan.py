@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from d2ltui.errors import UserError
 from d2ltui.optim.optimization import Optimization
 from d2ltui.tasks.base import EVAL_BATCH, StepContext, StepStats, Task
 
@@ -110,6 +111,38 @@ class GANTask(Task):
             images = images.expand(-1, 3, -1, -1)
         pixels = images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)  # N, H, W, RGB
         return {"kind": "gan-images", "columns": 7, "items": [{"rgb": image.tolist()} for image in pixels]}
+
+
+    @classmethod
+    def hint(cls, card):
+        return "give a whole number: the seed of the latent vector the generator turns into a sample"
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """A seed in, one generated sample out, said in words: a point, or an image's size and colours,
+        and how real the discriminator finds it."""
+        try:
+            seed = int(text)
+        except ValueError:
+            raise UserError(f"input: {text!r} is not a whole number; {cls.hint(card)}") from None
+        z = model.latent(1, "cpu", torch.Generator().manual_seed(seed))
+        fake = model.generator(z).float()
+        real = float(torch.sigmoid(model.discriminator(fake).float().reshape(-1)[0]))
+        judged = f"the discriminator gives it {real:.0%} odds of being real"
+        if fake.dim() == 2:
+            point = [round(v, 4) for v in fake[0].tolist()]
+            return {"task": cls.name, "input": text, "generated": point, "real_probability": round(real, 4),
+                    "said": [f"seed {seed}: the generator draws the point ({', '.join(f'{v:.4f}' for v in point)}); "
+                             f"{judged}"]}
+        image = (fake[0] / 2 + 0.5).clamp(0, 1)  # back from [-1, 1]
+        channels, height, width = image.shape
+        mean = [round(v, 3) for v in image.mean((1, 2)).tolist()]
+        colour = f"mean RGB ({', '.join(f'{v:.2f}' for v in mean)})" if channels == 3 else f"mean grey {mean[0]:.2f}"
+        return {"task": cls.name, "input": text, "shape": [channels, height, width], "mean": mean,
+                "real_probability": round(real, 4),
+                "said": [f"seed {seed}: the generator draws a {width}x{height} "
+                         f"{'colour' if channels == 3 else 'grey'} image, {colour}, "
+                         f"{float(image.std()):.2f} contrast; {judged}"]}
 
 
 def _points(x: torch.Tensor) -> list[list[float]]:

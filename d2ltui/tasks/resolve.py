@@ -17,6 +17,7 @@ from d2ltui.config.presets import preset_files, read_preset_file
 from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict
 from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.tasks.finetune import is_torchvision, resolve_source
+from d2ltui.tasks.spec import TaskSpec, task_names, task_spec
 from d2ltui.errors import UserError
 from d2ltui.zoo.references import is_reference
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
@@ -128,8 +129,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
     task = task_for(spec, cfg.data.name)
     check_task(cfg.data.name, task)
     check_pairing(cfg.model.name, cfg.data.name)
-    if cfg.data.folds > 1 and task not in ("regression", "classification"):
-        raise UserError(f"data.folds: K-fold cross-validation is for regression and classification, not {task}")
+    check_task_knobs(cfg, task_spec(task))
     check_config(cfg.data)
     for section in SECTIONS:  # every field's rule, as config.schema states it
         check_section(section, getattr(cfg, section))
@@ -143,6 +143,18 @@ def validate(cfg: RunConfig) -> ModelSpec:
     if is_torchvision(cfg.train.init_from):
         resolve_source(cfg.train.init_from, cfg.model.name)
     return spec
+
+
+def check_task_knobs(cfg: RunConfig, task: TaskSpec) -> None:
+    """The generic knobs a task does not honour (its spec says which) are refused, not silently ignored."""
+    if cfg.data.folds > 1 and not task.folds:
+        folds = ", ".join(t for t in task_names() if task_spec(t).folds)
+        raise UserError(f"data.folds: K-fold cross-validation is for {folds}, not {task.name}")
+    if not task.finetune:
+        for key, value, unset in (("train.init_from", cfg.train.init_from, ""), ("train.freeze", cfg.train.freeze, "none")):
+            if value != unset:
+                raise UserError(f"{key}={value}: a {task.name} run cannot start from other weights or freeze "
+                                f"layers; leave {key} unset")
 
 
 def merge_data_knobs(cfg: RunConfig, spec: ModelSpec, data_knobs: dict[str, Any], data_name: str) -> dict[str, Any]:

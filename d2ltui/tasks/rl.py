@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from d2ltui.errors import UserError
 from d2ltui.tasks.base import StepContext, StepStats, Task
 from d2ltui.zoo.rl import ACTIONS
 
@@ -42,6 +43,11 @@ class TabularTask(Task):
 
     metric = "success"
     higher_is_better = True
+
+    @classmethod
+    def learning_bar(cls, data):
+        """Most greedy episodes reach the goal."""
+        return "success", 0.5
 
     def setup(self, ctx: StepContext) -> None:
         self.ctx = ctx
@@ -113,6 +119,34 @@ class TabularTask(Task):
                 "history": [{"step": int(k), "values": [round(v, 5) for v in vals], "policy": pol}
                             for k, vals, pol in zip(self.hist_steps.tolist(), self.hist_values.tolist(),
                                                     self.hist_policy.tolist())]}
+
+
+    @classmethod
+    def hint(cls, card):
+        return "give a state: its number, or its row and column on the map (e.g. 1,2)"
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """A state in (its id, or row,col on a square map), the greedy action and the state's value out."""
+        count = int(model.table.shape[0])
+        side = round(count ** 0.5)
+        parts = text.replace(",", " ").split()
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) == 2 and side * side == count and all(0 <= v < side for v in numbers):
+            state = numbers[0] * side + numbers[1]
+        elif len(numbers) == 1 and 0 <= numbers[0] < count:
+            state = numbers[0]
+        else:
+            where = f", or a row and a column in 0..{side - 1}" if side * side == count else ""
+            raise UserError(f"input: {text!r} is not a state: give a number in 0..{count - 1}{where}")
+        action, value = ACTIONS[int(model.policy()[state])], float(model.values()[state])
+        at = f" (row {state // side}, column {state % side})" if side * side == count else ""
+        return {"task": cls.name, "input": text, "state": state, "action": action, "value": round(value, 5),
+                "q": [round(v, 5) for v in model.table[state].tolist()],
+                "said": [f"state {state}{at}: the greedy action is {action}, the state's value {value:.4f}"]}
 
 
 class ValueIteration(TabularTask):

@@ -9,9 +9,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from d2ltui.data.seq2seq import preprocess as sentence_preprocess
+from d2ltui.data.suggested import reference as book_reference
+from d2ltui.data.text import preprocess as text_preprocess
+from d2ltui.errors import UserError
 from d2ltui.tasks import attention_maps
 from d2ltui.tasks.base import Task
-from d2ltui.zoo.build import BOS, EOS, PAD
+from d2ltui.zoo.build import BOS, EOS, PAD, UNK
+
+LM_PREDICTIONS = 60  # tokens a language model adds to a user's prefix
 
 
 def join_tokens(tokens: list[str]) -> str:
@@ -21,6 +27,11 @@ def join_tokens(tokens: list[str]) -> str:
 class LanguageModel(Task):
     name = "language-model"
     metric = "ppl"
+
+    @classmethod
+    def learning_bar(cls, data):
+        """Perplexity at most half the vocabulary."""
+        return "ppl", len(data.vocab) / 2
 
     def loss(self, model, batch):
         (X,), Y = self.inputs_target(batch)
@@ -42,6 +53,31 @@ class LanguageModel(Task):
                         "continuation": join_tokens([vocab[i] for i in ids[len(row):]])})
         return {"kind": "text", "items": out}
 
+    @classmethod
+    def hint(cls, card):
+        return "type the start of a text to continue"
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """A prefix in (characters or words, as the run's vocabulary), its greedy continuation out."""
+        vocab = card["vocab"]
+        char_level = all(len(t) <= 1 for t in vocab if t != "<unk>")
+        tokens = list(text_preprocess(text)) if char_level else text.lower().split()
+        if not "".join(tokens).strip():
+            raise UserError(f"input: {text!r} has no letters the model reads; {cls.hint(card)}")
+        ids, unknown = token_ids(tokens, vocab)
+        out = greedy_continue(model, ids, LM_PREDICTIONS)
+        return {"task": cls.name, "input": text, "tokens": tokens, "unknown": unknown,
+                "prefix": join_tokens([vocab[i] for i in ids]),
+                "continuation": join_tokens([vocab[i] for i in out[len(ids):]])}
+
+
+def token_ids(tokens: list[str], vocab: list[str]) -> tuple[list[int], list[str]]:
+    """Token ids, unknown tokens as <unk> (and the list of them)."""
+    index = {t: i for i, t in enumerate(vocab)}
+    unk = index.get("<unk>", UNK)
+    return [index.get(t, unk) for t in tokens], [t for t in tokens if t not in index]
+
 
 @torch.no_grad()
 def greedy_continue(model: nn.Module, prefix: list[int], num_preds: int) -> list[int]:
@@ -59,6 +95,10 @@ class Seq2Seq(Task):
     name = "seq2seq"
     metric = "bleu"
     bleu_examples = 128  # greedy decoding of this many val pairs per validation
+
+    @classmethod
+    def learning_bar(cls, data):
+        return "bleu", 0.3
 
     def loss(self, model, batch):
         src, tgt = batch
@@ -95,6 +135,32 @@ class Seq2Seq(Task):
                           "bleu": round(bleu(p, ref, k=2), 3)})
         maps = attention_maps.seq2seq_maps(model, src, preds, src_vocab, self.data.vocab)
         return {"kind": "translations", "items": items, **({"attention": {"maps": maps}} if maps else {})}
+
+    @classmethod
+    def hint(cls, card):
+        return "type a sentence to translate"
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """A sentence in, its greedy translation and attention maps out (and the book's reference and BLEU)."""
+        src_vocab, tgt_vocab = card["src_vocab"] or card["vocab"], card["vocab"]
+        char_level = all(len(t) <= 1 for t in src_vocab[4:])
+        tokens = list(text) if char_level else sentence_preprocess(text).split()
+        steps = cfg.data.num_steps
+        if len(tokens) > steps - 1:
+            raise UserError(f"input: {len(tokens)} tokens, this run reads at most {steps - 1} "
+                            f"(data.num_steps={steps} counts <eos>)")
+        ids, unknown = token_ids(tokens, src_vocab)
+        src = torch.tensor([ids + [EOS] + [PAD] * (steps - len(ids) - 1)])
+        pred = greedy_decode(model, src, steps)[0]
+        words = [tgt_vocab[i] for i in pred]
+        out = {"task": cls.name, "input": text, "tokens": tokens, "unknown": unknown,
+               "translation": join_tokens(words),
+               "attention": attention_maps.seq2seq_maps(model, src, [pred], src_vocab, tgt_vocab)}
+        reference = book_reference(card.get("name"), " ".join(tokens))
+        if reference:
+            out.update(reference=reference, bleu=round(bleu(words, reference.split(), k=2), 3))
+        return out
 
 
 def strip(ids: list[int]) -> list[int]:

@@ -29,7 +29,7 @@ class TaskSpec:
     step: str  # "module:Class" of the Task subclass, imported when a run needs it
     doc: str = ""
     metric: str | None = None  # the headline metric besides the loss (acc, ppl, bleu, ...)
-    side_metrics: tuple[str, ...] = ()  # further train-line quantities shown beside the loss
+    side_metrics: tuple[str, ...] = ()  # further quantities a run reports, drawn beside the loss or in its own panel
     defaults: dict[str, Any] = field(default_factory=dict)  # TOML-shaped: data, optim, train settings
     panels: tuple[str, ...] = ("loss", "metric", "samples")
     sample_kinds: tuple[str, ...] = ()
@@ -66,10 +66,9 @@ def _load() -> None:
         return
     _loaded = True
     importlib.import_module("d2ltui.tasks.catalog")
-    from importlib.metadata import entry_points
+    from d2ltui.zoo.registry import import_entry_points
 
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        importlib.import_module(point.value.partition(":")[0])
+    import_entry_points(ENTRY_POINT_GROUP)
 
 
 def task_names() -> tuple[str, ...]:
@@ -85,3 +84,11 @@ def task_spec(name: str) -> TaskSpec:
         from d2ltui.zoo.registry import suggest
 
         raise UserError(f"unknown task {name!r}{suggest(name, list(REGISTRY))}") from None
+
+
+def task_of(model: str, data: str) -> TaskSpec:
+    """The spec of the task model `model` trains on dataset `data` (a run's config.toml names both)."""
+    from d2ltui.data.registry import task_for
+    from d2ltui.zoo.registry import get_spec
+
+    return task_spec(task_for(get_spec(model), data))

@@ -10,12 +10,24 @@ from torch.nn import functional as F
 
 from d2ltui.data.base import DataModule
 from d2ltui.data.thumbnails import thumbnails
-from d2ltui.tasks import attention_maps
+from d2ltui.tasks import attention_maps, inputs
 from d2ltui.tasks.base import EVAL_BATCH, Task
+
+
+def features_hint(card: dict[str, Any]) -> str:
+    return f"give {card['input_shape'][0][-1]} comma-separated numbers"
+
+
+REGRESSION_FRACTION = 0.05  # a regression has learned once its val loss is below this share of the target variance
 
 
 class Regression(Task):
     name = "regression"
+
+    @classmethod
+    def learning_bar(cls, data):
+        """A val loss below REGRESSION_FRACTION of the target's variance."""
+        return "loss", REGRESSION_FRACTION * float(data.val[-1].float().var())
 
     def __init__(self, data: DataModule) -> None:
         super().__init__(data)
@@ -63,6 +75,23 @@ class Regression(Task):
                 "analytic": {"w": solution[:-1].tolist(), "b": float(solution[-1])},
                 "true": {"w": list(info["true_w"]), "b": float(info["true_b"])} if "true_w" in info else None}
 
+    @classmethod
+    def hint(cls, card):
+        return features_hint(card)
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """Numbers in, the predicted value(s) out; attention pooling also gives its width and weights."""
+        x = inputs.numbers(text, card["input_shape"][0][-1], cls.hint(card))
+        if "pooling" in card:  # attention pooling: the query against every training point
+            keys, vals = torch.tensor([card["pooling"]["keys"]]), torch.tensor([card["pooling"]["values"]])
+            y = model(x, keys, vals).reshape(-1)
+            pooled = attention_maps.kernel_regression(model, (x, keys, vals, y))
+            return {"task": cls.name, "input": text, "predicted": round(float(y[0]), 4),
+                    "width": pooled["width"], "attention": pooled["attention"]["maps"]}
+        y = model(x).float()
+        return {"task": cls.name, "input": text, "predicted": [round(v, 4) for v in y.reshape(-1).tolist()]}
+
 
 def log_rmse(preds: torch.Tensor, labels: torch.Tensor, log_space: bool = False) -> float:
     """The book's log_rmse, sqrt(mean((log(clamp(pred, 1)) - log(label))^2)), the Kaggle measure.
@@ -81,6 +110,12 @@ class Classification(Task):
     name = "classification"
     metric = "acc"
 
+    @classmethod
+    def learning_bar(cls, data):
+        """Accuracy at least twice chance (halfway from chance to perfect where that is lower: two classes)."""
+        chance = 1 / (len(data.classes) or data.model_knobs["num_classes"])
+        return "acc", min(2 * chance, (1 + chance) / 2)
+
     def loss(self, model, batch):
         inputs, y = self.inputs_target(batch)
         logits = model(*inputs).float()
@@ -88,13 +123,26 @@ class Classification(Task):
         return F.cross_entropy(logits, y), len(y), correct
 
     def summarise(self, loss, count, correct):
-        out = {"loss": loss / max(count, 1)}
-        if correct is not None:
-            out["acc"] = correct / max(count, 1)
-        return out
+        return {"loss": loss / max(count, 1), "acc": correct / max(count, 1)}
 
     def label(self, i: int) -> str:
-        return self.data.classes[i] if i < len(self.data.classes) else str(i)
+        return inputs.label(self.data.classes, i)
+
+    @classmethod
+    def hint(cls, card):
+        return "give an image file's path" if len(card["input_shape"][0]) == 4 else features_hint(card)
+
+    @classmethod
+    def answer(cls, model, card, cfg, text):
+        """An image file (or, for a features model, numbers) in, the top 5 classes out (and a ViT's attention)."""
+        if len(card["input_shape"][0]) != 4:
+            x = inputs.numbers(text, card["input_shape"][0][-1], cls.hint(card))
+            return {"task": cls.name, "input": text, "top": inputs.top(model(x)[0], card["classes"])}
+        path, x = inputs.image(text, card)
+        out = {"task": cls.name, "input": str(path), "top": inputs.top(model(x)[0], card["classes"])}
+        if (vit := attention_maps.vit_maps(model, 1)) is not None:
+            out.update(attention=vit, image=thumbnails(x)[0])
+        return out
 
     @torch.no_grad()
     def samples(self, model, prepare):

@@ -9,7 +9,9 @@ from typing import Any
 
 from d2ltui.format import format_best, format_duration
 from d2ltui.rundir.store import CONFIG, LAYER_STATS, LAYERS, METRICS, SAMPLES, read_json, read_metrics
+from d2ltui.errors import UserError
 from d2ltui.metrics import HEADLINE_METRICS
+from d2ltui.tasks.spec import TaskSpec, task_of
 from d2ltui.rundir.index import RunSummary, list_run_summaries
 
 if sys.version_info >= (3, 11):
@@ -23,6 +25,15 @@ def read_config(path: Path) -> dict[str, Any]:
         return tomllib.loads((path / CONFIG).read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+def run_task(path: Path) -> TaskSpec | None:
+    """The spec of the task a run trains (from its config.toml), or None while that is not written yet."""
+    cfg = read_config(path)
+    try:
+        return task_of(cfg["model"]["name"], cfg.get("data", {}).get("name", ""))
+    except (KeyError, TypeError, UserError):
+        return None
 
 
 @dataclass

@@ -154,6 +154,23 @@ def resolve_knobs(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> d
     return knobs
 
 
+ENTRY_POINT_GROUP = "d2ltui.models"  # modules of other packages that `register` their models when imported
+_loaded = False
+
+
 def _load_catalog() -> None:
-    if not REGISTRY:
-        importlib.import_module("d2ltui.zoo.catalog")
+    """The built-in catalog, then the models other installed packages declare."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("d2ltui.zoo.catalog")
+    import_entry_points(ENTRY_POINT_GROUP)
+
+
+def import_entry_points(group: str) -> None:
+    """Import the module each installed package names in entry-point `group` (it registers what it adds)."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=group):
+        importlib.import_module(point.value.partition(":")[0])

@@ -69,6 +69,10 @@ class TinySSD(nn.Module):
         """(block name, block, anchors per position) of each scale, for the inspector's feature-map rows."""
         return [(f"blk_{i}", getattr(self, f"blk_{i}"), self.num_anchors) for i in range(len(SCALE_CHANNELS))]
 
+    def head_layers(self) -> list[str]:
+        """The output layers fine-tuning replaces or trains alone: each scale's class and box predictors."""
+        return [f"{kind}_{i}" for i in range(len(SCALE_CHANNELS)) for kind in ("cls", "bbox")]
+
     def forward(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         anchors, cls_preds, bbox_preds = [], [], []
         for i in range(len(SCALE_CHANNELS)):

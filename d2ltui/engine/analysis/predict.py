@@ -1,9 +1,9 @@
 """Answer a user's own input from a run's latest checkpoint, on the CPU, reading the run dir only.
 
-A language model continues a prefix; a seq2seq model translates (with its attention heatmaps);
-an image classifier reads a file and gives its top 5; a features model (regression, points,
-attention pooling) reads comma-separated numbers. The model is rebuilt from config.toml and
-data.json (or the reloaded data of a run without one) and never touches the run's process.
+The generic part: the model is rebuilt from config.toml and data.json (or the reloaded data of a
+run without one), loaded from the checkpoint in eval mode, and the input handed to the run's task
+(its `answer` and `hint`, d2ltui/tasks/), which reads it as its kind of input. The run's process is
+never touched.
 """
 
 from __future__ import annotations
@@ -15,25 +15,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2ltui.tasks.resolve import merge_data_knobs
 from d2ltui.config.schema import RunConfig, from_dict, load_toml
-from d2ltui.data.seq2seq import preprocess as sentence_preprocess
-from d2ltui.data.suggested import reference as book_reference
 from d2ltui.data.suggested import suggested_inputs
-from d2ltui.data.text import preprocess as text_preprocess
-from d2ltui.tasks import attention_maps
-from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.engine.loop.datacard import data_card
-from d2ltui.data.thumbnails import thumbnails
-from d2ltui.tasks.sequences import bleu, greedy_continue, greedy_decode, join_tokens
 from d2ltui.errors import UserError
+from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.rundir.store import CHECKPOINT, CONFIG, DATA_CARD, read_json
-from d2ltui.zoo.build import EOS, PAD, UNK, build_model
+from d2ltui.tasks.resolve import merge_data_knobs
+from d2ltui.tasks.spec import task_spec
+from d2ltui.zoo.build import build_model
 from d2ltui.zoo.registry import get_spec
 
 MAX_CHARS = 1000  # longest input of any kind
-LM_PREDICTIONS = 60  # tokens a language model adds to a prefix
-TOP_K = 5
 
 
 @dataclass
@@ -61,111 +54,10 @@ class Predictor:
         if len(text) > MAX_CHARS:
             raise UserError(f"input: {len(text)} characters, at most {MAX_CHARS}")
         with torch.no_grad():
-            if self.task == "language-model":
-                return self.continue_text(text)
-            if self.task == "seq2seq":
-                return self.translate(text)
-            if len(self.card["input_shape"][0]) == 4:
-                return self.classify_image(text)
-            return self.features(text)
+            return task_spec(self.task).task_class().answer(self.model, self.card, self.cfg, text)
 
     def hint(self) -> str:
-        return {"language-model": "type the start of a text to continue",
-                "seq2seq": "type a sentence to translate"}.get(self.task) or (
-            "give an image file's path" if len(self.card["input_shape"][0]) == 4
-            else f"give {self.card['input_shape'][0][-1]} comma-separated numbers")
-
-    # -- language models and seq2seq --------------------------------------------------------------
-    def ids(self, tokens: list[str], vocab: list[str]) -> tuple[list[int], list[str]]:
-        """Token ids, unknown tokens as <unk> (and the list of them)."""
-        index = {t: i for i, t in enumerate(vocab)}
-        unk = index.get("<unk>", UNK)
-        return [index.get(t, unk) for t in tokens], [t for t in tokens if t not in index]
-
-    def continue_text(self, text: str) -> dict[str, Any]:
-        vocab = self.card["vocab"]
-        char_level = all(len(t) <= 1 for t in vocab if t != "<unk>")
-        tokens = list(text_preprocess(text)) if char_level else text.lower().split()
-        if not "".join(tokens).strip():
-            raise UserError(f"input: {text!r} has no letters the model reads; {self.hint()}")
-        ids, unknown = self.ids(tokens, vocab)
-        out = greedy_continue(self.model, ids, LM_PREDICTIONS)
-        return {"task": self.task, "input": text, "tokens": tokens, "unknown": unknown,
-                "prefix": join_tokens([vocab[i] for i in ids]),
-                "continuation": join_tokens([vocab[i] for i in out[len(ids):]])}
-
-    def translate(self, text: str) -> dict[str, Any]:
-        src_vocab, tgt_vocab = self.card["src_vocab"] or self.card["vocab"], self.card["vocab"]
-        char_level = all(len(t) <= 1 for t in src_vocab[4:])
-        tokens = list(text) if char_level else sentence_preprocess(text).split()
-        steps = self.cfg.data.num_steps
-        if len(tokens) > steps - 1:
-            raise UserError(f"input: {len(tokens)} tokens, this run reads at most {steps - 1} "
-                            f"(data.num_steps={steps} counts <eos>)")
-        ids, unknown = self.ids(tokens, src_vocab)
-        src = torch.tensor([ids + [EOS] + [PAD] * (steps - len(ids) - 1)])
-        pred = greedy_decode(self.model, src, steps)[0]
-        words = [tgt_vocab[i] for i in pred]
-        out = {"task": self.task, "input": text, "tokens": tokens, "unknown": unknown,
-               "translation": join_tokens(words),
-               "attention": attention_maps.seq2seq_maps(self.model, src, [pred], src_vocab, tgt_vocab)}
-        reference = book_reference(self.card.get("name"), " ".join(tokens))
-        if reference:
-            out.update(reference=reference, bleu=round(bleu(words, reference.split(), k=2), 3))
-        return out
-
-    # -- images and features ----------------------------------------------------------------------
-    def classify_image(self, text: str) -> dict[str, Any]:
-        from PIL import Image, UnidentifiedImageError
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
-        from d2ltui.data.transforms import ImagePrepare
-
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise UserError(f"input: no image file {path}")
-        try:
-            with Image.open(path) as opened:
-                image = pil_to_tensor(opened.convert("RGB"))  # uint8 (3, H, W)
-        except (UnidentifiedImageError, OSError, ValueError) as err:
-            raise UserError(f"input: {path} is not an image PIL can read ({type(err).__name__})") from None
-        _, channels, side, _ = self.card["input_shape"][0]
-        prep = self.card.get("image") or {}
-        x, = ImagePrepare(side, 0, channels, (), prep.get("mean"), prep.get("std"))((image[None],), False)
-        probs = self.model(x).float().softmax(1)[0]
-        top = probs.topk(min(TOP_K, len(probs)))
-        classes = self.card["classes"]
-        out = {"task": self.task, "input": str(path), "top": [
-            {"label": classes[i] if i < len(classes) else str(i), "probability": round(float(p), 4)}
-            for p, i in zip(top.values.tolist(), top.indices.tolist())]}
-        if (vit := attention_maps.vit_maps(self.model, 1)) is not None:
-            out.update(attention=vit, image=thumbnails(x)[0])
-        return out
-
-    def features(self, text: str) -> dict[str, Any]:
-        want = self.card["input_shape"][0][-1]
-        try:
-            values = [float(v) for v in text.replace(",", " ").split()]
-        except ValueError:
-            raise UserError(f"input: {text!r} is not numbers; {self.hint()}") from None
-        if len(values) != want:
-            raise UserError(f"input: {len(values)} number(s), this model reads {want}")
-        x = torch.tensor([values])
-        if "pooling" in self.card:  # attention pooling: the query against every training point
-            keys, vals = torch.tensor([self.card["pooling"]["keys"]]), torch.tensor([self.card["pooling"]["values"]])
-            y = self.model(x, keys, vals).reshape(-1)
-            pooled = attention_maps.kernel_regression(self.model, (x, keys, vals, y))
-            return {"task": self.task, "input": text, "predicted": round(float(y[0]), 4),
-                    "width": pooled["width"], "attention": pooled["attention"]["maps"]}
-        y = self.model(x).float()
-        if self.task == "classification":
-            probs = y.softmax(1)[0]
-            top = probs.topk(min(TOP_K, len(probs)))
-            classes = self.card["classes"]
-            return {"task": self.task, "input": text, "top": [
-                {"label": classes[i] if i < len(classes) else str(i), "probability": round(float(p), 4)}
-                for p, i in zip(top.values.tolist(), top.indices.tolist())]}
-        return {"task": self.task, "input": text, "predicted": [round(v, 4) for v in y.reshape(-1).tolist()]}
+        return task_spec(self.task).task_class().hint(self.card)
 
 
 def load_predictor(run_path: Path) -> Predictor:
@@ -234,4 +126,5 @@ def answer_lines(answer: dict[str, Any]) -> list[str]:
     if "predicted" in answer:
         width = f"  (Gaussian width {answer['width']:.3f})" if "width" in answer else ""
         lines.append(f"predicted: {answer['predicted']}{width}")
+    lines.extend(answer.get("said", []))  # what a task says in words (a GAN's sample, an RL state's action)
     return lines

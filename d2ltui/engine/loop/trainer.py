@@ -461,8 +461,7 @@ class Loop:
 
     # -- records -------------------------------------------------------------------------------
     def log_train(self, totals: WindowTotals) -> None:
-        stats = self.task.summarise(totals.loss_sum, totals.count,
-                                    totals.correct if self.task.metric == "acc" else None)
+        stats = self.task.summarise(totals.loss_sum, totals.count, totals.correct)
         stats = self.reduce({**stats, **totals.extra})
         s = self.state
         record = {"step": s.step, "epoch": s.epoch + 1, "split": "train", **stats,
@@ -482,7 +481,7 @@ class Loop:
         finally:
             self.model.train()
         s = self.state
-        s.record_validation(stats, self.task.metric or "loss", self.task.higher_is_better if self.task.metric else False)
+        s.record_validation(stats, *self.task.headline())
         epoch = s.epoch + 1
         self.bus.emit(ev.Metrics({"step": s.step, "epoch": epoch, "split": "val", **stats, "lr": self.lr(),
                                   "time": self.wall()}))

@@ -16,7 +16,8 @@ from d2ltui.rundir.states import END_STATES, RunState
 from d2ltui.rundir.store import SAMPLES, read_status
 from d2ltui.engine.analysis import profile
 from d2ltui.engine.launching.processes import Launch, signal_run
-from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
+from d2ltui.tasks.spec import TaskSpec
+from d2ltui.tui.runlog import LayersTail, MetricsTail, read_config, run_task, samples
 from d2ltui.tui.widgets.layer_stats import LayerStatsView
 from d2ltui.tui.widgets.ask_box import AskBox
 from d2ltui.tui.widgets.attention_view import AttentionView
@@ -27,7 +28,15 @@ from d2ltui.tui.widgets.pixel_grid import PixelGrid
 from d2ltui.tui import pixels
 
 POLL_S, REDRAW_S = 0.25, 0.5
-PLOTS = ("plot-loss", "plot-metric", "plot-speed", "plot-lr")
+CURVES = ("loss", "metric", "gan-losses", "return")  # the task's panels (TaskSpec.panels) that are plots
+TITLES = {"loss": "loss", "metric": "metric", "gan-losses": "loss (D, G)", "return": "return",
+          "speed": "samples/s", "lr": "learning rate"}
+
+
+def plot_panels(spec: TaskSpec | None) -> tuple[str, ...]:
+    """The plots of a run's dashboard: its task's curves, then throughput and learning rate."""
+    panels = spec.panels if spec is not None else ("loss", "metric")
+    return (*(p for p in panels if p in CURVES), "speed", "lr")
 
 
 class DashboardScreen(Screen):
@@ -63,6 +72,16 @@ class DashboardScreen(Screen):
         self._shown: dict[str, tuple] = {}  # what each plot last drew: (title, smoothing, series lengths)
         self._drawing = False
         self._profile_asked: float | None = None  # when `p` asked for a profile not yet shown
+        self.spec = run_task(self.path)  # None until a just-started engine writes config.toml
+        self.panels = plot_panels(self.spec)
+
+    def plots(self) -> list[MetricPlot]:
+        """One MetricPlot per panel; with three, the task's curve spans the grid's width."""
+        plots = [MetricPlot(TITLES[p] if p != "metric" else self.spec.metric if self.spec and self.spec.metric
+                            else "metric", id=f"plot-{p}") for p in self.panels]
+        if len(plots) == 3:
+            plots[0].styles.column_span = 2
+        return plots
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,10 +89,7 @@ class DashboardScreen(Screen):
         yield ProgressLine(id="progress")
         with Horizontal(id="dash-body"):
             with Grid(id="plots"):
-                yield MetricPlot("loss", id="plot-loss")
-                yield MetricPlot("metric", id="plot-metric")
-                yield MetricPlot("samples/s", id="plot-speed")
-                yield MetricPlot("learning rate", id="plot-lr")
+                yield from self.plots()
             with VerticalScroll(id="samples-box"):
                 yield SamplesView(id="samples")
                 if pixels.mode() == pixels.PIXELS:
@@ -129,6 +145,13 @@ class DashboardScreen(Screen):
         """Model and data from config.toml (which a just-started engine writes a moment later)."""
         cfg = read_config(self.path)
         self._head_known = bool(cfg)
+        if self._head_known and self.spec is None and (spec := run_task(self.path)) is not None:
+            self.spec = spec  # the task is known now: lay out its panels
+            if plot_panels(spec) != self.panels:
+                self.panels, self._shown, self._dirty = plot_panels(spec), {}, True
+                grid = self.query_one("#plots", Grid)
+                grid.remove_children()
+                grid.mount_all(self.plots())
         model, data = cfg.get("model", {}).get("name", "?"), cfg.get("data", {}).get("name", "?")
         head = Text(f"{model} on {data}", "bold").append(f"  {self.path.name}", "dim")
         self.query_one("#run-head", Static).update(head)
@@ -160,26 +183,29 @@ class DashboardScreen(Screen):
             self.refresh_bindings()
 
     def plot_data(self, plot_id: str) -> tuple[str | None, dict[str, tuple[list[float], list[float]]]]:
-        """A plot's title (None: keep its own) and series, straight from the tail's columns."""
-        tail = self.tail
-        if plot_id == "plot-loss" and tail.series("train", "loss_d")[0]:  # a GAN: both networks' losses
-            return "loss (D, G)", {f"{split} {key[-1].upper()}": tail.series(split, key)
-                                   for split in ("train", "val") for key in ("loss_d", "loss_g")}
-        if plot_id == "plot-loss" and tail.series("train", "return")[0]:  # RL: the return of each episode
-            return "return", {"train": tail.series("train", "return"), "val (greedy)": tail.series("val", "return")}
-        if plot_id == "plot-loss":
-            return "loss", {"train": tail.series("train", "loss"), "val": tail.series("val", "loss")}
-        if plot_id == "plot-metric":
-            metric = metric_name(tail.records[-50:]) or metric_name(tail.records)
-            return metric or "metric", {f"train {metric}": tail.series("train", metric or ""),
-                                        f"val {metric}": tail.series("val", metric or "")}
-        if plot_id == "plot-speed":
+        """A plot's title (None: keep its own) and series: the columns its task's spec names for that panel."""
+        tail, panel = self.tail, plot_id.removeprefix("plot-")
+        side = self.spec.side_metrics if self.spec is not None else ()
+        if panel == "gan-losses":  # both networks' losses (loss_d, loss_g: D and G)
+            return TITLES[panel], {f"{split} {key.removeprefix('loss_').upper()}": tail.series(split, key)
+                                   for split in ("train", "val") for key in side}
+        if panel == "return":  # the return of each episode, and of the greedy policy
+            return TITLES[panel], {"train": tail.series("train", "return"), "val (greedy)": tail.series("val", "return")}
+        if panel == "loss":  # and the side metrics a run reports (a Kaggle regression's log RMSE)
+            shown = {f"{split} {key}": found for split in ("train", "val") for key in side
+                     if (found := tail.series(split, key))[0]}
+            return TITLES[panel], {"train": tail.series("train", "loss"), "val": tail.series("val", "loss"), **shown}
+        if panel == "metric":
+            metric = self.spec.metric if self.spec is not None else None
+            return metric or TITLES[panel], {f"train {metric}": tail.series("train", metric or ""),
+                                             f"val {metric}": tail.series("val", metric or "")}
+        if panel == "speed":
             return None, {"samples/s": tail.series("train", "samples_per_s")}
         return None, {"lr": tail.series("train", "lr")}
 
     def redraw_plots(self) -> None:
         """Queue the plots whose data or smoothing changed; they rebuild one per frame."""
-        self._stale = list(PLOTS)  # a chain under way picks up the new list
+        self._stale = [f"plot-{p}" for p in self.panels]  # a chain under way picks up the new list
         self._dirty, self._last_draw = False, time.monotonic()
         if not self._drawing:
             self._drawing = True
@@ -189,7 +215,10 @@ class DashboardScreen(Screen):
         """Rebuild the next queued plot that changed; the rest follow after this frame is painted."""
         while self._stale:
             plot_id = self._stale.pop(0)
-            plot = self.query_one(f"#{plot_id}", MetricPlot)
+            found = self.query(f"#{plot_id}").results(MetricPlot)
+            plot = next(found, None)
+            if plot is None:  # laid out again since it was queued
+                continue
             title, data = self.plot_data(plot_id)
             shown = (title, plot.smoothing, plot.size, tuple(len(xs) for xs, _ in data.values()))
             if shown == self._shown.get(plot_id):

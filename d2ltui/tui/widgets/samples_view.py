@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Callable
 
 from rich.style import Style
 from rich.text import Text
@@ -111,57 +112,115 @@ def heading(samples: dict[str, Any]) -> Text:
     return head
 
 
+Renderer = Callable[[dict[str, Any], int, "int | None", float], Text]
+RENDERERS: dict[str, Renderer] = {}  # sample kind (the `kind` a task writes, TaskSpec.sample_kinds) -> its body
+
+
+def renders(*kinds: str) -> Callable[[Renderer], Renderer]:
+    """Register the renderer of these sample kinds: (samples, width, history index, least score) -> the body."""
+    def register(fn: Renderer) -> Renderer:
+        for kind in kinds:
+            if kind in RENDERERS:
+                raise ValueError(f"sample kind {kind!r} has two renderers")
+            RENDERERS[kind] = fn
+        return fn
+    return register
+
+
+@renders("images")
+def _images(samples, width, index, threshold):
+    return image_grid(samples.get("items", []), width)
+
+
+@renders("points")
+def _points(samples, width, index, threshold):
+    return Text("decision boundary\n") + boundary(samples, width)
+
+
+@renders("text")
+def _text(samples, width, index, threshold):
+    body = Text("generated text\n")
+    for item in samples.get("items", []):
+        body.append(item.get("prefix", ""), "bold cyan").append(item.get("continuation", "") + "\n\n")
+    return body
+
+
+@renders("translations")
+def _translations(samples, width, index, threshold):
+    body = Text("translations\n")
+    for item in samples.get("items", []):
+        body.append(f"{item['source']} → ", "bold").append(item["predicted"], "green")
+        body.append(f"  ({item['target']}, bleu {item.get('bleu', 0):.2f})\n")
+    return body
+
+
+@renders("nadaraya-watson")
+def _pooling(samples, width, index, threshold):
+    curve = samples.get("curve", {})
+    body = Text("attention pooling\n")
+    body.append(f"learned w {samples.get('w', 0):.4f}: Gaussian width {samples.get('width', 0):.4f}\n", "bold green")
+    body.append("   x    truth  fitted\n", "dim")
+    xs = curve.get("x", [])
+    for i in range(0, len(xs), max(1, len(xs) // 6)):
+        body.append(f"{xs[i]:4.1f}  {curve['truth'][i]:6.3f}  {curve['predicted'][i]:6.3f}\n")
+    return body
+
+
+@renders("gan-points")
+def _gan_points(samples, width, index, threshold):
+    from d2ltui.tui.widgets.gan_view import scatter
+
+    return Text("real and generated points\n") + scatter(samples, width)
+
+
+@renders("gan-images")
+def _gan_images(samples, width, index, threshold):
+    from d2ltui.tui.widgets.gan_view import colour_grid
+
+    return colour_grid(samples.get("items", []), width, samples.get("columns", 7))
+
+
+@renders("rl-values")
+def _rl_values(samples, width, index, threshold):
+    from d2ltui.tui.widgets.rl_view import value_grid
+
+    return Text("values and greedy policy\n") + value_grid(samples, index, width)
+
+
+@renders("detections")
+def _detections(samples, width, index, threshold):
+    from d2ltui.tui.widgets.detections import render_detections
+
+    return render_detections(samples, width, threshold)
+
+
+@renders("linear-regression")
+def _linear(samples, width, index, threshold):
+    return Text("\n") + weights(samples)
+
+
+@renders("predictions", "regression")
+def _predictions(samples, width, index, threshold):
+    rows = samples.get("predictions") or samples.get("items", [])
+    return Text("predictions\n" + "".join(f"{r.get('predicted')}  (true {r.get('true')})\n" for r in rows))
+
+
+def compact(samples: dict[str, Any], width: int) -> Text:
+    """A kind no renderer knows (a task from another package): its JSON, compactly, cut to a few lines."""
+    body = {k: v for k, v in samples.items() if k not in ("epoch", "kind")}
+    text = json.dumps(body, separators=(",", ":"), default=str)
+    lines = [text[i:i + width] for i in range(0, min(len(text), width * 12), width)]
+    return Text(f"{samples.get('kind')}\n", "bold") + Text("\n".join(lines) + "\n", "dim")
+
+
 def render(samples: dict[str, Any] | None, width: int, index: int | None = None, threshold: float = 0.5) -> Text:
-    """The samples panel's content for any kind the engine writes (`index`: which kept history entry to show,
-    None for the latest; `threshold`: detections' least score)."""
+    """The samples panel's content: the heading, then the body its kind's renderer draws (`index`: which
+    kept history entry to show, None for the latest; `threshold`: detections' least score)."""
     if not samples:
         return Text("samples appear after the first epoch", style="dim")
-    kind, items = samples.get("kind"), samples.get("items", [])
-    head = heading(samples)
-    if kind == "images":
-        return head + image_grid(items, width)
-    if kind == "points":
-        return head.append("decision boundary\n") + boundary(samples, width)
-    if kind == "text":
-        body = Text()
-        for item in items:
-            body.append(item.get("prefix", ""), "bold cyan").append(item.get("continuation", "") + "\n\n")
-        return head.append("generated text\n") + body
-    if kind == "translations":
-        body = Text()
-        for item in items:
-            body.append(f"{item['source']} → ", "bold").append(item["predicted"], "green")
-            body.append(f"  ({item['target']}, bleu {item.get('bleu', 0):.2f})\n")
-        return head.append("translations\n") + body
-    if kind == "nadaraya-watson":
-        curve = samples.get("curve", {})
-        body = Text(f"learned w {samples.get('w', 0):.4f}: Gaussian width {samples.get('width', 0):.4f}\n", "bold green")
-        body.append("   x    truth  fitted\n", "dim")
-        xs = curve.get("x", [])
-        for i in range(0, len(xs), max(1, len(xs) // 6)):
-            body.append(f"{xs[i]:4.1f}  {curve['truth'][i]:6.3f}  {curve['predicted'][i]:6.3f}\n")
-        return head.append("attention pooling\n") + body
-    if kind == "gan-points":
-        from d2ltui.tui.widgets.gan_view import scatter
-
-        return head.append("real and generated points\n") + scatter(samples, width)
-    if kind == "gan-images":
-        from d2ltui.tui.widgets.gan_view import colour_grid
-
-        return head + colour_grid(items, width, samples.get("columns", 7))
-    if kind == "rl-values":
-        from d2ltui.tui.widgets.rl_view import value_grid
-
-        return head.append("values and greedy policy\n") + value_grid(samples, index, width)
-    if kind == "detections":
-        from d2ltui.tui.widgets.detections import render_detections
-
-        return head + render_detections(samples, width, threshold)
-    if kind == "linear-regression":
-        return head.append("\n") + weights(samples)
-    rows = samples.get("predictions") or items
-    body = Text("".join(f"{r.get('predicted')}  (true {r.get('true')})\n" for r in rows))
-    return head.append("predictions\n") + body
+    renderer = RENDERERS.get(samples.get("kind"))
+    body = renderer(samples, width, index, threshold) if renderer else compact(samples, width)
+    return heading(samples) + body
 
 
 class SamplesView(Static):
