@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Sequence
 
@@ -138,3 +139,9 @@ def format_stat(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """A ' (did you mean ...?)' tail naming the closest options, or ''."""
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""

@@ -155,7 +155,7 @@ def _resumed_run(root):
 
 
 def test_eta_after_resume_excludes_the_stopped_time(tmp_path):
-    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.engine.loop.progress import ConsolePrinter
     from d2ltui.engine.loop import events as ev
     from d2ltui.rundir.store import read_status
     from d2ltui.tui.runlog import MetricsTail

@@ -7,8 +7,8 @@ Every error is a UserError naming the key, raised before any work starts.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,8 @@ else:  # pragma: no cover
 
 from d2ltui.errors import UserError
 from d2ltui.paths import DEFAULT_DATA_ROOT
-from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
+from d2ltui.config.overrides import coerce, parse_text, split_override
+from d2ltui.format import suggest
 
 
 @dataclass
@@ -32,7 +33,8 @@ class ModelConfig:
 
 def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
     """A config field with its rule in the metadata: min/max (inclusive), gt/lt (exclusive),
-    choices (of the value, or of each item of a list), off (a value allowed outside the bounds)."""
+    choices (of the value, or of each item of a list), off (a value allowed outside the bounds),
+    pattern (a regular expression the whole text matches, any case) with `says` (the rule in words)."""
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -89,7 +91,7 @@ class OptimConfig:
 class TrainConfig:
     epochs: int = rule(10, min=1, max=100000)
     seed: int = rule(0, min=0)
-    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps (checked by config.resolve against DEVICE_RE)
+    device: str = rule("auto", pattern=r"auto|cpu|mps|cuda(:\d+)?", says="is not a device: use auto, cpu, cuda, cuda:N or mps")
     max_steps: int = rule(0, min=0)  # 0 is no limit; stops early after this many optimizer steps
     checkpoint_every: int = rule(0, min=0)  # also checkpoint every N steps; 0 only at epoch ends
     log_every: int = rule(10, min=1)  # a train metrics line every N steps
@@ -118,10 +120,6 @@ class RunConfig:
         }
         return out
 
-    def knobs(self) -> dict[str, Any]:
-        """All knobs of the model, defaults filled in (checked)."""
-        return resolve_knobs(get_spec(self.model.name), self.model.knobs)
-
 
 SECTIONS = {"data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
 
@@ -147,6 +145,8 @@ def choices(key: str) -> tuple[Any, ...]:
 def rule_text(key: str) -> str:
     """The rule of `key` in words: "must be > 0 and < 10000", "must be 0 or >= 8 and <= 1024"."""
     r = field_rule(key)
+    if "pattern" in r:
+        return r["says"]
     if "choices" in r:
         return f"choose from {', '.join(map(str, r['choices']))}"
     parts = [f"{op} {_num(r[k])}" for k, op in (("min", ">="), ("gt", ">"), ("max", "<="), ("lt", "<")) if k in r]
@@ -157,6 +157,9 @@ def rule_text(key: str) -> str:
 def problem(key: str, value: Any) -> str | None:
     """Why `value` breaks the rule of config key `key` ("section.name"), or None when it is allowed."""
     r = field_rule(key)
+    if "pattern" in r:
+        ok = isinstance(value, str) and re.fullmatch(r["pattern"], value.strip().lower())
+        return None if ok else f"{value!r} {r['says']}"
     if "choices" in r:
         bad = [v for v in (value if isinstance(value, list) else [value]) if v not in r["choices"]]
         if bad and not isinstance(bad[0], str):
@@ -177,35 +180,6 @@ def check_section(section: str, values: Any) -> None:
     for f in dataclasses.fields(values):
         if f.metadata and (why := problem(f"{section}.{f.name}", getattr(values, f.name))):
             raise UserError(f"{section}.{f.name}: {why}")
-
-
-def _parse_scalar(raw: str) -> Any:
-    text = raw.strip()
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Check `value` against the type of the field's default; ints widen to floats."""
-    kind = type(default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is list and isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if kind is list and isinstance(value, tuple):
-        return list(value)
-    if kind is list and isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    if kind is str and not isinstance(value, str):
-        return str(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UserError(f"{key}: expected {kind.__name__}, got {value!r}")
-    return value
 
 
 def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
@@ -230,18 +204,18 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
         for key, value in values.items():
             if key not in names:
                 raise UserError(f"unknown key {section}.{key}{suggest(key, names)}")
-            setattr(target, key, _coerce(f"{section}.{key}", value, getattr(target, key)))
+            setattr(target, key, coerce(f"{section}.{key}", value, getattr(target, key)))
     return cfg
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `section.key=value` strings onto a TOML-shaped dict (values read as Python literals)."""
+    """Apply `section.key=value` strings onto a TOML-shaped dict (values read by config.overrides.parse_text)."""
     for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot or not name:
+        key, value = split_override(item, what="section.key=value")
+        section, dot, name = key.partition(".")
+        if not dot or not section or not name:
             raise UserError(f"--set {item!r}: expected section.key=value, e.g. optim.lr=0.05")
-        raw.setdefault(section, {})[name] = _parse_scalar(value)
+        raw.setdefault(section, {})[name] = parse_text(value)
     return raw
 
 

@@ -11,10 +11,16 @@ import json
 import os
 import secrets
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from d2ltui.errors import UserError
 from d2ltui.paths import expand_path, resolve_runs_dir
@@ -129,6 +135,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def read_config(path: Path, strict: bool = False) -> dict[str, Any]:
+    """A run's config.toml as a TOML-shaped dict; {} when missing or damaged, or with `strict` a UserError naming it."""
+    file = Path(path) / CONFIG
+    try:
+        with open(file, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        if strict:
+            reason = "missing" if isinstance(err, FileNotFoundError) else f"not valid TOML ({err})" \
+                if isinstance(err, tomllib.TOMLDecodeError) else err.strerror
+            raise UserError(f"{file}: {reason}") from None
+        return {}
 
 
 def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
