@@ -32,11 +32,12 @@ def parse_as(text: str, kind: type, name: str) -> Any:
     return value
 
 
-def split_override(item: str, example: str = "optim.lr=0.05", what: str = "KEY=VALUE") -> tuple[str, str]:
-    """`KEY=VALUE` -> (key, value text), both stripped; a UserError when there is no '=' or no key."""
+def split_override(item: str, example: str = "optim.lr=0.05", what: str = "KEY=VALUE",
+                   flag: str = "--set") -> tuple[str, str]:
+    """`KEY=VALUE` -> (key, value text), both stripped; a UserError naming `flag` when there is no '=' or no key."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        raise UserError(f"--set {item!r}: expected {what}, e.g. {example}")
+        raise UserError(f"{flag} {item!r}: expected {what}, e.g. {example}")
     return key.strip(), value.strip()
 
 

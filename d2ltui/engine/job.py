@@ -20,7 +20,6 @@ from d2ltui.errors import UserError
 # What `train --resume RUN --set KEY=VALUE` may change; every other key is the run's own.
 RESUME_KEYS = ("train.epochs", "train.max_steps", "train.device", "train.log_every", "train.checkpoint_every",
                "train.compile", "train.layer_stats_every", "train.tensorboard")
-ENTRY = [sys.executable, "-m", "d2ltui.engine.job"]  # the job's command line, before RUN_DIR
 
 
 @dataclass
@@ -201,34 +200,6 @@ def _run_folds(cfg, run, ready: Prepared, subscribers: list, resume: bool) -> in
     return fit_folds(cfg, run, subscribers, Control().install(), ready.data, resume=resume).exit_code
 
 
-@dataclass(frozen=True)
-class Processes:
-    """Where a job's processes run: `nproc` per machine under torchrun (1: this process alone)."""
-
-    nproc: int = 1
-    nnodes: str | None = None
-    rdzv_endpoint: str | None = None
-    rdzv_id: str | None = None
-
-    @property
-    def torchrun(self) -> bool:
-        return self.nproc > 1 or bool(self.rdzv_endpoint)
-
-    def args(self) -> list[str]:
-        """These settings as the job entry's options."""
-        out = ["--nproc", str(self.nproc)] if self.torchrun else []
-        for flag, value in (("--nnodes", self.nnodes), ("--rdzv-endpoint", self.rdzv_endpoint),
-                            ("--rdzv-id", self.rdzv_id)):
-            out += [flag, value] if value and self.torchrun else []
-        return out
-
-
-def job_command(path: str | Path, resume: bool = False, plain: bool = True,
-                processes: Processes = Processes()) -> list[str]:
-    """The command line starting the job on the run directory `path` in another process."""
-    return ENTRY + [str(path)] + (["--resume"] if resume else []) + (["--plain"] if plain else []) + processes.args()
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m d2ltui.engine.job RUN_DIR [--resume] [--plain] [--nproc N ...]`: train the run there."""
     parser = argparse.ArgumentParser(prog="d2ltui.engine.job", description=main.__doc__)
@@ -240,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rdzv-endpoint")
     parser.add_argument("--rdzv-id")
     args = parser.parse_args(argv)
+    from d2ltui.engine.launching.processes import Processes
+
     processes = Processes(args.nproc, args.nnodes, args.rdzv_endpoint, args.rdzv_id)
     try:
         if processes.torchrun:

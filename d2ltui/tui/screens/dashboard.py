@@ -128,8 +128,6 @@ class DashboardScreen(Screen):
         self.query_one("#run-head", Static).update(head)
 
     def read_state(self) -> dict:
-        if self.launch:
-            self.launch.tidy()
         status = read_status(self.path)
         if self.launch and not self.launch.alive() and self.launch.proc.returncode and (
                 status.get("state") not in END_STATES or status.get("state") == "crashed"):

@@ -125,7 +125,7 @@ class RunsScreen(Screen):
         if run.state not in ("stopped", "crashed", "failed"):
             self.notify(f"{run.id} is {run.state}: only a stopped or crashed run resumes", severity="warning")
             return
-        self.app.start_run(run.model, [], resume=run.id)
+        self.app.start_run(resume=run.id)
 
     def action_delete(self) -> None:
         run = self.current()
