@@ -20,7 +20,7 @@ from d2ltui.config.schema import from_dict, load_toml
 from d2ltui.tasks.resolve import resolve
 from d2ltui.engine.orchestration import sweep as sw
 from d2ltui.engine.launching.processes import Detached
-from d2ltui.rundir.index import list_run_summaries
+from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
 
 
@@ -76,7 +76,7 @@ def test_runs_groups_a_sweep_and_survives_a_damaged_one(tmp_path):
                                               ({"model.norm": "batch"}, 0, 2, "pending")])
     (tmp_path / "sweep-broken").mkdir()
     (tmp_path / "sweep-broken" / "sweep.json").write_text("{not json")
-    rows = list_run_summaries(tmp_path)
+    rows = list_runs(tmp_path)
     assert [(r.id, r.kind, r.sweep, r.state) for r in rows] == [
         ("sweep-a", "sweep", None, "pending"), ("sweep-a/00-none-seed0", "run", "sweep-a", "finished"),
         ("sweep-a/01-batch-seed0", "run", "sweep-a", "pending")]
@@ -209,5 +209,5 @@ def test_sigterm_stops_every_running_member_with_a_checkpoint(tmp_path):
         proc.kill()
     assert proc.returncode == 1 and f"sweep --resume {path.name}" in out
     assert _state(first) == "stopped" and (first / "checkpoint.pt").exists() and not second.exists()
-    rows = list_run_summaries(tmp_path)
+    rows = list_runs(tmp_path)
     assert [(r.kind, r.state) for r in rows] == [("sweep", "stopped"), ("run", "stopped"), ("run", "pending")]

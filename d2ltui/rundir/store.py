@@ -178,8 +178,9 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]
 PREPARED = {LOG, STATUS}  # what a launcher may put in a run folder before the engine starts
 
 
-def list_runs(runs_dir: str | Path | None = None) -> list["RunDir"]:
-    """Every run folder (one holding config.toml or status.json) under the runs folder, oldest first."""
+def run_folders(runs_dir: str | Path | None = None) -> list["RunDir"]:
+    """Every run folder (one holding config.toml or status.json) directly under the runs folder, by name
+    (the list of runs a view shows is d2ltui.rundir.runs.list_runs)."""
     root = resolve_runs_dir(runs_dir)
     if not root.is_dir():
         return []

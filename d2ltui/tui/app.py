@@ -52,7 +52,7 @@ class WorkbenchApp(App):
     def _announce_live_runs(self) -> None:
         """After the first paint: say which runs (from any terminal) are training right now."""
         from d2ltui.rundir.states import LIVE_STATES
-        from d2ltui.tui.runlog import list_runs
+        from d2ltui.rundir.runs import list_runs
 
         live = [run.id for run in list_runs(self.runs_dir) if run.state in LIVE_STATES]
         if live:

@@ -15,7 +15,8 @@ from textual.widgets import Footer, Header, Static
 from d2ltui.rundir.states import END_STATES, RunState
 from d2ltui.rundir.store import SAMPLES, read_status
 from d2ltui.engine.launching.processes import Launch, signal_run
-from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, read_config, samples
+from d2ltui.rundir.store import read_config
+from d2ltui.tui.runlog import LayersTail, MetricsTail, metric_name, samples
 from d2ltui.tui.widgets.layer_stats import LayerStatsView
 from d2ltui.tui.widgets.ask_box import AskBox
 from d2ltui.tui.widgets.attention_view import AttentionView

@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.index import RunSummary
-from d2ltui.tui.runlog import best_text, duration_text, list_runs
+from d2ltui.rundir.runs import list_runs
+from d2ltui.tui.runlog import best_text, duration_text
 from d2ltui.tui.screens.dialogs import ChoiceScreen
 
 COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
