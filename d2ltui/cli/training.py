@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from d2ltui.errors import UserError
@@ -23,6 +24,8 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
         raise UserError(f"--resume {resume} continues a run from its own config: give no TARGET")
     processes = Processes(max(nproc, 1), nnodes, rdzv_endpoint, rdzv_id)
     try:
+        if not (detach or processes.torchrun) and os.environ.get("WORLD_SIZE", "1") not in ("", "1"):
+            return _as_worker(target, overrides, device, runs_dir, resume, run_id, plain)
         if resume:
             run = job.reopen_run(resume, overrides, device, runs_dir)
             prepared = None
@@ -48,6 +51,21 @@ def run_train(target: str | None, overrides: list[str], device: str | None = Non
     except KeyboardInterrupt:  # before training started (loading data): nothing to checkpoint yet
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _as_worker(target, overrides, device, runs_dir, resume, run_id, plain) -> int:
+    """`torchrun ... -m d2ltui train ...` by hand: every worker resolves the config; rank 0 alone makes the
+    run directory, and every worker trains the one rank 0 made."""
+    from d2ltui.engine import job
+    from d2ltui.engine.loop.distributed import broadcast_object
+    from d2ltui.tasks.resolve import resolve
+
+    cfg = job.resume_config(resume, overrides, device, runs_dir)[1] if resume else resolve(target, overrides, device)[0]
+    prepared = job.prepare(cfg)  # joins the process group
+    path = None
+    if prepared.info.is_main:
+        path = (job.reopen_run(resume, overrides, device, runs_dir) if resume else job.create_run(cfg, runs_dir, run_id)).path
+    return job.run_job(broadcast_object(path, prepared.info), resume=bool(resume), plain=plain, prepared=prepared)
 
 
 def run_presets() -> None:
