@@ -41,7 +41,7 @@ def create_run(cfg, runs_dir: str | Path | None, run_id: str | None = None):
 
         cfg.train.init_from = resolve_source(cfg.train.init_from, cfg.model.name, runs_dir)
         check_available(cfg.train.init_from, cfg.data.download)
-    return RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name))
+    return RunDir.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name), allow_prepared=False)
 
 
 def resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | Path | None):
