@@ -92,9 +92,9 @@ def normalise_overrides(overrides: list[str]) -> list[str]:
     """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
     out = []
     for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if sep and key and "." not in key:
+        key = override_key(item)
+        if "=" in item and key and "." not in key:
+            value = split_override(item)[1]
             owners = [s for s, kind in SECTIONS.items() if key in {f.name for f in dataclasses.fields(kind)}]
             if key == "name" or len(owners) > 1:
                 choices = " or ".join(f"{s}.{key}" for s in (["model"] if key == "name" else []) + owners)
