@@ -70,6 +70,8 @@ def test_a_bad_preset_name_is_refused_and_an_unreadable_saved_preset_is_listed_n
 def _probes(key: str) -> list:
     """Values on and just past each bound of `key`'s rule, its 'off' value, its choices and a wrong choice."""
     r = field_rule(key)
+    if "pattern" in r:  # train.device: names the schema's pattern takes and refuses
+        return ["auto", "cpu", "cuda", "mps", "tpu", "cuda:x"]
     if "choices" in r:
         return [*r["choices"], "bogus"] if not isinstance(r["choices"][0], int) else [*r["choices"], 2, -1, 7]
     values = [r.get("off")] if "off" in r else []
