@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -203,10 +204,17 @@ def test_random_command_lines_end_cleanly(argv, cli_runner, tmp_path_factory, mo
 @pytest.fixture(scope="module")
 def monkeypatch_module():
     """No training inside the fuzz loop: a valid `train` stops right before the job would start."""
-    from d2ltui.cli import training
+    from types import SimpleNamespace
+
+    from d2ltui.engine import job
+    from d2ltui.engine.launching import processes, torchrun
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(training, "_train", lambda cfg, *a, **k: 0)
-    patch.setattr(training, "_launch", lambda *a, **k: 0)
+    made = SimpleNamespace(path=Path("nowhere"), id="nowhere")
+    patch.setattr(job, "prepare", lambda cfg: None)
+    patch.setattr(job, "create_run", lambda cfg, *a, **k: made)
+    patch.setattr(job, "run_job", lambda *a, **k: 0)
+    patch.setattr(processes, "launch_detached", lambda *a, **k: 0)
+    patch.setattr(torchrun, "launch_torchrun", lambda *a, **k: 0)
     yield patch
     patch.undo()
