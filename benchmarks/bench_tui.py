@@ -189,12 +189,15 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60, help="keys pressed per latency measurement")
     args = parser.parse_args()
     startup(args.repeat)
-    from d2ltui.engine.launching.processes import start_training
+    from d2ltui.engine.job import create_run
+    from d2ltui.engine.launching.processes import start_job
+    from d2ltui.tasks.resolve import resolve
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
         # started as the workbench starts runs (same launcher, same priority), flat out on the CPU
-        train = start_training("quick-lenet-shapes", ["train.epochs=1000"], runs, device="cpu")
+        cfg = resolve("quick-lenet-shapes", ["train.epochs=1000"], "cpu")[0]
+        train = start_job(create_run(cfg, runs).path)
         try:
             asyncio.run(latency(args.keys, runs, train.run_id))
         finally:

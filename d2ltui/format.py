@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Sequence
 
@@ -187,3 +188,9 @@ def format_progress(status: dict[str, Any], last: dict[str, Any] | None) -> str:
     show = lambda value, unknown: unknown if value is None else str(value)  # noqa: E731
     return (f"epoch {show(p['epoch'], '-')}/{show(p['total_epochs'], '?')} "
             f"step {show(p['step'], '-')}/{show(p['total_steps'], '?')}")
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """A ' (did you mean ...?)' tail naming the closest options, or ''."""
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from fault_helpers import CHILD_ENV, TINY, cli, run_states
 
+from d2ltui.engine.job import create_run
 from d2ltui.engine.launching.processes import launch_detached
+from d2ltui.tasks.resolve import resolve
 from d2ltui.rundir.store import LOG, STATUS, read_json, read_status
 from d2ltui.errors import UserError
 
@@ -88,16 +90,20 @@ def test_detached_stop_then_detached_resume(tmp_path):
 
 def test_launcher_refuses_an_existing_run_and_marks_an_early_death(tmp_path):
     (tmp_path / "taken").mkdir()
+    cfg = resolve("mlp")[0]
     with pytest.raises(UserError, match="already exists"):
-        launch_detached(["train", "mlp"], "taken", tmp_path, quiet=True)
-    job = launch_detached(["train", "no-such-model"], "dies", tmp_path, quiet=True)
+        create_run(cfg, tmp_path, "taken")
+    run = create_run(cfg, tmp_path, "dies")
+    (run.path / "config.toml").write_text('[model]\nname = "no-such-model"\n')  # what the job re-reads
+    job = launch_detached(run.path, quiet=True)
     assert job.path == tmp_path / "dies" and read_json(job.path / STATUS)["state"] == "starting"
     for _ in range(600):
         if read_status(job.path)["state"] == "crashed":
             break
         time.sleep(0.05)
     assert read_status(job.path)["state"] == "crashed"  # its pid is gone and it never wrote a status
-    assert "unknown target 'no-such-model'" in (job.path / LOG).read_text()
+    log = (job.path / LOG).read_text()
+    assert log.startswith("$ d2l-tui train dies") and "unknown model 'no-such-model'" in log.lower()
 
 
 def test_the_launcher_never_overwrites_a_status_the_run_wrote(tmp_path):

@@ -17,6 +17,7 @@ from fault_helpers import CHILD_ENV, TINY, cli, curve, group_pids, spawn, wait_f
 
 from d2ltui.rundir.checkpoint import load_checkpoint
 from d2ltui.engine.loop.distributed import DistInfo, dist_setup, reduce_mean, shard_indices, wrap_model
+from d2ltui.engine.launching.processes import Processes
 from d2ltui.engine.launching.torchrun import torchrun_command
 from d2ltui.rundir.store import read_json
 from d2ltui.errors import UserError
@@ -47,19 +48,18 @@ def test_one_process_is_a_no_op(monkeypatch):
         dist_setup()
 
 
-def test_torchrun_command_lines():
-    single = torchrun_command(["train", "mlp", "--nproc", "2", "--set", "train.epochs=1"], 2)
+def test_torchrun_command_lines(tmp_path):
+    single = torchrun_command(tmp_path / "r", False, True, Processes(2))
     assert single[1:] == ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
-                          "-m", "d2ltui", "train", "mlp", "--set", "train.epochs=1"]
-    multi = torchrun_command(["mlp", "--nnodes", "2", "--rdzv-endpoint", "h:29400", "--detach"], 4,
-                             nnodes="2", rdzv_endpoint="h:29400", rdzv_id="job7")
+                          "-m", "d2ltui.engine.job", str(tmp_path / "r"), "--plain"]
+    multi = torchrun_command(tmp_path / "r", True, False, Processes(4, "2", "h:29400", "job7"))
     assert multi[3:13] == ["--nproc-per-node", "4", "--nnodes", "2", "--rdzv-backend", "c10d",
                            "--rdzv-endpoint", "h:29400", "--rdzv-id", "job7"]
-    assert multi[13:] == ["-m", "d2ltui", "train", "mlp"]
+    assert multi[13:] == ["-m", "d2ltui.engine.job", str(tmp_path / "r"), "--resume"]  # the workers run the job alone
     with pytest.raises(UserError, match="rdzv-endpoint"):
-        torchrun_command(["mlp"], 2, nnodes="2")
+        torchrun_command(tmp_path, False, False, Processes(2, nnodes="2"))
     with pytest.raises(UserError, match="nproc"):
-        torchrun_command(["mlp"], 0)
+        torchrun_command(tmp_path, False, False, Processes(0))
 
 
 WORKER = textwrap.dedent("""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from d2ltui.config import schema as config
 from d2ltui.config.schema import RunConfig, apply_overrides, dump_toml, from_dict
 from d2ltui.errors import UserError
-from d2ltui.zoo.registry import all_specs
+from d2ltui.zoo.registry import all_specs, get_spec, resolve_knobs
 
 FAST = settings(deadline=None, database=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -66,7 +67,8 @@ def _assert_round_trip(cfg: RunConfig) -> None:
     """What config.toml holds reads back as the same config (knobs compared as the model sees them)."""
     back = from_dict(config.tomllib.loads(dump_toml(cfg)))
     assert (back.model.name, back.data, back.optim, back.train) == (cfg.model.name, cfg.data, cfg.optim, cfg.train)
-    assert back.knobs() == cfg.knobs()
+    spec = get_spec(cfg.model.name)
+    assert resolve_knobs(spec, back.model.knobs) == resolve_knobs(spec, cfg.model.knobs)
 
 
 @settings(FAST, max_examples=500)
@@ -202,10 +204,17 @@ def test_random_command_lines_end_cleanly(argv, cli_runner, tmp_path_factory, mo
 @pytest.fixture(scope="module")
 def monkeypatch_module():
     """No training inside the fuzz loop: a valid `train` stops right before the job would start."""
-    from d2ltui.cli import training
+    from types import SimpleNamespace
+
+    from d2ltui.engine import job
+    from d2ltui.engine.launching import processes, torchrun
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(training, "_train", lambda cfg, *a, **k: 0)
-    patch.setattr(training, "_launch", lambda *a, **k: 0)
+    made = SimpleNamespace(path=Path("nowhere"), id="nowhere")
+    patch.setattr(job, "prepare", lambda cfg: None)
+    patch.setattr(job, "create_run", lambda cfg, *a, **k: made)
+    patch.setattr(job, "run_job", lambda *a, **k: 0)
+    patch.setattr(processes, "launch_detached", lambda *a, **k: 0)
+    patch.setattr(torchrun, "launch_torchrun", lambda *a, **k: 0)
     yield patch
     patch.undo()

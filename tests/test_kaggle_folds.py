@@ -17,7 +17,7 @@ from d2ltui.engine.loop.control import Control
 from d2ltui.engine.orchestration.folds import fit_folds
 from d2ltui.tasks.supervised import Regression, log_rmse
 from d2ltui.errors import UserError
-from d2ltui.rundir.index import list_run_summaries
+from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.store import RunDir
 
 TRAIN = """Id,MSSubClass,MSZoning,LotFrontage,Street,SalePrice
@@ -158,7 +158,7 @@ def test_k_fold_run_records_each_fold_and_the_mean(tmp_path, root):
         assert r["log_rmse"] == [v for v in records if v["split"] == "val" and v["fold"] == r["fold"]][-1]["log_rmse"]
     status = run.status()
     assert status["state"] == "finished" and f"3-fold mean val log_rmse {mean:.4g}" in status["message"]
-    summary = next(s for s in list_run_summaries(tmp_path / "runs") if s.id == run.id)
+    summary = next(s for s in list_runs(tmp_path / "runs") if s.id == run.id)
     assert summary.metric == "log_rmse" and summary.best == pytest.approx(mean)
     # each fold trains on the others: fold i of 3 over the 6 houses validates on rows 2i, 2i + 1
     assert torch.equal(fold_data(data, 1, 3).val[1], data.train[1][2:4])

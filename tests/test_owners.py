@@ -71,6 +71,8 @@ def test_a_bad_preset_name_is_refused_and_an_unreadable_saved_preset_is_listed_n
 def _probes(key: str) -> list:
     """Values on and just past each bound of `key`'s rule, its 'off' value, its choices and a wrong choice."""
     r = field_rule(key)
+    if "pattern" in r:  # train.device: names the schema's pattern takes and refuses
+        return ["auto", "cpu", "cuda", "mps", "tpu", "cuda:x"]
     if "choices" in r:
         return [*r["choices"], "bogus"] if not isinstance(r["choices"][0], int) else [*r["choices"], 2, -1, 7]
     values = [r.get("off")] if "off" in r else []
@@ -159,7 +161,7 @@ def _resumed_run(root):
 
 
 def test_eta_after_resume_excludes_the_stopped_time(tmp_path):
-    from d2ltui.cli.progress import ConsolePrinter
+    from d2ltui.engine.loop.progress import ConsolePrinter
     from d2ltui.engine.loop import events as ev
     from d2ltui.rundir.store import read_status
     from d2ltui.tui.runlog import MetricsTail

@@ -24,7 +24,7 @@ def test_config_example_is_a_valid_config():
     raw = tomllib.loads(block)
     raw.pop("description")
     cfg = from_dict(raw, "README")
-    assert cfg.model.name == "lenet" and cfg.knobs()["norm"] == "batch"
+    assert cfg.model.name == "lenet" and cfg.model.knobs["norm"] == "batch"
 
 
 def test_the_two_commands_and_ci_agree():

@@ -12,7 +12,7 @@ import pytest
 
 from d2ltui.rundir.writer import RunWriter
 from d2ltui.rundir import writer as rundir
-from d2ltui.rundir.store import CONFIG, LOG, METRICS, STATUS, RunDir, list_runs, read_metrics, read_status
+from d2ltui.rundir.store import CONFIG, LOG, METRICS, STATUS, RunDir, run_folders, read_metrics, read_status
 from d2ltui.errors import UserError
 
 
@@ -100,14 +100,14 @@ def test_status_survives_garbage_and_absence(tmp_path):
     assert read_status(run.path)["state"] == "crashed"  # nobody ever wrote a status
 
 
-def test_list_runs_and_find(tmp_path):
+def test_run_folders_and_find(tmp_path):
     for name in ("b", "a"):
         RunWriter.create(tmp_path, "", name)
     (tmp_path / "detached").mkdir()
     rundir.atomic_write_json(tmp_path / "detached" / STATUS, {"state": "starting", "pid": os.getpid()})
     (tmp_path / "stray").mkdir()
-    assert [r.id for r in list_runs(tmp_path)] == ["a", "b", "detached"]
-    assert list_runs(tmp_path / "nowhere") == []
+    assert [r.id for r in run_folders(tmp_path)] == ["a", "b", "detached"]
+    assert run_folders(tmp_path / "nowhere") == []
     assert RunDir.find("a", tmp_path).id == "a"
     with pytest.raises(UserError, match="no run"):
         RunDir.find("zzz", tmp_path)
@@ -145,6 +145,6 @@ def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
 
 def test_an_unknown_users_home_is_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="--runs-dir '~nosuchuser/runs': no such user"):
-        list_runs("~nosuchuser/runs")
+        run_folders("~nosuchuser/runs")
     with pytest.raises(UserError, match="run '~nosuchuser': no such user"):
         RunDir.find("~nosuchuser", tmp_path)

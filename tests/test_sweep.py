@@ -16,10 +16,11 @@ from fault_helpers import cli
 from tui_pilot import write_sweep
 
 from d2ltui.config.presets import list_presets
+from d2ltui.config.schema import from_dict, load_toml
 from d2ltui.tasks.resolve import resolve
 from d2ltui.engine.orchestration import sweep as sw
 from d2ltui.engine.launching.processes import Detached
-from d2ltui.rundir.index import list_run_summaries
+from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
 
 
@@ -75,7 +76,7 @@ def test_runs_groups_a_sweep_and_survives_a_damaged_one(tmp_path):
                                               ({"model.norm": "batch"}, 0, 2, "pending")])
     (tmp_path / "sweep-broken").mkdir()
     (tmp_path / "sweep-broken" / "sweep.json").write_text("{not json")
-    rows = list_run_summaries(tmp_path)
+    rows = list_runs(tmp_path)
     assert [(r.id, r.kind, r.sweep, r.state) for r in rows] == [
         ("sweep-a", "sweep", None, "pending"), ("sweep-a/00-none-seed0", "run", "sweep-a", "finished"),
         ("sweep-a/01-batch-seed0", "run", "sweep-a", "pending")]
@@ -103,12 +104,12 @@ def test_scheduler_runs_p_at_a_time_with_cores_over_p_threads_or_one_per_gpu(tmp
     assert resolve(str(path / "base.toml"), record["members"][1]["overrides"])[0].train.seed == 1
     launched, live = [], []
 
-    def fake_launch(argv, run_id, runs_dir, quiet=False, env=None):
+    def fake_launch(run, resume=False, title="", quiet=False, env=None):
         live[:] = [p for p in live if p.poll() is None]
         proc = FakeProc(live)
         live.append(proc)
-        launched.append((argv, run_id, env, len(live)))
-        return Detached(run_id, 1, Path(runs_dir) / run_id, proc)
+        launched.append((from_dict(load_toml(run / "config.toml")), run.name, env, len(live)))
+        return Detached(run.name, 1, run, proc)
 
     monkeypatch.setattr(sw, "launch_detached", fake_launch)
     monkeypatch.setattr(sw, "POLL_S", 0.0)
@@ -116,11 +117,11 @@ def test_scheduler_runs_p_at_a_time_with_cores_over_p_threads_or_one_per_gpu(tmp
     assert sw.Scheduler(path, sw.slots_for(2, "cpu")).run(record["members"])
     assert [run_id for _, run_id, _, _ in launched] == [m["id"] for m in record["members"]]
     assert max(n for *_, n in launched) == 2 and all(env["OMP_NUM_THREADS"] == "4" for _, _, env, _ in launched)
-    assert launched[0][0][0] == str(path / "base.toml") and "train.seed=0" in launched[0][0]
+    assert [(c.train.seed, c.optim.lr) for c, *_ in launched[:3]] == [(0, 0.01), (1, 0.01), (0, 0.02)]
     launched.clear()
-    assert sw.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])
-    assert [a[a.index("train.device=cuda:0") - 1:][:2] for a, *_ in launched[:1]] == [["--set", "train.device=cuda:0"]]
-    assert "train.device=cuda:1" in launched[1][0] and launched[1][2] == {}
+    assert sw.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])  # the members exist: resumed
+    assert [c.train.device for c, *_ in launched] == ["cuda:0", "cuda:1"] and launched[1][2] == {}
+    assert [c.train.seed for c, *_ in launched] == [0, 1]
 
 
 def _wait(cond, timeout=240.0):
@@ -210,5 +211,5 @@ def test_sigterm_stops_every_running_member_with_a_checkpoint(tmp_path):
         proc.kill()
     assert proc.returncode == 1 and f"sweep --resume {path.name}" in out
     assert _state(first) == "stopped" and (first / "checkpoint.pt").exists() and not second.exists()
-    rows = list_run_summaries(tmp_path)
+    rows = list_runs(tmp_path)
     assert [(r.kind, r.state) for r in rows] == [("sweep", "stopped"), ("run", "stopped"), ("run", "pending")]

@@ -10,7 +10,7 @@ import torch
 from fault_helpers import cli
 
 from d2ltui.rundir.checkpoint import load_checkpoint
-from d2ltui.rundir.store import CHECKPOINT, list_runs
+from d2ltui.rundir.store import CHECKPOINT, run_folders
 
 MOONS = ["mlp", "--set", "data.name=moons", "--set", "model.hidden=(16,)", "--set", "train.epochs=2",
          "--set", "data.num_train=256", "--set", "data.num_val=64", "--set", "data.batch_size=32", "--plain"]
@@ -99,14 +99,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("d2l-tui: error: ") and message in lines[0], err
-    assert list_runs(tmp_path) == []  # nothing was started
+    assert run_folders(tmp_path) == []  # nothing was started
 
 
 def test_missing_real_dataset_fails_before_any_run(tmp_path):
     code, _, err = cli("train", "lenet", "--set", "data.download=false", "--set", f"data.root={tmp_path / 'none'}",
                        "--runs-dir", str(tmp_path / "runs"))
     assert code == 2 and "fashion" in err.lower() and len(err.strip().splitlines()) == 1
-    assert list_runs(tmp_path / "runs") == []
+    assert run_folders(tmp_path / "runs") == []
 
 
 def test_presets_lists_every_preset():

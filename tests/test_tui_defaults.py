@@ -6,7 +6,7 @@ from tui_pilot import pilot_test, settle_summary, until
 
 from d2ltui.tasks.defaults import train_defaults
 from d2ltui.tasks.resolve import resolve
-from d2ltui.config.schema import from_dict
+from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.tui.app import create_app
 from d2ltui.tui.widgets.catalog import Catalog
 from d2ltui.zoo.registry import get_spec, resolve_knobs
@@ -15,17 +15,16 @@ from d2ltui.zoo.registry import get_spec, resolve_knobs
 def recording(app) -> list[tuple]:
     """Make Start record what it would launch instead of spawning the engine."""
     launched: list[tuple] = []
-    app.start_run = lambda model, overrides, device="", nproc=0, resume="", base_toml="": launched.append(
-        (model, list(overrides), device, base_toml))
+    app.start_run = lambda cfg=None, nproc=0, resume="": launched.append((cfg, nproc))
     return launched
 
 
 def launched_config(tmp_path, launch):
-    """The config the engine would resolve from what Start sent (its base file plus the overrides)."""
-    model, overrides, device, base_toml = launch
-    path = tmp_path / "base.toml"
-    path.write_text(base_toml)
-    return resolve(str(path), overrides, device or None)[0]
+    """The config Start resolved, as the run's config.toml will hold it (read back through TOML)."""
+    cfg, _nproc = launch
+    path = tmp_path / "config.toml"
+    path.write_text(dump_toml(cfg))
+    return resolve(str(path))[0]
 
 
 def same_training(cfg, expected_raw) -> None:
@@ -82,8 +81,7 @@ async def test_defaults_follow_a_gpu_but_keep_the_users_edits(tmp_path):
         await pilot.pause(0.2)
         await pilot.press("s")
         await until(pilot, lambda: bool(launched))
-    model, overrides, device, base_toml = launched[0]
-    assert device == "cuda:0"
+    assert launched[0][0].train.device == "cuda:0"
     cfg = launched_config(tmp_path, launched[0])  # resolving for cuda:0 needs no GPU; training would
     gpu = train_defaults(get_spec("alexnet"), "gpu")
     gpu["train"]["epochs"] = 2

@@ -100,7 +100,7 @@ async def test_crashed_run_shows_crashed_and_resume_reports_the_engine(cli_runs,
         await pilot.press("u")
         await until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
         launch = app.launches[0]
-        assert launch.proc.args[4:6] == ["--resume", "cli-run"]
+        assert launch.proc.args[2:5] == ["d2ltui.engine.job", str(root / "cli-run"), "--resume"]
         await until(pilot, lambda: not launch.alive(), timeout=60)
         # it had reached its last epoch: the engine refuses, and the dashboard says why
         await until(pilot, lambda: app.screen.status.get("state") == "failed")

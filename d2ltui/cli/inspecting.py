@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from d2ltui.cli.listing import table_width
+from d2ltui.config.overrides import knob_overrides
 from d2ltui.errors import UserError
 from d2ltui.format import (format_field, format_number, format_shape, format_shapes, human_bytes, human_count,
                            parse_shapes)
@@ -17,18 +18,6 @@ if TYPE_CHECKING:
 
 COLUMNS = ("name", "type", "output shape", "params", "FLOPs", "RF")
 RIGHT = {"params", "FLOPs", "RF"}
-
-
-def parse_overrides(items: list[str]) -> dict[str, str]:
-    """["dropout=0.3", "norm=batch"] -> {"dropout": "0.3", "norm": "batch"}; "model." prefixes are allowed."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().removeprefix("model.")
-        if not sep or not key or not value.strip():
-            raise UserError(f"--set {item!r}: expected KNOB=VALUE, e.g. --set dropout=0.3")
-        out[key] = value.strip()
-    return out
 
 
 def table_lines(summary: Summary, width: int = 100) -> list[str]:
@@ -106,7 +95,7 @@ def param_lines(table: ParamTable, width: int = 100) -> list[str]:
 def run_inspect(name: str, input_spec: str | None = None, overrides: list[str] | None = None, depth: int = 1,
                 json_out: bool = False, params: bool = False) -> None:
     """Print the summary; a layer that cannot take the input prints the rows so far, then raises UserError."""
-    knobs = parse_overrides(overrides or [])
+    knobs = knob_overrides(overrides or [])
     task = knobs.pop("task", "")
     if task:
         from d2ltui.config.schema import problem

@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from d2ltui.cli.inspecting import parse_overrides
-from d2ltui.cli.listing import knob_dict, table_width
+from d2ltui.config.overrides import knob_overrides
+from d2ltui.cli.listing import lab_dict, table_width
 from d2ltui.errors import UserError
 from d2ltui.labs.registry import LabSpec, all_labs, allowed, get_lab
-
-
-def lab_dict(spec: LabSpec) -> dict:
-    """One lab as JSON-ready data (the same knob fields as `list --json` gives models)."""
-    return {"kind": "lab", "name": spec.name, "chapter": spec.chapter, "title": spec.title, "section": spec.section,
-            "doc": spec.doc, "knobs": {k: knob_dict(v) for k, v in spec.knobs.items()}}
 
 
 def list_lines(labs: list[LabSpec]) -> list[str]:
@@ -40,7 +34,7 @@ def run_lab(name: str | None, overrides: list[str], json_out: bool = False) -> N
     from d2ltui.labs.registry import compute
 
     spec = get_lab(name)
-    figure = compute(spec.name, parse_overrides(overrides))
+    figure = compute(spec.name, knob_overrides(overrides))
     if json_out:
         print(json.dumps(figure.to_dict()))
         return

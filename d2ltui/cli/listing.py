@@ -86,9 +86,13 @@ def catalog_lines(specs: list[ModelSpec], width: int = 100, labs: list[LabSpec] 
     return lines
 
 
-def run_list(json_out: bool = False) -> None:
-    from d2ltui.cli.labs import lab_dict
+def lab_dict(spec: LabSpec) -> dict:
+    """One lab as JSON-ready data (the same knob fields as `list --json` gives models)."""
+    return {"kind": "lab", "name": spec.name, "chapter": spec.chapter, "title": spec.title, "section": spec.section,
+            "doc": spec.doc, "knobs": {k: knob_dict(v) for k, v in spec.knobs.items()}}
 
+
+def run_list(json_out: bool = False) -> None:
     specs, labs = all_specs(), all_labs()
     if json_out:
         print(json.dumps([spec_dict(s) for s in specs] + [lab_dict(s) for s in labs], indent=2))

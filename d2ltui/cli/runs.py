@@ -8,12 +8,12 @@ from pathlib import Path
 
 from d2ltui.errors import UserError
 from d2ltui.format import format_best, format_duration, format_stat
-from d2ltui.rundir.index import list_run_summaries
+from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.layers import check_stat, latest_by_layer, latest_layers, layer_table
 
 
 def run_runs(json_out: bool = False, runs_dir: str | None = None) -> None:
-    rows = list_run_summaries(runs_dir)
+    rows = list_runs(runs_dir)
     if json_out:
         print(json.dumps([{**r.to_dict(), "layers": latest_layers(Path(r.path)) if r.kind == "run" else []}
                           for r in rows], indent=1))
@@ -46,7 +46,7 @@ def run_layers(stat: str | None, ids: list[str], json_out: bool = False, runs_di
         if missing := [run_id for run_id, latest in runs if not latest]:
             raise UserError(f"run {missing[0]} has no layer statistics (layers.jsonl; train.layer_stats_every = 0?)")
     else:
-        runs = [(r.id, latest) for r in list_run_summaries(runs_dir)
+        runs = [(r.id, latest) for r in list_runs(runs_dir)
                 if r.kind == "run" and (latest := latest_by_layer(RunDir(Path(r.path)).layers()))]
     table = layer_table(stat, runs)
     if json_out:

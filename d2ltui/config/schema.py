@@ -7,8 +7,8 @@ Every error is a UserError naming the key, raised before any work starts.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +21,14 @@ else:  # pragma: no cover
 
 from d2ltui.errors import UserError
 from d2ltui.paths import DEFAULT_DATA_ROOT
-from d2ltui.zoo.registry import get_spec, resolve_knobs, suggest
+from d2ltui.config.overrides import coerce, parse_text, split_override
+from d2ltui.format import suggest
 
 
 def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
     """A config field with its rule in the metadata: min/max (inclusive), gt/lt (exclusive),
-    choices (of the value, or of each item of a list), off (a value allowed outside the bounds)."""
+    choices (of the value, or of each item of a list), off (a value allowed outside the bounds),
+    pattern (a regular expression the whole text matches, any case) with `says` (the rule in words)."""
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -140,7 +142,7 @@ def unused_fields(optim: OptimConfig) -> list[str]:
 class TrainConfig:
     epochs: int = rule(10, min=1, max=100000)
     seed: int = rule(0, min=0)
-    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps (checked by config.resolve against DEVICE_RE)
+    device: str = rule("auto", pattern=r"auto|cpu|mps|cuda(:\d+)?", says="is not a device: use auto, cpu, cuda, cuda:N or mps")
     max_steps: int = rule(0, min=0)  # 0 is no limit; stops early after this many optimizer steps
     checkpoint_every: int = rule(0, min=0)  # also checkpoint every N steps; 0 only at epoch ends
     log_every: int = rule(10, min=1)  # a train metrics line every N steps
@@ -171,11 +173,6 @@ class RunConfig:
             "train": dataclasses.asdict(self.train),
         }
         return out
-
-    def knobs(self) -> dict[str, Any]:
-        """All knobs of the model, defaults filled in (checked)."""
-        return resolve_knobs(get_spec(self.model.name, self.model.task or None), self.model.knobs)
-
 
 # train.amp, the key before train.precision: old configs (and run folders) still load
 AMP_TO_PRECISION = {"auto": "auto", "bf16": "bf16-mixed", "off": "32"}
@@ -218,6 +215,8 @@ def choices(key: str) -> tuple[Any, ...]:
 def rule_text(key: str) -> str:
     """The rule of `key` in words: "must be > 0 and < 10000", "must be 0 or >= 8 and <= 1024"."""
     r = field_rule(key)
+    if "pattern" in r:
+        return r["says"]
     if "choices" in r:
         return f"choose from {', '.join(map(str, r['choices']))}"
     parts = [f"{op} {_num(r[k])}" for k, op in (("min", ">="), ("gt", ">"), ("max", "<="), ("lt", "<")) if k in r]
@@ -230,6 +229,9 @@ def problem(key: str, value: Any) -> str | None:
     r = field_rule(key)
     if "off" in r and value == r["off"]:
         return None
+    if "pattern" in r:
+        ok = isinstance(value, str) and re.fullmatch(r["pattern"], value.strip().lower())
+        return None if ok else f"{value!r} {r['says']}"
     if "choices" in r:
         bad = [v for v in (value if isinstance(value, list) else [value]) if v not in r["choices"]]
         if bad and not isinstance(bad[0], str):
@@ -262,37 +264,6 @@ def check_section(section: str, values: Any) -> None:
         check_optim(values)
 
 
-def _parse_scalar(raw: str) -> Any:
-    text = raw.strip()
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Check `value` against the type of the field's default; ints widen to floats."""
-    kind = type(default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is list and isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if kind is list and isinstance(value, list) and set(field_rule(key)) & {"min", "max", "gt", "lt"}:
-        return whole_numbers(value)
-    if kind is list and isinstance(value, tuple):
-        return list(value)
-    if kind is list and isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    if kind is str and not isinstance(value, str):
-        return str(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UserError(f"{key}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
 def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
     """Build a RunConfig from nested dicts (TOML shape); unknown keys are errors with a suggestion."""
     cfg = RunConfig()
@@ -319,18 +290,21 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
         for key, value in values.items():
             if key not in names:
                 raise UserError(f"unknown key {section}.{key}{suggest(key, names)}")
-            setattr(target, key, _coerce(f"{section}.{key}", value, getattr(target, key)))
+            value = coerce(f"{section}.{key}", value, getattr(target, key))
+            if isinstance(value, list) and set(field_rule(f"{section}.{key}")) & {"min", "max", "gt", "lt"}:
+                value = whole_numbers(value)  # a list field with bounds holds numbers ("15" read as 15)
+            setattr(target, key, value)
     return cfg
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `section.key=value` strings onto a TOML-shaped dict (values read as Python literals)."""
+    """Apply `section.key=value` strings onto a TOML-shaped dict (values read by config.overrides.parse_text)."""
     for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot or not name:
+        key, value = split_override(item, what="section.key=value")
+        section, dot, name = key.partition(".")
+        if not dot or not section or not name:
             raise UserError(f"--set {item!r}: expected section.key=value, e.g. optim.lr=0.05")
-        raw.setdefault(section, {})[name] = _parse_scalar(value)
+        raw.setdefault(section, {})[name] = parse_text(value)
     return raw
 
 

@@ -1,4 +1,4 @@
-"""The list of runs under a runs folder, with state, model, data, best metric and duration (for CLI and TUI)."""
+"""One run as a summary row: state, model, data, best metric and duration (the list of them: rundir.runs)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 from d2ltui.format import run_progress
 from d2ltui.metrics import EFFICIENCY_KEYS, HIGHER_IS_BETTER
 from d2ltui.rundir.states import END_STATES
-from d2ltui.rundir.store import CONFIG, METRICS, list_runs, read_metrics, read_status
-
+from d2ltui.rundir.store import METRICS, read_config, read_metrics, read_status
 
 
 @dataclass
@@ -41,13 +40,7 @@ class RunSummary:
 
 
 def _config_names(path: Path) -> tuple[str, str]:
-    from d2ltui.config.schema import load_toml
-    from d2ltui.errors import UserError
-
-    try:
-        raw = load_toml(path / CONFIG)
-    except (UserError, OSError):
-        return "?", "?"
+    raw = read_config(path)
     return str(raw.get("model", {}).get("name", "?")), str(raw.get("data", {}).get("name", "?"))
 
 
@@ -83,18 +76,3 @@ def summarise(path: Path) -> RunSummary:
         epoch=progress["epoch"], total_epochs=progress["total_epochs"],
         duration_s=round(duration, 1) if duration is not None else None, started=started,
         message=str(status.get("message", "")), efficiency=efficiency)
-
-
-def list_run_summaries(runs_dir: str | Path | None = None) -> list[RunSummary]:
-    """Every run under the runs folder, oldest first; a sweep is one row followed by its members' rows."""
-    from d2ltui.rundir.sweeps import list_sweeps, sweep_rows
-    from d2ltui.errors import UserError
-
-    groups = [(run.path.name, [summarise(run.path)]) for run in list_runs(runs_dir)]
-    for path in list_sweeps(runs_dir):
-        try:
-            rows = sweep_rows(path)
-        except UserError:  # a damaged sweep.json: the sweep cannot be read, the other runs still can
-            continue
-        groups.append((path.name, rows))
-    return [row for _, rows in sorted(groups, key=lambda g: g[0]) for row in rows]

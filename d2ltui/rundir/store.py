@@ -13,10 +13,16 @@ import os
 import re
 import secrets
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from d2ltui.errors import UserError
 from d2ltui.paths import expand_path, resolve_runs_dir
@@ -87,6 +93,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def read_config(path: Path, strict: bool = False) -> dict[str, Any]:
+    """A run's config.toml as a TOML-shaped dict; {} when missing or damaged, or with `strict` a UserError naming it."""
+    file = Path(path) / CONFIG
+    try:
+        with open(file, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        if strict:
+            reason = "missing" if isinstance(err, FileNotFoundError) else f"not valid TOML ({err})" \
+                if isinstance(err, tomllib.TOMLDecodeError) else err.strerror
+            raise UserError(f"{file}: {reason}") from None
+        return {}
+
+
 def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Records of an append-only file (metrics.jsonl, layers.jsonl) from byte offset `start`; returns them and
     the offset after the last whole line.
@@ -114,8 +134,9 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict[str, Any]], int]
 PREPARED = {LOG, STATUS}  # what a launcher may put in a run folder before the engine starts
 
 
-def list_runs(runs_dir: str | Path | None = None) -> list["RunDir"]:
-    """Every run folder (one holding config.toml or status.json) under the runs folder, oldest first."""
+def run_folders(runs_dir: str | Path | None = None) -> list["RunDir"]:
+    """Every run folder (one holding config.toml or status.json) directly under the runs folder, by name
+    (the list of runs a view shows is d2ltui.rundir.runs.list_runs)."""
     root = resolve_runs_dir(runs_dir)
     if not root.is_dir():
         return []

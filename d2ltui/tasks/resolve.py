@@ -9,20 +9,19 @@ once the data is loaded, by `merge_data_knobs`.
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
 from d2ltui.config.presets import preset_files, read_preset_file
-from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict
+from d2ltui.config.overrides import override_key, split_override
+from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict, problem
 from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.tasks.finetune import is_torchvision, resolve_source
 from d2ltui.tasks.spec import TaskSpec, task_names, task_spec
-from d2ltui.errors import UserError
+from d2ltui.errors import UserError, require_module
 from d2ltui.zoo.references import is_reference
 from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
 
-DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, Any]:
     """A TOML-shaped config training `spec` by default on `device` (see tasks/defaults.py, their one owner)."""
@@ -98,17 +97,17 @@ def _override(overrides: list[str], key: str) -> str:
 
 def _device_override(overrides: list[str]) -> str:
     """The train.device an override list sets (the last one wins), else auto."""
-    value = _override(overrides, "train.device")
-    return value if value and DEVICE_RE.fullmatch(value.lower()) else "auto"
+    values = [split_override(item)[1] for item in overrides if override_key(item) == "train.device"]
+    return values[-1] if values and not problem("train.device", values[-1]) else "auto"
 
 
 def normalise_overrides(overrides: list[str]) -> list[str]:
     """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
     out = []
     for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if sep and key and "." not in key:
+        key = override_key(item)
+        if "=" in item and key and "." not in key:
+            value = split_override(item)[1]
             owners = [s for s, kind in SECTIONS.items() if key in {f.name for f in dataclasses.fields(kind)}]
             if key == "name" or len(owners) > 1:
                 choices = " or ".join(f"{s}.{key}" for s in (["model"] if key == "name" else []) + owners)
@@ -134,12 +133,7 @@ def validate(cfg: RunConfig) -> ModelSpec:
     for section in SECTIONS:  # every field's rule, as config.schema states it
         check_section(section, getattr(cfg, section))
     if cfg.train.tensorboard:
-        from d2ltui.engine.analysis.tensorboard import require_tensorboard
-
-        require_tensorboard()
-    device = cfg.train.device
-    if not DEVICE_RE.fullmatch(device.strip().lower()):
-        raise UserError(f"train.device: {device!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+        require_module("tensorboard", "TensorBoard", "tensorboard")
     if is_torchvision(cfg.train.init_from):
         resolve_source(cfg.train.init_from, cfg.model.name)
     return spec

@@ -86,8 +86,11 @@ def task_spec(name: str) -> TaskSpec:
         raise UserError(f"unknown task {name!r}{suggest(name, list(REGISTRY))}") from None
 
 
-def task_of(model: str, data: str) -> TaskSpec:
-    """The spec of the task model `model` trains on dataset `data` (a run's config.toml names both)."""
+def task_of(model: str, data: str, task: str = "") -> TaskSpec:
+    """The spec of the task model `model` trains on dataset `data` (a run's config.toml names both; `task` is its
+    model.task, which a model of the user's own names and which then decides without loading the model)."""
+    if task:
+        return task_spec(task)
     from d2ltui.data.registry import task_for
     from d2ltui.zoo.registry import get_spec
 

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from d2ltui.tui.screens.browse import BrowseScreen
 
 if TYPE_CHECKING:  # run directories, launching and dialogs load on first use, after the first paint
+    from d2ltui.config.schema import RunConfig
     from d2ltui.engine.launching.processes import Launch
 
 
@@ -51,7 +52,7 @@ class WorkbenchApp(App):
     def _announce_live_runs(self) -> None:
         """After the first paint: say which runs (from any terminal) are training right now."""
         from d2ltui.rundir.states import LIVE_STATES
-        from d2ltui.tui.runlog import list_runs
+        from d2ltui.rundir.runs import list_runs
 
         from d2ltui.errors import UserError
 
@@ -80,17 +81,18 @@ class WorkbenchApp(App):
                                     lambda action=binding.action: screen.run_action(action))
 
     # intents
-    def start_run(self, model: str, overrides: list[str], device: str = "", nproc: int = 0,
-                  resume: str = "", base_toml: str = "") -> Launch | None:
-        """Start a run and open its dashboard; a run that cannot start is one line where it was asked for."""
-        from d2ltui.engine.launching.processes import start_training
+    def start_run(self, cfg: RunConfig | None = None, nproc: int = 0, resume: str = "") -> Launch | None:
+        """Write the validated `cfg` as a new run's config.toml (or reopen run `resume`) and start its job."""
+        from d2ltui.engine.job import create_run, reopen_run
+        from d2ltui.engine.launching.processes import start_job
         from d2ltui.errors import UserError
 
         try:
-            launch = start_training(model, overrides, self.runs_dir, device, nproc, resume, base_toml)
+            run = reopen_run(resume, [], None, self.runs_dir) if resume else create_run(cfg, self.runs_dir)
         except UserError as err:
             self.notify(str(err), title="cannot start", severity="error")
             return None
+        launch = start_job(run.path, bool(resume), nproc)
         self.launches.append(launch)
         self.open_run(launch.path, launch)
         return launch

@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any
 
+from d2ltui.render.pictures import hex_colour, rgb  # noqa: F401  (the one colour reading; widgets import it from here)
+
 ENV = "D2LTUI_PIXELS"  # off: half-blocks; auto (default): ask terminals that say they draw images; on: ask any
 # Terminals whose environment says they draw images (the queries cost others ~0.1-0.2 s of start-up)
 GRAPHICS_TERMS = ("kitty", "foot", "mlterm", "wezterm", "ghostty", "contour")
@@ -53,19 +55,6 @@ def mode() -> str:
     return HALF_BLOCKS if forced_off() or _probed is None else _probed
 
 
-def hex_colour(cell: Any) -> str:
-    """A samples cell (grey in [0, 1], '#rrggbb' or [r, g, b] in 0..255) as '#rrggbb'."""
-    return "#{:02x}{:02x}{:02x}".format(*_rgb(cell))
-
-
-def _rgb(cell: Any) -> tuple[int, int, int]:
-    if isinstance(cell, str):  # '#rrggbb'
-        return int(cell[1:3], 16), int(cell[3:5], 16), int(cell[5:7], 16)
-    if isinstance(cell, (list, tuple)):  # [r, g, b] in 0..255
-        r, g, b = (max(0, min(255, int(v))) for v in cell)
-        return r, g, b
-    level = max(0, min(255, int(cell * 255)))  # grey in [0, 1]
-    return level, level, level
 
 
 def pil_image(grid: list[list[Any]]):
@@ -75,7 +64,7 @@ def pil_image(grid: list[list[Any]]):
 
     h, w = len(grid), len(grid[0]) if grid else 0
     image = Image.new("RGB", (max(1, w), max(1, h)))
-    image.putdata([_rgb(cell) for row in grid for cell in row] or [(0, 0, 0)])
+    image.putdata([rgb(cell) for row in grid for cell in row] or [(0, 0, 0)])
     return image
 
 

@@ -1,37 +1,24 @@
-"""Read-only views of run directories: the run list, incremental metric tails, config diffs."""
+"""What views derive from run directories (read through d2ltui.rundir): metric tails, config diffs, texts."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from d2ltui.format import format_best, format_duration
-from d2ltui.rundir.store import CONFIG, LAYER_STATS, LAYERS, METRICS, SAMPLES, read_json, read_metrics
-from d2ltui.errors import UserError
+from d2ltui.rundir.store import LAYER_STATS, LAYERS, METRICS, SAMPLES, read_config, read_json, read_metrics
 from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.tasks.spec import TaskSpec, task_of
-from d2ltui.rundir.index import RunSummary, list_run_summaries
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads((path / CONFIG).read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
+from d2ltui.rundir.index import RunSummary
+from d2ltui.errors import UserError
 
 
 def run_task(path: Path) -> TaskSpec | None:
     """The spec of the task a run trains (from its config.toml), or None while that is not written yet."""
     cfg = read_config(path)
     try:
-        return task_of(cfg["model"]["name"], cfg.get("data", {}).get("name", ""))
+        return task_of(cfg["model"]["name"], cfg.get("data", {}).get("name", ""), cfg["model"].get("task", ""))
     except (KeyError, TypeError, UserError):
         return None
 
@@ -115,15 +102,6 @@ def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[fl
             xs.append(float(rec.get("step", len(xs))))
             ys.append(float(rec[key]))
     return xs, ys
-
-
-def list_runs(root: Path) -> list[RunSummary]:
-    """Every run under `root`, newest first (the same rows as `d2l-tui runs`); a sweep's members follow it."""
-    groups: dict[str, list[RunSummary]] = {}
-    for row in list_run_summaries(root):
-        groups.setdefault(row.sweep or row.id, []).append(row)
-    ordered = sorted(groups.values(), key=lambda rows: rows[0].started or 0.0, reverse=True)
-    return [row for rows in ordered for row in rows]
 
 
 def best_text(run: RunSummary) -> str:

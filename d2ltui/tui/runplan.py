@@ -1,4 +1,4 @@
-"""What Start sends: a base config (the model's defaults or a loaded preset) plus the panel's `--set` overrides."""
+"""What Start resolves: a base config (the model's defaults or a loaded preset) plus the panel's overrides."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from d2ltui.config.schema import apply_overrides, dump_toml, from_dict
+from d2ltui.config.schema import RunConfig, apply_overrides, from_dict
 from d2ltui.tasks.defaults import train_defaults
 from d2ltui.tasks.resolve import validate
 from d2ltui.zoo.registry import get_spec
@@ -44,15 +44,10 @@ class RunPlan:
                      for key, value in values.items()]
         return RunPlan(copy.deepcopy(self.base), overrides, self.kind)
 
-    def check(self) -> str | None:
-        """None when the engine will accept this config, else its one-line reason."""
-        from d2ltui.errors import UserError
-
-        try:
-            validate(from_dict(apply_overrides(copy.deepcopy(self.base), list(self.overrides))))
-        except UserError as err:
-            return str(err)
-        return None
-
-    def base_toml(self) -> str:
-        return dump_toml(from_dict(copy.deepcopy(self.base)))
+    def config(self, device: str = "") -> RunConfig:
+        """The validated RunConfig the run will hold (on `device` when given); a UserError names what is wrong."""
+        cfg = from_dict(apply_overrides(copy.deepcopy(self.base), list(self.overrides)))
+        if device:
+            cfg.train.device = device
+        validate(cfg)
+        return cfg

@@ -6,13 +6,13 @@ module (which imports torch) is only imported when a model is actually built.
 
 from __future__ import annotations
 
-import ast
-import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from d2ltui.config.overrides import parse_as
 from d2ltui.errors import UserError
+from d2ltui.format import suggest  # noqa: F401  (the zoo's name lookups use it; others import it from here)
 
 INPUT_KINDS = ("features", "image", "tokens", "seq2seq", "latent", "states")
 INIT_SCHEMES = ("default", "normal", "constant", "xavier", "kaiming", "custom")  # zoo/init.py applies them
@@ -34,15 +34,7 @@ class Knob:
 
     def parse(self, raw: Any) -> Any:
         """Turn a raw value (a CLI string or a TOML value) into a checked value of `kind`."""
-        value = raw
-        if isinstance(raw, str) and self.kind is not str:
-            try:
-                value = ast.literal_eval(raw.strip())
-            except (ValueError, SyntaxError):
-                if self.kind is bool and raw.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
-                    value = raw.strip().lower() in ("true", "yes", "on")
-                else:
-                    raise UserError(f"knob {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
+        value = parse_as(raw, self.kind, f"knob {self.name}") if isinstance(raw, str) and self.kind is not str else raw
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if self.kind is tuple and isinstance(value, list):
@@ -110,12 +102,6 @@ def chapter_order(chapter: str) -> int:
     """'9-10 Recurrent networks' -> 9: catalogs list chapters in the book's order."""
     head = chapter.split(" ", 1)[0].split("-", 1)[0]
     return int(head) if head.isdigit() else 10**6
-
-
-def suggest(word: str, options: list[str]) -> str:
-    """A ' (did you mean ...?)' tail naming the closest options, or ''."""
-    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def get_spec(name: str, task: str | None = None) -> ModelSpec:

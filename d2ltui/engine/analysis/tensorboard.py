@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import io
-import importlib.util
 import math
 import sys
 import warnings
@@ -20,18 +19,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from d2ltui.engine.loop import events as ev
-from d2ltui.errors import UserError
+from d2ltui.errors import UserError, require_module
 from d2ltui.rundir.states import END_STATES
 from d2ltui.rundir.store import LAYER_STATS
 
-INSTALL_HINT = 'pip install "d2ltui[tensorboard]"'
 NOT_SCALARS = {"step", "epoch", "split", "time", "fold"}  # a record's coordinates, not values to plot
 
 
 def require_tensorboard() -> None:
     """A UserError saying how to install the tensorboard package when it is missing."""
-    if importlib.util.find_spec("tensorboard") is None:
-        raise UserError(f"TensorBoard needs the tensorboard package: {INSTALL_HINT}")
+    require_module("tensorboard", "TensorBoard", "tensorboard")
 
 
 def summary_writer(logdir: Path, purge_step: int | None = None) -> Any:

@@ -9,34 +9,34 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from d2ltui.engine.launching.processes import ENGINE, train_argv
+from d2ltui.engine.launching.processes import Processes, job_command
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import proc_stat
 
 GRACE_S = 20.0  # after a stop signal: time for every worker to checkpoint before SIGKILL
 
 
-def torchrun_command(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
-                     rdzv_id: str | None = None) -> list[str]:
-    """The `python -m torch.distributed.run ... -m d2ltui train ...` command line for a job."""
+def torchrun_command(run: Path, resume: bool, plain: bool, processes: Processes) -> list[str]:
+    """The `python -m torch.distributed.run ... -m d2ltui.engine.job RUN_DIR` command line: every worker trains
+    the run directory `run`."""
+    nproc, nnodes = processes.nproc, processes.nnodes
     if nproc < 1:
         raise UserError(f"--nproc {nproc}: needs at least one process per node")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc)]
-    if rdzv_endpoint:
-        cmd += ["--nnodes", nnodes or "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", rdzv_endpoint,
-                "--rdzv-id", rdzv_id or "d2ltui"]
+    if processes.rdzv_endpoint:
+        cmd += ["--nnodes", nnodes or "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", processes.rdzv_endpoint,
+                "--rdzv-id", processes.rdzv_id or "d2ltui"]
     elif nnodes not in (None, "1", "1:1"):
         raise UserError(f"--nnodes {nnodes}: several machines need --rdzv-endpoint HOST:PORT "
                         f"(the same on every machine)")
     else:
         cmd += ["--standalone"]
-    args = train_argv(argv, drop=("--detach",), drop_valued=("--nproc", "--nnodes", "--rdzv-endpoint", "--rdzv-id"))
-    return cmd + ENGINE[1:] + args
+    return cmd + job_command(run, resume, plain)[1:]
 
 
-def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv_endpoint: str | None = None,
-                    rdzv_id: str | None = None, grace: float = GRACE_S) -> int:
+def launch_torchrun(run: Path, resume: bool, plain: bool, processes: Processes, grace: float = GRACE_S) -> int:
     """Run the job under torchrun in its own session and return its exit code.
 
     torchrun starts each worker in a session of its own, so this launcher keeps track of
@@ -47,7 +47,7 @@ def launch_torchrun(argv: list[str], nproc: int, nnodes: str | None = None, rdzv
     outlives the job. torchrun's own tracebacks and log lines are condensed to one line
     per failed worker.
     """
-    cmd = torchrun_command(argv, nproc, nnodes, rdzv_endpoint, rdzv_id)
+    cmd = torchrun_command(run, resume, plain, processes)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     _set_subreaper(True)
     proc = subprocess.Popen(cmd, start_new_session=True, env=env, stderr=subprocess.PIPE)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from d2ltui.config.schema import _parse_scalar
+from d2ltui.config.overrides import parse_text
 from d2ltui.errors import UserError
 
 KINDS = ("loguniform", "uniform", "randint", "choice")
@@ -44,13 +44,13 @@ class Domain:
 
 def parse_domain(text: str, where: str) -> Domain:
     """`loguniform(1e-3,1)` -> Domain; a UserError naming `where` (the option or preset key) otherwise."""
-    from d2ltui.engine.orchestration.sweep import split_values
+    from d2ltui.config.overrides import split_values
 
     match = _CALL.match(text)
     if not match or match.group(1) not in KINDS:
         raise UserError(f"{where}: expected one of {', '.join(k + '(...)' for k in KINDS)}, got {text!r}")
     kind = match.group(1)
-    args = tuple(_parse_scalar(v) for v in split_values(match.group(2)) if v.strip())
+    args = tuple(parse_text(v) for v in split_values(match.group(2)) if v.strip())
     if kind == "choice":
         if not args:
             raise UserError(f"{where}: choice(...) needs at least one value")

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.tasks.resolve import normalise_overrides, resolve
-from d2ltui.config.schema import _parse_scalar, dump_toml
+from d2ltui.config.overrides import override_key, parse_text, split_override, split_values
+from d2ltui.config.schema import dump_toml
+from d2ltui.engine.job import create_run, reopen_run
 from d2ltui.engine.loop.control import STOP_SIGNALS, send_group
 from d2ltui.engine.launching.processes import Detached, launch_detached
 from d2ltui.errors import UserError
@@ -41,28 +43,18 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     """`--grid KEY=V1,V2` options -> {section.key: [values]} (values read as `--set` reads them)."""
     grid: dict[str, list[Any]] = {}
     for item in items:
-        key, sep, values = item.partition("=")
+        example = ("--grid optim.lr=0.01,0.1", "KEY=V1,V2,...")
+        key, values = split_override(item, *example, flag="--grid")
         parts = [v.strip() for v in split_values(values) if v.strip()]
-        if not sep or not key.strip() or not parts:
-            raise UserError(f"--grid {item!r}: expected KEY=V1,V2,..., e.g. --grid optim.lr=0.01,0.1")
-        grid[grid_key(key)] = [_parse_scalar(v) for v in parts]
+        if not parts:
+            raise UserError(f"--grid {item!r}: expected {example[1]}, e.g. {example[0]}")
+        grid[grid_key(key)] = [parse_text(v) for v in parts]
     return grid
-
-
-def split_values(text: str) -> list[str]:
-    """Split on the commas outside brackets: "(64,),(128, 64)" -> ["(64,)", "(128, 64)"]."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += (ch in "([{") - (ch in ")]}")
-        if ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return parts + [text[start:]]
 
 
 def grid_key(key: str) -> str:
     """A grid key with its section, as `--set` normalises it (dropout -> model.dropout)."""
-    return normalise_overrides([f"{key.strip()}=0"])[0].partition("=")[0]
+    return override_key(normalise_overrides([f"{key.strip()}=0"])[0])
 
 
 def setting_overrides(setting: dict[str, Any]) -> list[str]:
@@ -153,20 +145,27 @@ class Scheduler:
                 pass
 
     def start(self, slot: int, member: dict[str, Any], extra: list[str] = ()) -> None:
-        """Start (or resume) `member` on slot `slot`, with `extra` overrides (a rung's train.epochs)."""
+        """Write the member's run directory (its config.toml: the base, its setting, the slot's device, `extra`
+        overrides such as a rung's train.epochs) and start its job; a member stopped or killed earlier is resumed
+        (restarted when it has no checkpoint)."""
         folder = self.path / member["id"]
         device = self.slots[slot]
         sets = ([f"train.device={device}"] if device else []) + list(extra)
-        if (folder / CONFIG).exists():  # a run stopped or killed earlier: resume it (or restart it, no checkpoint)
-            argv = ["--resume", member["id"], *itertools.chain.from_iterable(("--set", s) for s in sets)]
-        else:
-            if folder.exists():  # a launcher's folder whose engine died before its config: start over
-                shutil.rmtree(folder)
-            argv = [str(self.path / BASE), *itertools.chain.from_iterable(("--set", s) for s in
-                                                                           member["overrides"] + sets)]
+        resume = (folder / CONFIG).exists()
+        try:
+            if resume:
+                run = reopen_run(str(folder), sets, None, self.path)
+            else:
+                if folder.exists():  # a launcher's folder whose job died before its config: start over
+                    shutil.rmtree(folder)
+                run = create_run(resolve(str(self.path / BASE), member["overrides"] + sets)[0], self.path, member["id"])
+        except UserError as err:
+            self.say(f"{member['id']}: cannot start: {err}")
+            return
         threads = str(max(1, (os.cpu_count() or 1) // len(self.slots))) if device is None else None
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} if threads else {}
-        launched = launch_detached(argv + ["--plain"], member["id"], self.path, quiet=True, env=env)
+        title = f"d2l-tui sweep member {member['id']}" + (" (resumed)" if resume else "")
+        launched = launch_detached(run.path, resume, title=title, quiet=True, env=env)
         self.running[slot] = (launched, member)
         self.say(f"started {member['id']}" + (f" on {device}" if device else ""))
 

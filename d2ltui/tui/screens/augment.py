@@ -30,7 +30,7 @@ class AugmentScreen(ModalScreen[None]):
         self.run_worker(self.compute, thread=True, exclusive=True, name="augment-preview")
 
     def compute(self) -> None:
-        from d2ltui.cli.augmenting import render_preview
+        from d2ltui.render.pictures import render_preview
         from d2ltui.config.schema import DataConfig
         from d2ltui.data.preview import make_preview, parse_augments
         from d2ltui.errors import UserError

@@ -222,19 +222,20 @@ class BrowseScreen(Screen):
             return
         panel, bar = await self.panel(), self.query_one("#knobs")
         errors = panel.errors() + ([] if bar.valid() else ["a knob above is invalid"])
-        plan = None
+        cfg = None
+        device, nproc = panel.device()
         if not errors and self.plan is not None:
             knobs = {f"model.{k}": v for k, v in bar.knobs(every=True).items()}
-            plan = self.plan.with_values({**knobs, **panel.values()})
-            if reason := plan.check():
-                errors.append(reason)
-        if errors or plan is None:
+            try:
+                cfg = self.plan.with_values({**knobs, **panel.values()}).config(device)
+            except UserError as err:
+                errors.append(str(err))
+        if errors or cfg is None:
             panel.check()
             await self.action_show_tab("train")
             self.notify("; ".join(errors), title="cannot start", severity="error")
             return
-        device, nproc = panel.device()
-        self.app.start_run(self.model, plan.overrides, device, nproc, base_toml=plan.base_toml())
+        self.app.start_run(cfg, nproc)
 
     # presets
     async def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:

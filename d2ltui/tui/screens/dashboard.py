@@ -16,8 +16,9 @@ from d2ltui.rundir.states import END_STATES, RunState
 from d2ltui.rundir.store import SAMPLES, read_status
 from d2ltui.engine.analysis import profile
 from d2ltui.engine.launching.processes import Launch, signal_run
+from d2ltui.rundir.store import read_config
 from d2ltui.tasks.spec import TaskSpec
-from d2ltui.tui.runlog import LayersTail, MetricsTail, read_config, run_task, samples
+from d2ltui.tui.runlog import LayersTail, MetricsTail, run_task, samples
 from d2ltui.tui.widgets.layer_stats import LayerStatsView
 from d2ltui.tui.widgets.ask_box import AskBox
 from d2ltui.tui.widgets.attention_view import AttentionView
@@ -157,8 +158,6 @@ class DashboardScreen(Screen):
         self.query_one("#run-head", Static).update(head)
 
     def read_state(self) -> dict:
-        if self.launch:
-            self.launch.tidy()
         status = read_status(self.path)
         if self.launch and not self.launch.alive() and self.launch.proc.returncode and (
                 status.get("state") not in END_STATES or status.get("state") == "crashed"):

@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.index import RunSummary
-from d2ltui.tui.runlog import best_text, duration_text, list_runs
+from d2ltui.rundir.runs import list_runs
+from d2ltui.tui.runlog import best_text, duration_text
 from d2ltui.tui.screens.dialogs import ChoiceScreen
 
 COLUMNS = ("", "run", "state", "model", "data", "best", "duration")
@@ -128,7 +129,7 @@ class RunsScreen(Screen):
         if run.state not in ("stopped", "crashed", "failed"):
             self.notify(f"{run.id} is {run.state}: only a stopped or crashed run resumes", severity="warning")
             return
-        self.app.start_run(run.model, [], resume=run.id)
+        self.app.start_run(resume=run.id)
 
     def action_delete(self) -> None:
         run = self.current()

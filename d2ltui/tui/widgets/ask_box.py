@@ -22,7 +22,7 @@ from textual.widgets import Input, Static
 from d2ltui.data.suggested import suggested_inputs
 from d2ltui.errors import UserError
 from d2ltui.rundir.store import CHECKPOINT
-from d2ltui.tui.runlog import read_config
+from d2ltui.rundir.store import read_config
 
 PLACEHOLDER = "your own input: answered from the latest checkpoint"
 

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from textual.validation import ValidationResult, Validator
 
+from d2ltui.config.overrides import parse_field as parse_text_field
 from d2ltui.config.schema import DataConfig, OptimConfig, TrainConfig, field_rule, problem
 
 
@@ -28,18 +29,7 @@ DEFAULTS |= {f"train.{k}": v for k, v in vars(TrainConfig()).items()}
 
 def parse_field(key: str, text: str) -> Any:
     """The typed value of a field's text (its type is the config default's); ValueError when unreadable."""
-    default = DEFAULTS[key]
-    text = text.strip()
-    if isinstance(default, list):
-        return [a.strip() for a in text.split(",") if a.strip()]
-    if not text:
-        return default
-    if isinstance(default, int):
-        number = float(text)
-        if not number.is_integer():
-            raise ValueError(f"{text!r} is not a whole number")
-        return int(number)
-    return type(default)(float(text)) if isinstance(default, float) else type(default)(text)
+    return parse_text_field(text, DEFAULTS[key])
 
 
 def field_problem(key: str, text: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from d2ltui.tui.widgets.samples_view import side_by_side
+from d2ltui.render.pictures import side_by_side
 
 
 def scatter(samples: dict[str, Any], width: int, height: int = 18) -> Text:

@@ -9,42 +9,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from d2ltui.tui.pixels import hex_colour
+from d2ltui.render.pictures import half_blocks, side_by_side  # noqa: F401  (re-exported for the widgets)
 from d2ltui.tui.widgets.pixel_grid import PixelGrid, label
 
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
            "#fabebe", "#008080")
-
-
-def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[Text]:
-    """An image (rows of grey values in [0, 1] or of '#rrggbb' colours) as lines of '▀' cells, two pixel
-    rows per line."""
-    h, w = len(image), len(image[0]) if image else 0
-    if not h or not w:
-        return []
-    cols, rows = min(width, w), max(1, min(width, w) * h // w)
-    rows += rows % 2
-    lines = []
-    for r in range(0, rows, 2):
-        line = Text()
-        for c in range(cols):
-            top = image[r * h // rows][c * w // cols]
-            bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // cols]
-            line.append("▀", Style(color=hex_colour(top), bgcolor=hex_colour(bottom)))
-        lines.append(line)
-    return lines
-
-
-def side_by_side(images: list, cell: int) -> Text:
-    """Images as half-block pictures `cell` columns wide, in one row, a space between them."""
-    blocks = [half_blocks(image, cell) for image in images]
-    out = Text()
-    for line in range(max((len(b) for b in blocks), default=0)):
-        for block in blocks:
-            out.append_text(block[line] if line < len(block) else Text(" " * cell))
-            out.append(" ")
-        out.append("\n")
-    return out
 
 
 def image_grid(items: list[dict[str, Any]], width: int, cell: int = 14) -> Text:

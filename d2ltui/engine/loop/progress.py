@@ -1,4 +1,4 @@
-"""Console progress for `d2l-tui train`: one updating line on a terminal, plain lines otherwise."""
+"""Console progress of a training job: one updating line on a terminal, plain lines otherwise."""
 
 from __future__ import annotations
 

@@ -1,0 +1,71 @@
+"""Images as half-block text ('▀' cells, two pixel rows a line), alone, side by side, or as augmentation grids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+
+
+def hex_colour(cell: Any) -> str:
+    """A samples cell (grey in [0, 1], '#rrggbb' or [r, g, b] in 0..255) as '#rrggbb'."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb(cell))
+
+
+def rgb(cell: Any) -> tuple[int, int, int]:
+    if isinstance(cell, str):  # '#rrggbb'
+        return int(cell[1:3], 16), int(cell[3:5], 16), int(cell[5:7], 16)
+    if isinstance(cell, (list, tuple)):  # [r, g, b] in 0..255
+        r, g, b = (max(0, min(255, int(v))) for v in cell)
+        return r, g, b
+    level = max(0, min(255, int(cell * 255)))  # grey in [0, 1]
+    return level, level, level
+
+
+def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[Text]:
+    """An image (rows of grey values in [0, 1] or of '#rrggbb' colours) as lines of '▀' cells, two pixel
+    rows per line."""
+    h, w = len(image), len(image[0]) if image else 0
+    if not h or not w:
+        return []
+    cols, rows = min(width, w), max(1, min(width, w) * h // w)
+    rows += rows % 2
+    lines = []
+    for r in range(0, rows, 2):
+        line = Text()
+        for c in range(cols):
+            top = image[r * h // rows][c * w // cols]
+            bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // cols]
+            line.append("▀", Style(color=hex_colour(top), bgcolor=hex_colour(bottom)))
+        lines.append(line)
+    return lines
+
+
+def side_by_side(images: list, cell: int) -> Text:
+    """Images as half-block pictures `cell` columns wide, in one row, a space between them."""
+    blocks = [half_blocks(image, cell) for image in images]
+    out = Text()
+    for line in range(max((len(b) for b in blocks), default=0)):
+        for block in blocks:
+            out.append_text(block[line] if line < len(block) else Text(" " * cell))
+            out.append(" ")
+        out.append("\n")
+    return out
+
+
+def render_preview(preview, width: int = 100, cell: int = 16) -> Text:
+    """The preview as half-block text: the original, then per transform its name and a 2x4 grid."""
+    from d2ltui.data.preview import PREVIEW_COLS
+
+    def row(images) -> Text:
+        return side_by_side(images, cell)
+
+    out = Text(f"{preview.dataset}: {preview.label}\n", style="bold")
+    out.append("original\n")
+    out.append_text(row([preview.original]))
+    for name, images in preview.grids.items():
+        out.append(f"{name}\n", style="bold")
+        for start in range(0, len(images), PREVIEW_COLS):
+            out.append_text(row(images[start:start + PREVIEW_COLS]))
+    return out
