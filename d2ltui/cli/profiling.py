@@ -12,15 +12,14 @@ WARMUP = 5
 
 def run_profile(target: str | None, overrides: list[str], steps: int, warmup: int = WARMUP,
                 device: str | None = None, runs_dir: str | None = None, json_out: bool = False) -> int:
-    """Train TARGET for warmup + steps steps in a new run directory, profiling the last `steps`; print the table."""
-    from d2ltui.cli.progress import ConsolePrinter
-    from d2ltui.cli.training import _prepare
-    from d2ltui.config.schema import dump_toml
+    """Train TARGET for warmup + steps steps in a new run directory, profiling the last `steps`; print the table.
+
+    The run is an ordinary job (d2ltui.engine.job) that finds a profile request waiting at its first log step."""
+    import contextlib
+
+    from d2ltui.engine import job
     from d2ltui.engine.analysis import profile
-    from d2ltui.engine.loop.control import Control
-    from d2ltui.engine.loop.trainer import fit
     from d2ltui.rundir.store import new_run_id
-    from d2ltui.rundir.writer import RunWriter
     from d2ltui.tasks.resolve import resolve
 
     cfg = resolve(target, overrides, device)[0]
@@ -28,21 +27,19 @@ def run_profile(target: str | None, overrides: list[str], steps: int, warmup: in
     cfg.train.log_every = warmup  # the loop takes the request at its first log step, after the warm-up
     cfg.train.layer_stats_every = 0  # no hooks in the profile
     cfg.train.checkpoint_every = 0
-    info, _, data = _prepare(cfg)
-    if info.distributed:
+    prepared = job.prepare(cfg)
+    if prepared.info.distributed:
         raise UserError("d2l-tui profile runs in one process (profile a multi-GPU run from its dashboard)")
-    run = RunWriter.create(runs_dir, dump_toml(cfg), f"profile-{new_run_id(cfg.model.name)}")
+    run = job.create_run(cfg, runs_dir, f"profile-{new_run_id(cfg.model.name)}")
     profile.request_profile(run.path, steps)
     out = sys.stderr if json_out else sys.stdout
     print(f"run {run.id} in {run.path}: {warmup} warm-up steps, then {steps} profiled", file=out, flush=True)
-    control = Control().install()
-    try:
-        result = fit(cfg, run, [ConsolePrinter(live=False, stream=out)], control, data=data)
-    finally:
-        control.restore()
+    with contextlib.redirect_stdout(out):  # under --json, progress goes to stderr and stdout holds the JSON alone
+        code = job.run_job(run.path, plain=True, prepared=prepared)
     table = profile.read_table(run.path)
     if table is None:
-        raise UserError(f"no profile was written ({result.state}: {result.message}); "
+        status = run.status()
+        raise UserError(f"no profile was written ({status.get('state')}: {status.get('message')}); "
                         f"an epoch may be shorter than the {warmup} warm-up steps")
     print(json.dumps({"run": run.id, **table}) if json_out else profile.format_table(table))
-    return result.exit_code
+    return code
