@@ -191,6 +191,7 @@ def format_progress(status: dict[str, Any], last: dict[str, Any] | None) -> str:
 
 
 def suggest(word: str, options: list[str]) -> str:
-    """A ' (did you mean ...?)' tail naming the closest options, or ''."""
-    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    """A ' (did you mean ...?)' tail naming the closest options (each once: a preset and a model may share a
+    name), or ''."""
+    close = difflib.get_close_matches(word, list(dict.fromkeys(options)), n=3, cutoff=0.5)
     return f" (did you mean {', '.join(close)}?)" if close else ""

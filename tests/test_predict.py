@@ -184,7 +184,7 @@ def test_a_detector_lists_its_boxes_in_an_image(runs, capsys, tmp_path):
 @pytest.mark.parametrize("run, text, says", [
     ("s2s", "", "input: empty"), ("s2s", "   ", "input: empty"), ("s2s", "abcdefghij", "at most 7"),
     ("lm", "x" * 1001, "at most 1000"), ("lm", "123", "no letters"), ("nw", "1, 2", "this model reads 1"),
-    ("nw", "two", "not numbers"), ("nope", "abc", "no run 'nope'"), ("vi", "16", "give a number in 0..15"),
+    ("nw", "two", "not numbers"), ("nw", "nan", "not finite"), ("nw", "inf", "not finite"), ("nope", "abc", "no run 'nope'"), ("vi", "16", "give a number in 0..15"),
     ("vi", "left", "is not a state"), ("gan", "z", "not a whole number"), ("ssd", "/no/such.png", "no image file")])
 def test_bad_input_is_one_line_and_exit_2(runs, capsys, run, text, says):
     code, out, err = predict(runs, capsys, run, text)

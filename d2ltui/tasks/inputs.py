@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import math
+
 import torch
 
 from d2ltui.errors import UserError
@@ -18,6 +20,8 @@ def numbers(text: str, want: int, hint: str) -> torch.Tensor:
         values = [float(v) for v in text.replace(",", " ").split()]
     except ValueError:
         raise UserError(f"input: {text!r} is not numbers; {hint}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"input: {text.strip()!r} holds a number that is not finite (nan or inf); {hint}")
     if len(values) != want:
         raise UserError(f"input: {len(values)} number(s), this model reads {want}")
     return torch.tensor([values])
