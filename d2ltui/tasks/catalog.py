@@ -2,6 +2,10 @@
 
 from d2ltui.tasks.spec import TaskSpec, register_task
 
+# What a tabular RL agent never reads: it has no optimizer (Q-learning's rate is its alpha knob), and an epoch
+# is one sweep or one episode of its environment, not batches of a dataset.
+TABULAR_IGNORES = ("optim", "data.batch_size", "data.num_train", "data.resize", "data.augment")
+
 register_task(TaskSpec(
     "regression", "d2ltui.tasks.supervised:Regression", "real-valued targets: squared loss (log RMSE on Kaggle prices)",
     defaults={"data": {"name": "synthetic-regression", "batch_size": 10}, "optim": {"lr": 0.03},
@@ -38,10 +42,10 @@ register_task(TaskSpec(
     metric="success", side_metrics=("return",),
     defaults={"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 10, "log_every": 1}},
     panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False,
-    mixed_precision=False))
+    mixed_precision=False, ignores=TABULAR_IGNORES))
 register_task(TaskSpec(
     "q-learning", "d2ltui.tasks.rl:QLearning", "tabular Q-learning from episodes",
     metric="success", side_metrics=("return",),
     defaults={"data": {"name": "frozenlake-4x4"}, "train": {"epochs": 256, "log_every": 1}},
     panels=("return", "metric", "samples"), sample_kinds=("rl-values",), finetune=False,
-    mixed_precision=False))
+    mixed_precision=False, ignores=TABULAR_IGNORES))

@@ -36,6 +36,11 @@ class TaskSpec:
     finetune: bool = True  # honours train.init_from and train.freeze (else validation refuses them)
     folds: bool = False  # data.folds (K-fold cross-validation) applies
     mixed_precision: bool = True  # its steps run under autocast (train.precision applies; else they run at 32)
+    ignores: tuple[str, ...] = ()  # config keys it never reads ("optim": a whole section): forms do not offer them
+
+    def applies(self, key: str) -> bool:
+        """Whether config key "section.name" means something to this task."""
+        return key not in self.ignores and key.partition(".")[0] not in self.ignores
 
     def task_class(self) -> type:
         module, _, cls = self.step.partition(":")

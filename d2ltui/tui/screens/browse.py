@@ -148,6 +148,7 @@ class BrowseScreen(Screen):
         self.query_one("#knobs").load(spec)
         if self.query("#config"):
             self.fill_panel(self.plan.base)
+            self.query_one("#config").show_preset(None)  # the model's defaults now, no preset's
 
     def fill_panel(self, raw: dict[str, Any]) -> None:
         spec = get_spec(self.model)
@@ -250,6 +251,7 @@ class BrowseScreen(Screen):
             self.notify(str(err), title="preset", severity="error")
             return
         await self.apply_config(raw)
+        (await self.panel()).show_preset(event.name)  # the model may have changed with it
         self.notify(f"loaded preset {event.name}")
 
     async def apply_config(self, raw: dict[str, Any]) -> None:

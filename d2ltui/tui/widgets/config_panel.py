@@ -17,6 +17,7 @@ from d2ltui.zoo.catalog import INIT
 from d2ltui.tui.widgets.knob_bar import set_title
 from d2ltui.config.presets import preset_names
 from d2ltui.tui.choices import datasets_for, list_devices
+from d2ltui.tasks.spec import task_spec
 
 FOLLOWED = [k for k, _ in FIELDS] + ["optim.name", "model.init"]  # the fields a config fills
 
@@ -81,6 +82,7 @@ class ConfigPanel(VerticalScroll):
         set_title(self.query_one("#cfg-device"), "device")
         self._devices_asked = self.devices_listed = False
         self.auto_kind = "cpu"  # what "auto" picks: the CPU until the device list shows an accelerator
+        self.hidden: set[str] = set()  # the fields the model's task does not read (or an init it does not honour)
         self.load({})
 
     def load(self, raw: dict[str, Any]) -> None:
@@ -134,8 +136,17 @@ class ConfigPanel(VerticalScroll):
         picker.set_options([(n, n) for n in names])
         if names:
             picker.value = current if current in names else ("shapes" if "shapes" in names else names[0])
-        self.query_one(f"#{_fid('model.init')}", Select).disabled = not honours_init
+        spec = task_spec(task)
+        self.hidden = {key for key in FOLLOWED if not spec.applies(key)} | (set() if honours_init else {"model.init"})
+        for key in FOLLOWED:
+            widget = self.query_one(f"#{_fid(key)}")
+            widget.display = key not in self.hidden
+            widget.disabled = key in self.hidden
         self.check()
+
+    def offered(self) -> list[tuple[str, str]]:
+        """The (key, label) text fields the form offers for its task."""
+        return [(key, label) for key, label in FIELDS if key not in self.hidden]
 
     def set_field(self, key: str, value: Any) -> None:
         widget = self.query_one(f"#{_fid(key)}")
@@ -144,7 +155,7 @@ class ConfigPanel(VerticalScroll):
     def errors(self) -> list[str]:
         """'label: reason' for each invalid field (empty when the form can start)."""
         out = []
-        for key, label in FIELDS:
+        for key, label in self.offered():
             field = self.query_one(f"#{_fid(key)}", Input)
             result = field.validate(field.value)
             if result is not None and not result.is_valid:
@@ -162,14 +173,19 @@ class ConfigPanel(VerticalScroll):
     def values(self) -> dict[str, Any]:
         """{'data.batch_size': 64, ...}: every field's value (call when `errors()` is empty)."""
         out: dict[str, Any] = {}
-        for key, _ in FIELDS:
+        for key, _ in self.offered():
             out[key] = parse_field(key, self.query_one(f"#{_fid(key)}", Input).value)
         out["data.name"] = self.query_one(f"#{_fid('data.name')}", Select).value
-        out["optim.name"] = self.query_one(f"#{_fid('optim.name')}", Select).value
-        init = self.query_one(f"#{_fid('model.init')}", Select)
-        if not init.disabled:
-            out["model.init"] = init.value
+        for key in ("optim.name", "model.init"):
+            if key not in self.hidden:
+                out[key] = self.query_one(f"#{_fid(key)}", Select).value
         return out
+
+    def show_preset(self, name: str | None) -> None:
+        """The preset selector shows `name`, or nothing (the model changed): it never loads one itself."""
+        picker = self.query_one("#preset", Select)
+        with picker.prevent(Select.Changed):
+            picker.value = name if name in picker._legal_values else Select.NULL
 
     def refresh_presets(self) -> None:
         """List the presets again (after one was saved)."""

@@ -124,7 +124,8 @@ class KnobBar(Horizontal):
                 continue
             result = field.validate(field.value)
             reasons = "; ".join(result.failure_descriptions) if result else "invalid value"
-            out.append(f"{field.border_title or field.id}: {reasons}")
+            title = field.border_title or field.id
+            out.append(reasons if reasons.startswith(str(title)) else f"{title}: {reasons}")  # said once
         return out
 
     def _announce(self) -> None:
