@@ -13,3 +13,8 @@ def require_module(module: str, purpose: str, extra: str) -> None:
 
     if importlib.util.find_spec(module) is None:
         raise UserError(f"{purpose} needs the {module} package: pip install \"d2ltui[{extra}]\"")
+
+
+def one_line(message: object) -> str:
+    """`message` as one printable line: a line break or control character the user typed is shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(message))

@@ -13,7 +13,10 @@ SHIPPED_PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 
 
 def expand_path(path: str | Path, what: str = "path") -> Path:
-    """`path` with ~ expanded; a ~user that does not exist is a UserError naming it."""
+    """`path` with ~ expanded; an empty one (which would mean the working folder) or a ~user that does not exist
+    is a UserError naming it."""
+    if not str(path).strip():
+        raise UserError(f"{what}: empty; give a path")
     try:
         return Path(path).expanduser()
     except RuntimeError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from d2ltui.errors import UserError
+from d2ltui.errors import UserError, one_line
 
 
 def __getattr__(name: str):
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
 
                 run_app(runs_dir=runs_dir)
         except UserError as err:
-            print(f"d2l-tui: error: {err}", file=sys.stderr)
+            print(f"d2l-tui: error: {one_line(err)}", file=sys.stderr)
             sys.exit(err.exit_code)
         sys.exit(0)
     import typer
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="d2l-tui", standalone_mode=False)
     except UserError as err:
-        print(f"d2l-tui: error: {err}", file=sys.stderr)
+        print(f"d2l-tui: error: {one_line(err)}", file=sys.stderr)
         sys.exit(err.exit_code)
     except typer.Abort:
         print("d2l-tui: aborted", file=sys.stderr)
@@ -84,6 +84,6 @@ def main(argv: list[str] | None = None) -> None:
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         ctx = getattr(err, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        print(f"d2l-tui: error: {message}{hint}", file=sys.stderr)
+        print(f"d2l-tui: error: {one_line(message)}{hint}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 2) or 2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -8,6 +8,7 @@ half-written last line and with a dead process that never said so.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -172,7 +173,8 @@ class RunDir:
         root = resolve_runs_dir(runs_dir)
         if _is_run(root / run, starting):
             return cls(root / run)
-        matches = sorted(p for p in root.glob(f"{run}*") if _is_run(p, starting)) if root.is_dir() else []
+        prefix = root.is_dir() and "/" not in run and run not in (".", "..")  # an id's prefix names no folder
+        matches = sorted(p for p in root.glob(f"{glob.escape(run)}*") if _is_run(p, starting)) if prefix else []
         if len(matches) == 1:
             return cls(matches[0])
         if matches:

@@ -165,7 +165,7 @@ def run_app(runs_dir: str | Path | None = None, attach: str | None = None) -> No
         from d2ltui.paths import resolve_runs_dir
 
         resolve_runs_dir(runs_dir)
-    if attach:
+    if attach is not None:  # `attach ""` is refused, not the home screen
         from d2ltui.rundir.store import RunDir
 
         RunDir.find(attach, runs_dir, starting=True)  # a just-detached run: the dashboard waits for it
