@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from d2ltui.errors import UserError
 from d2ltui.rundir.states import LIVE_STATES, RunState
 from d2ltui.rundir.index import RunSummary
 from d2ltui.rundir.runs import list_runs
@@ -59,8 +61,16 @@ class RunsScreen(Screen):
         self.run_worker(self._gather, thread=True, exclusive=True, group="runs")
 
     def _gather(self) -> None:
-        runs = list_runs(self.app.runs_dir)
+        try:
+            runs = list_runs(self.app.runs_dir)
+        except (UserError, OSError) as err:  # a runs folder that is a file or cannot be read: one line, no crash
+            self.app.call_from_thread(self._refused, str(err))
+            return
         self.app.call_from_thread(self._show, runs)
+
+    def _refused(self, message: str) -> None:
+        self.loaded = True
+        self.query_one("#runs-hint", Static).update(Text(message, style="bold red"))
 
     def _show(self, runs: list[RunSummary]) -> None:
         table = self.query_one(DataTable)
@@ -141,9 +151,13 @@ class RunsScreen(Screen):
 
         def decided(choice: str | None) -> None:
             if choice == "delete":
-                shutil.rmtree(run.path, ignore_errors=True)
-                self.marked.discard(run.id)
-                self.notify(f"deleted {run.id}")
+                failures: list[str] = []
+                shutil.rmtree(run.path, onerror=lambda _f, _p, exc: failures.append(str(exc[1])))
+                if failures:  # a read-only folder: say so, never "deleted"
+                    self.notify(f"{run.id} not deleted: {failures[0]}", title="delete", severity="error")
+                else:
+                    self.marked.discard(run.id)
+                    self.notify(f"deleted {run.id}")
                 self.reload()
 
         self.app.push_screen(ChoiceScreen(f"Delete run {run.id} and its checkpoint?",
