@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 
 import pytest
 from fault_helpers import cli
@@ -89,6 +90,9 @@ def test_a_resume_purges_the_events_past_its_checkpoint(tmp_path):
     stray = SummaryWriter(str(run.path / "tensorboard"))  # events a killed run wrote after its last checkpoint
     stray.add_scalar("train/loss", 99.0, last + 1)
     stray.close()
+    # event files sort by name: second, host, pid, then a per-process counter that sorts "10" before "9"; a
+    # resumed run is another process a second later, as here
+    time.sleep(1.05)
     code, _, err = cli("train", "--resume", "r", "--set", "train.epochs=3", "--runs-dir", str(tmp_path), "--plain")
     assert code == 0, err
     acc = read_back(run.path / "tensorboard")

@@ -13,7 +13,9 @@ import bisect
 import contextlib
 import io
 import math
+import shutil
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -35,7 +37,23 @@ def summary_writer(logdir: Path, purge_step: int | None = None) -> Any:
     require_tensorboard()
     from torch.utils.tensorboard import SummaryWriter
 
+    _quiet_writer_threads()
     return SummaryWriter(str(logdir), purge_step=purge_step)
+
+
+def _quiet_writer_threads() -> None:
+    """The event writer's thread hands a failed write (a full disk) to the caller, which says it in one line, and
+    re-raises it: that second telling, a thread's traceback, is not printed."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_writer_threads", False):
+        return
+
+    def hook(args: Any) -> None:
+        if not (type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(args.exc_value, OSError)):
+            previous(args)
+
+    hook.quiet_writer_threads = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def scalars(record: dict[str, Any]) -> list[tuple[str, float]]:
@@ -153,9 +171,12 @@ def export_run(path: Path, out: Path) -> dict[str, Any]:
     layers = read_metrics(path / LAYERS)[0]
     started = read_status(path).get("started")
     cfg = from_dict(load_toml(path / CONFIG), source=str(path / CONFIG))
+    made = not out.exists()
     try:
         return _export(out, cfg, records, layers, started)
     except OSError as err:
+        if made:  # nothing half-written is left behind
+            shutil.rmtree(out, ignore_errors=True)
         raise UserError(f"--tensorboard {out}: cannot be written ({err.strerror or type(err).__name__})") from None
 
 
