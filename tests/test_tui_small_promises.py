@@ -22,14 +22,19 @@ async def test_a_bad_input_shape_is_named_once():
         assert "input:" in text and "input: input" not in text, text
 
 
+async def train_panel(pilot):
+    """The home screen's training panel, opened with `t`."""
+    await settle_summary(pilot)
+    await pilot.press("t")
+    await until(pilot, lambda: bool(pilot.app.screen.query("#config")))
+    return pilot.app.screen.query_one("#config")
+
+
 @pilot_test
 async def test_the_preset_selector_forgets_its_preset_when_the_model_changes():
     app = create_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle_summary(pilot)
-        await pilot.press("t")
-        await until(pilot, lambda: bool(app.screen.query("#preset")))
-        picker = app.screen.query_one("#preset")
+        picker = (await train_panel(pilot)).query_one("#preset")
         picker.value = "quick-lenet-shapes"
         await until(pilot, lambda: app.screen.model == "lenet")
         await pilot.pause(0.3)
@@ -44,10 +49,7 @@ async def test_the_preset_selector_forgets_its_preset_when_the_model_changes():
 async def test_the_panel_offers_only_the_fields_its_task_reads():
     app = create_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle_summary(pilot)
-        await pilot.press("t")
-        await until(pilot, lambda: bool(app.screen.query("#config")))
-        panel = app.screen.query_one("#config")
+        panel = await train_panel(pilot)
         for key in ("optim-name", "optim-lr", "optim-weight_decay", "model-init"):
             assert panel.query_one(f"#cfg-{key}").display  # the MLP trains with an optimizer from an init
         app.screen.query_one(Catalog).select_model("value-iteration")
