@@ -44,6 +44,9 @@ class ModelConfig:
     name: str = "lenet"
     knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
     task: str = rule("", choices=MODEL_TASKS, off="")  # your own model's task; "" lets the data pick
+    # the run's copy of your own model's file, set when the config is read from a run folder that keeps one
+    # (d2ltui/rundir/source.py); never written to config.toml: the model is then built from the copy
+    copy: str = ""
 
 
 # data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image

@@ -52,9 +52,21 @@ def is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
-def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
-    """The ModelSpec of a reference, for `task` (None: classification, or the task the data fits)."""
+def file_reference(name: str) -> Path | None:
+    """The file a path/to/file.py:Name model name reads (absolute), else None (a book model, a module, torchvision)."""
+    if not is_reference(name):
+        return None
+    target = split(name)[0]
+    return _file_path(target) if target != "torchvision" and is_file_target(target) else None
+
+
+def reference_spec(ref: str, task: str | None = None, copy: str | None = None) -> ModelSpec:
+    """The ModelSpec of a reference, for `task` (None: classification, or the task the data fits); a file
+    reference is read from `copy` when given (a run's copy of its file), its name staying `ref`."""
     target, name = split(ref)
+    made = ref
+    if copy and is_file_target(target):
+        target, made = copy, f"{copy}:{name}"
     also = () if task else tuple(t for t in TASK_INPUTS if t != DEFAULT_TASK)  # no task given: the data's
     task = task or DEFAULT_TASK
     if task not in TASK_INPUTS:
@@ -71,8 +83,8 @@ def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
     kind = TASK_INPUTS[task]
     shape = _default_shape(kind, knobs)
     default = shape if kind == "seq2seq" else shape * max(inputs, 1)
-    spec = ModelSpec(ref, CHAPTER, task, kind, default, ref, knobs, doc, also, source=source or target)
-    _BUILDERS[ref] = build
+    spec = ModelSpec(ref, CHAPTER, task, kind, default, made, knobs, doc, also, source=source or target)
+    _BUILDERS[made] = build
     return spec
 
 
@@ -252,7 +264,7 @@ def _forward_arity(obj: Any) -> int:
 
 def check_inputs(spec: ModelSpec, count: int) -> None:
     """A UserError naming what forward expects when `count` tensors cannot feed it (inspect feeds tensors only)."""
-    params = _forward_inputs(load_object(*split(spec.name))[0]) if spec.source != "torchvision" else []
+    params = _forward_inputs(load_object(*split(spec.builder))[0]) if spec.source != "torchvision" else []
     if not params:
         return
     names = ", ".join(p.name + ("" if p.default is p.empty else "=...") for p in params)
