@@ -36,7 +36,8 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSI
 
 # model.task: what your own model (model.name = path/to/file.py:Name, module:Name, torchvision:NAME) trains
 # for; "" lets the data pick (classification by default). The book's models have their own task.
-MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq")
+# The names are d2ltui.tasks.spec's (config cannot import the tasks: a test keeps the two consistent).
+MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq", "detection", "gan")
 
 
 @dataclass
