@@ -107,6 +107,7 @@ def test_resume_says_the_file_changed_and_trains_on_with_the_copy(trained, capsy
     said = [line for line in out.splitlines() if "changed since run" in line]
     assert len(said) == 1 and str(net) in said[0] and f"{SOURCE_DIR}/net.py" in said[0]
     assert [r["epoch"] for r in read_metrics(run / "metrics.jsonl")[0] if r["split"] == "val"][-1] == 4
+    assert "copy" not in (run / "config.toml").read_text()  # the copy is found through source.json, not written
 
 
 @pilot_test
