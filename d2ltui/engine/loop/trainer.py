@@ -230,9 +230,9 @@ class Loop:
             self.run_dir.save_checkpoint(self.state_dict())
         except CheckpointWriteError as err:
             message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
+            self.missed_checkpoint = step  # refused, or held back for rows not on disk yet: the end tries it again
             self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
             self.status("running", message)
-            self.missed_checkpoint = step if self.run_dir.pending else None  # held back for rows not on disk yet
             return
         self.checkpoint_step = step
         self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
