@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from d2ltui.tasks.resolve import normalise_overrides, resolve
+from d2ltui.tasks.resolve import resolve
 from d2ltui.config.overrides import override_key, parse_text, split_override, split_values
-from d2ltui.config.schema import dump_toml
+from d2ltui.config.schema import dump_toml, normalise_overrides
 from d2ltui.engine.job import create_run, reopen_run
 from d2ltui.engine.loop.control import STOP_SIGNALS, send_group
 from d2ltui.engine.launching.processes import Detached, launch_detached
