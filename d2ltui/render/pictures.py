@@ -58,14 +58,11 @@ def render_preview(preview, width: int = 100, cell: int = 16) -> Text:
     """The preview as half-block text: the original, then per transform its name and a 2x4 grid."""
     from d2ltui.data.preview import PREVIEW_COLS
 
-    def row(images) -> Text:
-        return side_by_side(images, cell)
-
     out = Text(f"{preview.dataset}: {preview.label}\n", style="bold")
     out.append("original\n")
-    out.append_text(row([preview.original]))
+    out.append_text(side_by_side([preview.original], cell))
     for name, images in preview.grids.items():
         out.append(f"{name}\n", style="bold")
         for start in range(0, len(images), PREVIEW_COLS):
-            out.append_text(row(images[start:start + PREVIEW_COLS]))
+            out.append_text(side_by_side(images[start:start + PREVIEW_COLS], cell))
     return out
