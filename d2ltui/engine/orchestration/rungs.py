@@ -104,7 +104,7 @@ def run_rungs(path: Path, parallel: int, log: Any = None) -> bool:
     """Run the rung sweep at `path` to its end (or a stop signal); True when it was not interrupted."""
     from d2ltui.config.schema import from_dict, load_toml
     from d2ltui.engine.loop.control import STOP_SIGNALS
-    from d2ltui.engine.orchestration.sweep import POLL_S, Scheduler, slots_for, wait_for_live
+    from d2ltui.engine.orchestration.slots import POLL_S, Scheduler, slots_for, wait_for_live
 
     record = read_sweep(path)
     scheduler, events = replay(path, record)
