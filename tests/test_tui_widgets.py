@@ -56,3 +56,15 @@ def test_decision_boundary_text_translations_and_weights():
                       "true": {"w": [2.0, -3.4], "b": 4.2}, "analytic": {"w": [2.0, -3.4], "b": 4.2}}, 40)
     assert all(k in weights.plain for k in ("learned", "true", "analytic", "-3.4000", "4.2000"))
     assert "after the first epoch" in render(None, 40).plain
+
+
+def test_paint_puts_two_pixel_rows_in_a_line_and_black_below_an_odd_last_row():
+    from rich.color import Color
+
+    from d2ltui.render.pictures import paint
+
+    lines = paint(3, 2, lambda r, c: Color.from_rgb(10 * r, c, 0))
+    assert [line.plain for line in lines] == ["▀▀", "▀▀"]
+    top, bottom = lines[0].spans[1].style, lines[1].spans[0].style
+    assert (top.color.triplet, top.bgcolor.triplet) == ((0, 1, 0), (10, 1, 0))
+    assert (bottom.color.triplet, bottom.bgcolor.triplet) == ((20, 0, 0), (0, 0, 0))
