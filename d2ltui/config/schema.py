@@ -36,7 +36,8 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSI
 
 # model.task: what your own model (model.name = path/to/file.py:Name, module:Name, torchvision:NAME) trains
 # for; "" lets the data pick (classification by default). The book's models have their own task.
-MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq")
+# The names are d2ltui.tasks.spec's (config cannot import the tasks: a test keeps the two consistent).
+MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq", "detection", "gan")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ModelConfig:
     name: str = "lenet"
     knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
     task: str = rule("", choices=MODEL_TASKS, off="")  # your own model's task; "" lets the data pick
+    # the run's copy of your own model's file, set when the config is read from a run folder that keeps one
+    # (d2ltui/rundir/source.py); never written to config.toml: the model is then built from the copy
+    copy: str = ""
 
 
 # data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image

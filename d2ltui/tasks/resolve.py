@@ -20,7 +20,7 @@ from d2ltui.tasks.finetune import is_torchvision, resolve_source
 from d2ltui.tasks.spec import TaskSpec, task_names, task_spec
 from d2ltui.errors import UserError, require_module
 from d2ltui.zoo.references import is_reference
-from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
+from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, spec_of, suggest
 
 
 def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, Any]:
@@ -99,7 +99,7 @@ def _device_override(overrides: list[str]) -> str:
 def validate(cfg: RunConfig) -> ModelSpec:
     """Check every field and the model/data pair; returns the model's spec. Raises UserError naming the key."""
     check_section("model", cfg.model)
-    spec = get_spec(cfg.model.name, cfg.model.task or None)
+    spec = spec_of(cfg)
     try:
         resolve_knobs(spec, cfg.model.knobs)
     except UserError as err:

@@ -39,7 +39,7 @@ from d2ltui.engine.loop.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.rundir.writer import RETRY_S, RunWriter
 from d2ltui.zoo.build import build_model
-from d2ltui.zoo.registry import get_spec
+from d2ltui.zoo.registry import spec_of
 
 try:  # data-parallel helpers; a single process needs none of them
     from d2ltui.engine.loop import distributed as _dist
@@ -115,7 +115,7 @@ class Loop:
         self.device = self.info.device or resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         random.seed(cfg.train.seed)  # the checkpoint keeps Python's generator too: it starts from the seed as well
-        self.spec = get_spec(cfg.model.name)
+        self.spec = spec_of(cfg)
         if data is None:
             from d2ltui.data.registry import load_data
             data = load_data(cfg.data, self.spec.task, self.device)
