@@ -18,7 +18,7 @@ from tui_pilot import write_sweep
 from d2ltui.config.presets import list_presets
 from d2ltui.config.schema import from_dict, load_toml
 from d2ltui.tasks.resolve import resolve
-from d2ltui.engine.orchestration import sweep as sw
+from d2ltui.engine.orchestration import slots, sweep as sw
 from d2ltui.engine.launching.processes import Detached
 from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
@@ -111,15 +111,15 @@ def test_scheduler_runs_p_at_a_time_with_cores_over_p_threads_or_one_per_gpu(tmp
         launched.append((from_dict(load_toml(run / "config.toml")), run.name, env, len(live)))
         return Detached(run.name, 1, run, proc)
 
-    monkeypatch.setattr(sw, "launch_detached", fake_launch)
-    monkeypatch.setattr(sw, "POLL_S", 0.0)
+    monkeypatch.setattr(slots, "launch_detached", fake_launch)
+    monkeypatch.setattr(slots, "POLL_S", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert sw.Scheduler(path, sw.slots_for(2, "cpu")).run(record["members"])
+    assert slots.Scheduler(path, slots.slots_for(2, "cpu")).run(record["members"])
     assert [run_id for _, run_id, _, _ in launched] == [m["id"] for m in record["members"]]
     assert max(n for *_, n in launched) == 2 and all(env["OMP_NUM_THREADS"] == "4" for _, _, env, _ in launched)
     assert [(c.train.seed, c.optim.lr) for c, *_ in launched[:3]] == [(0, 0.01), (1, 0.01), (0, 0.02)]
     launched.clear()
-    assert sw.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])  # the members exist: resumed
+    assert slots.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])  # the members exist: resumed
     assert [c.train.device for c, *_ in launched] == ["cuda:0", "cuda:1"] and launched[1][2] == {}
     assert [c.train.seed for c, *_ in launched] == [0, 1]
 

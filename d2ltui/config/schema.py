@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 from d2ltui.errors import UserError
 from d2ltui.paths import DEFAULT_DATA_ROOT
-from d2ltui.config.overrides import coerce, parse_text, split_override
+from d2ltui.config.overrides import coerce, parse_text, qualify_overrides, split_override
 from d2ltui.format import suggest
 
 
@@ -299,6 +299,11 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
                 value = whole_numbers(value)  # a list field with bounds holds numbers ("15" read as 15)
             setattr(target, key, value)
     return cfg
+
+
+def normalise_overrides(overrides: list[str]) -> list[str]:
+    """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
+    return qualify_overrides(overrides, {s: {f.name for f in dataclasses.fields(kind)} for s, kind in SECTIONS.items()})
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

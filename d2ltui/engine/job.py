@@ -62,7 +62,8 @@ def create_run(cfg, runs_dir: str | Path | None, run_id: str | None = None):
 def resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | Path | None):
     """The idle run RESUME names and its config with the allowed `--set` changes, validated."""
     from d2ltui.config.overrides import override_key
-    from d2ltui.tasks.resolve import normalise_overrides, validate
+    from d2ltui.config.schema import normalise_overrides
+    from d2ltui.tasks.resolve import validate
 
     run = idle_run(resume, runs_dir)
     overrides = normalise_overrides(list(overrides))

@@ -9,7 +9,6 @@ from typing import Any
 from d2ltui.format import format_best, format_duration
 from d2ltui.rundir.source import read_source
 from d2ltui.rundir.store import LAYER_STATS, LAYERS, METRICS, SAMPLES, read_config, read_json, read_metrics
-from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.tasks.spec import TaskSpec, task_of
 from d2ltui.rundir.index import RunSummary
 from d2ltui.errors import UserError
@@ -84,15 +83,6 @@ class LayersTail:
     def grid(self, stat: str) -> list[list[float | None]]:
         """One row per layer, one column per recorded step: the statistic's value or None."""
         return [[self.values.get((layer, stat), {}).get(step) for step in self.steps] for layer in self.layers]
-
-
-def metric_name(records: list[dict[str, Any]]) -> str | None:
-    """The quality metric the run reports (acc, ppl, bleu, ...), or None."""
-    for rec in reversed(records):
-        for key in HEADLINE_METRICS:
-            if rec.get(key) is not None:
-                return key
-    return None
 
 
 def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[float], list[float]]:

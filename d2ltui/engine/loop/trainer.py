@@ -274,7 +274,8 @@ class Loop:
         params = sum(p.numel() for p in self.model.parameters())
         self.bus.emit(ev.Started(self.run_dir.id if self.run_dir else "-", self.cfg.model.name, self.data.name,
                                  self.task.name, str(self.device), params, self.spe, self.total_steps,
-                                 self.cfg.train.epochs, self.state.step, self.info.world_size))
+                                 self.cfg.train.epochs, self.state.step, self.info.world_size,
+                                 self.task.headline()))
         self.bus.emit(ev.DataCard(data_card(self.data)))
         for note in self.notes:
             self.note(note)
