@@ -132,3 +132,40 @@ async def test_the_runs_screen_paints_thousands_of_runs_reading_only_the_shown_o
             await until(pilot, lambda: table.cursor_row == 1999 and screen.runs[1999].state == "finished")
     finally:
         runs_screen.Summaries.read = summary
+
+
+PALETTE_NO_TORCH = """
+import asyncio, sys
+from textual.command import CommandList
+from d2ltui.tui.app import WorkbenchApp
+
+class Bare(WorkbenchApp):  # no home screen (its inspector loads torch): only what the palette imports counts
+    CSS_PATH = None
+
+    def on_mount(self, event):
+        event.prevent_default()
+
+async def main():
+    app = Bare(runs_dir=sys.argv[1])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"gan")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.screen.query(CommandList) and len(app.screen.query_one(CommandList).options) >= 3:
+                break
+        print(len(app.screen.query_one(CommandList).options), "torch" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_listing_models_presets_labs_and_runs_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    write_run(tmp_path / "runs", "20240101-120000-gan-ab12", model="gan")
+    out = subprocess.run([sys.executable, "-c", PALETTE_NO_TORCH, str(tmp_path / "runs")], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    found, torch_loaded = out.stdout.split()
+    assert int(found) >= 3 and torch_loaded == "False"
