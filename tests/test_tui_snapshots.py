@@ -186,6 +186,7 @@ async def _open_lab(pilot):
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "BrowseScreen")
     pilot.app.open_lab("masked-softmax")
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "LabScreen" and pilot.app.screen.computed > 0, 60)
+    pilot.app.screen.set_focus(None)  # no blinking cursor in the picture
 
 
 async def _open_help(pilot):
@@ -194,9 +195,20 @@ async def _open_help(pilot):
 
 
 async def _open_palette(pilot):
+    from textual.command import CommandList
+
+    await settle_summary(pilot)
     await pilot.press("ctrl+p", *"lenet")
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "CommandPalette")
-    await pilot.pause(0.5)
+    counts = [-1]
+
+    def gathered() -> bool:  # the hits arrive in batches, the runs' last: they are in, and no more came in 0.3 s
+        options = pilot.app.screen.query_one(CommandList).options
+        counts.append(len(options))
+        return counts[-1] == counts[-2] and any(str(o.prompt).startswith("run ") for o in options)
+
+    await until(pilot, gathered, step=0.3)
+    pilot.app.screen.query_one("CommandInput").cursor_blink = False  # the same cursor in every picture
 
 
 SCREENS = {"browse": settle_summary, "runs": _open_runs, "dashboard": _open_dashboard, "compare": _open_compare,

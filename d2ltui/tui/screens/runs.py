@@ -143,11 +143,13 @@ class RunsScreen(Screen):
         self._hint()
 
     def _note_widths(self, runs: list[RunSummary]) -> bool:
-        """Widen the columns for these rows; whether the columns that fit have changed."""
+        """Widen the columns for these rows; whether the table must be rebuilt (a shown column widened, or the
+        columns that fit have changed)."""
+        before = [self.widths[c] for c in self.shown]
         for run in runs:
             for column, text in cells(run, True).items():
                 self.widths[column] = max(self.widths[column], len(text))
-        return self.fitted() != self.shown
+        return self.fitted() != self.shown or before != [self.widths[c] for c in self.shown]
 
     def fitted(self) -> list[str]:
         room = (self.size.width or self.app.size.width) - self.query_one(DataTable).styles.scrollbar_size_vertical
@@ -165,7 +167,7 @@ class RunsScreen(Screen):
         self.shown, self.added = self.fitted(), 0
         table.clear(columns=True)
         for column in self.shown:
-            table.add_column(LABELS[column], key=column)
+            table.add_column(LABELS[column], key=column, width=self.widths[column])  # whole words, never cut
         self._add_rows(self._build, cursor)
 
     def _add_rows(self, build: int, cursor: int) -> None:
@@ -188,7 +190,7 @@ class RunsScreen(Screen):
             return  # its row is not in the table yet: it is added with its summary
         table = self.query_one(DataTable)
         for column, text in zip(self.shown, self._row(i)):
-            table.update_cell_at(Coordinate(i, self.shown.index(column)), text, update_width=True)
+            table.update_cell_at(Coordinate(i, self.shown.index(column)), text)
 
     def _hint(self) -> None:
         hint = "no runs yet: start one from the Train tab" if not self.runs else \
