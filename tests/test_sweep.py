@@ -77,6 +77,9 @@ def test_runs_groups_a_sweep_and_survives_a_damaged_one(tmp_path):
     (tmp_path / "sweep-broken").mkdir()
     (tmp_path / "sweep-broken" / "sweep.json").write_text("{not json")
     rows = list_runs(tmp_path)
+    broken = [r for r in rows if r.id == "sweep-broken"]  # listed as a row that says it cannot be read
+    assert len(broken) == 1 and broken[0].state == "?" and broken[0].message.startswith("sweep: ")
+    rows = [r for r in rows if r.id != "sweep-broken"]
     assert [(r.id, r.kind, r.sweep, r.state) for r in rows] == [
         ("sweep-a", "sweep", None, "pending"), ("sweep-a/00-none-seed0", "run", "sweep-a", "finished"),
         ("sweep-a/01-batch-seed0", "run", "sweep-a", "pending")]
