@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Headline metrics first (in the order a summary prefers them), the loss last.
+# Each metric's direction. A run's headline is its task's (status.json records it: rundir.index.headline); this
+# order (the loss last) only picks one for a run directory from before that, and orders a printed line's metrics.
 HIGHER_IS_BETTER = {"acc": True, "bleu": True, "ap50": True, "log_rmse": False, "ppl": False, "success": True,
                     "loss": False}
 HEADLINE_METRICS = tuple(m for m in HIGHER_IS_BETTER if m != "loss")

@@ -175,3 +175,60 @@ class Net(nn.Module):
 
 FILES = {"cnn.py": CNN, "two.py": TWO_INPUTS, "outputs.py": OUTPUTS, "tied.py": TIED, "lazy.py": LAZY,
          "raises.py": RAISES, "syntax.py": SYNTAX, "json.py": CNN}
+
+DETECTOR = '''
+import torch
+from torch import nn
+
+from d2ltui.zoo.anchors import multibox_prior
+
+
+class Boxes(nn.Module):
+    """One scale of anchors over a strided conv: the detection task's interface."""
+
+    def __init__(self, num_classes: int = 1, in_channels: int = 3, width: int = 8):
+        super().__init__()
+        self.num_classes, self.sizes, self.ratios = num_classes, (0.2, 0.4), (1.0, 2.0, 0.5)
+        per = len(self.sizes) + len(self.ratios) - 1
+        self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, 4, 1), nn.ReLU(), nn.Conv2d(width, width, 3, 2, 1))
+        self.cls = nn.Conv2d(width, per * (num_classes + 1), 3, padding=1)
+        self.box = nn.Conv2d(width, per * 4, 3, padding=1)
+
+    def forward(self, x):
+        f = self.body(x)
+        anchors = multibox_prior(f, self.sizes, self.ratios)
+        cls = self.cls(f).permute(0, 2, 3, 1).flatten(1).reshape(len(x), -1, self.num_classes + 1)
+        return anchors, cls, self.box(f).permute(0, 2, 3, 1).flatten(1)
+'''
+
+GAN_PAIR = '''
+import torch
+from torch import nn
+
+
+class Pair(nn.Module):
+    """A generator and a discriminator: the GAN task's interface."""
+
+    def __init__(self, latent_dim: int = 2, data_dim: int = 2):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = nn.Linear(latent_dim, data_dim)
+        self.discriminator = nn.Sequential(nn.Linear(data_dim, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    def latent(self, n, device, generator=None):
+        return torch.randn((n, self.latent_dim), generator=generator).to(device)
+
+    def forward(self, z):
+        return self.discriminator(self.generator(z))
+
+
+class Lonely(nn.Module):
+    def __init__(self, data_dim: int = 2):
+        super().__init__()
+        self.generator = nn.Linear(2, data_dim)
+
+    def forward(self, z):
+        return self.generator(z)
+'''
+
+FILES.update({"detector.py": DETECTOR, "pair.py": GAN_PAIR})

@@ -10,7 +10,7 @@ from tui_pilot import pilot_test, settle_summary, until
 
 from d2ltui.data.thumbnails import thumbnails
 from d2ltui.tui.app import create_app
-from d2ltui.tui.widgets.samples_view import half_blocks
+from d2ltui.render.pictures import half_blocks
 
 
 def test_colour_images_become_colour_cells_and_grey_stays_grey():

@@ -93,6 +93,7 @@ def test_linear_regression_learns_and_reports_analytic_weights(tmp_path):
     train = [r for r in records if r["split"] == "train"]
     assert all({"step", "epoch", "loss", "samples_per_s", "lr", "time"} <= r.keys() for r in train)
     assert run.status()["state"] == "finished"
+    assert run.status()["headline"] == {"metric": "loss", "higher_is_better": False}  # recorded for every reader
 
 
 def test_classification_points_accuracy_and_boundary(tmp_path):
@@ -109,6 +110,7 @@ def test_classification_points_accuracy_and_boundary(tmp_path):
     assert samples["items"][0]["true"] in ("left", "right")
     val = [r for r in run.metrics() if r["split"] == "val"]
     assert [r["epoch"] for r in val] == [1, 2, 3, 4] and all(0 <= r["acc"] <= 1 for r in val)
+    assert run.status()["headline"] == {"metric": "acc", "higher_is_better": True}
 
 
 def test_image_classification_samples_are_thumbnails(tmp_path):

@@ -165,7 +165,7 @@ def test_torchvision_knob_and_the_pass_on_meta_for_big_models():
     (["raises.py:make"], ["raises.py:21: make() returned int, not an nn.Module"]),
     (["two.py:TwoInputs", "--input", "1x3x8x8"], ["forward(image, extra) takes 2 input(s)"]),
     (["two.py:Batch", "--input", "1x3"], ["forward expects batch as dict"]),
-    (["cnn.py:Net", "--set", "model.task=detection"], ["model.task: unknown 'detection'"]),
+    (["cnn.py:Net", "--set", "model.task=q-learning"], ["model.task: unknown 'q-learning'"]),
 ])
 def test_bad_models_are_one_line_naming_the_file_and_exit_2(models, argv, words, capsys):
     code, _, err = run_main(["inspect", f"{models}/{argv[0]}", *argv[1:]], capsys)

@@ -18,7 +18,7 @@ from tui_pilot import write_sweep
 from d2ltui.config.presets import list_presets
 from d2ltui.config.schema import from_dict, load_toml
 from d2ltui.tasks.resolve import resolve
-from d2ltui.engine.orchestration import sweep as sw
+from d2ltui.engine.orchestration import slots, sweep as sw
 from d2ltui.engine.launching.processes import Detached
 from d2ltui.rundir.runs import list_runs
 from d2ltui.rundir.sweeps import read_sweep, sweep_table
@@ -77,6 +77,9 @@ def test_runs_groups_a_sweep_and_survives_a_damaged_one(tmp_path):
     (tmp_path / "sweep-broken").mkdir()
     (tmp_path / "sweep-broken" / "sweep.json").write_text("{not json")
     rows = list_runs(tmp_path)
+    broken = [r for r in rows if r.id == "sweep-broken"]  # listed as a row that says it cannot be read
+    assert len(broken) == 1 and broken[0].state == "?" and broken[0].message.startswith("sweep: ")
+    rows = [r for r in rows if r.id != "sweep-broken"]
     assert [(r.id, r.kind, r.sweep, r.state) for r in rows] == [
         ("sweep-a", "sweep", None, "pending"), ("sweep-a/00-none-seed0", "run", "sweep-a", "finished"),
         ("sweep-a/01-batch-seed0", "run", "sweep-a", "pending")]
@@ -111,15 +114,15 @@ def test_scheduler_runs_p_at_a_time_with_cores_over_p_threads_or_one_per_gpu(tmp
         launched.append((from_dict(load_toml(run / "config.toml")), run.name, env, len(live)))
         return Detached(run.name, 1, run, proc)
 
-    monkeypatch.setattr(sw, "launch_detached", fake_launch)
-    monkeypatch.setattr(sw, "POLL_S", 0.0)
+    monkeypatch.setattr(slots, "launch_detached", fake_launch)
+    monkeypatch.setattr(slots, "POLL_S", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert sw.Scheduler(path, sw.slots_for(2, "cpu")).run(record["members"])
+    assert slots.Scheduler(path, slots.slots_for(2, "cpu")).run(record["members"])
     assert [run_id for _, run_id, _, _ in launched] == [m["id"] for m in record["members"]]
     assert max(n for *_, n in launched) == 2 and all(env["OMP_NUM_THREADS"] == "4" for _, _, env, _ in launched)
     assert [(c.train.seed, c.optim.lr) for c, *_ in launched[:3]] == [(0, 0.01), (1, 0.01), (0, 0.02)]
     launched.clear()
-    assert sw.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])  # the members exist: resumed
+    assert slots.Scheduler(path, ["cuda:0", "cuda:1"]).run(record["members"][:2])  # the members exist: resumed
     assert [c.train.device for c, *_ in launched] == ["cuda:0", "cuda:1"] and launched[1][2] == {}
     assert [c.train.seed for c, *_ in launched] == [0, 1]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from d2ltui.rundir.store import SAMPLES, STATUS, read_json
 
+EPOCHS = 6
 TOY = '''"""A toy task: guess the mean of four numbers."""
 import torch
 from torch import nn
@@ -60,18 +61,40 @@ def build():
 
 register_task(TaskSpec("toy-mean", "toy_task:MeanTask", "guess the mean of four numbers",
                        defaults={"data": {"name": "toy-numbers", "batch_size": 8}, "optim": {"lr": 0.3},
-                                 "train": {"epochs": 20}},
+                                 "train": {"epochs": %d}},
                        panels=("loss", "samples"), sample_kinds=("toy-guess",), finetune=False))
 register(ModelSpec("toy-linear", "99 Toys", "toy-mean", "features", ((1, 4),), "toy_task:build"))
 DATASETS["toy-numbers"] = DatasetInfo("toy-numbers", ("toy-mean",), "four numbers and their mean", True,
                                       "toy_task:load")
-'''
+''' % EPOCHS  # noqa: UP031 (the module's text holds braces)
 
 
-def cli(plugins: Path, *args: str) -> subprocess.CompletedProcess:
+# The commands run one after another in one fresh interpreter (where the entry points are found), each as the
+# console script would run it: `d2l-tui ARGS`, its exit code and what it printed.
+COMMANDS = """
+import contextlib, io, json, sys
+from d2ltui.cli import main
+
+def run(args):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return {"code": code, "out": out.getvalue(), "err": err.getvalue()}
+
+print(json.dumps([run(args) for args in json.loads(sys.argv[1])]))
+"""
+
+
+def cli(plugins: Path, *commands: list[str]) -> list[dict]:
+    """Run each command of `d2l-tui` in turn in one new Python process that has `plugins` on its path."""
     path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(plugins)) if p)
-    return subprocess.run([sys.executable, "-m", "d2ltui", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": path})
+    done = subprocess.run([sys.executable, "-c", COMMANDS, json.dumps(commands)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def test_a_task_of_another_package_trains_draws_and_answers(tmp_path):
@@ -81,16 +104,20 @@ def test_a_task_of_another_package_trains_draws_and_answers(tmp_path):
     (plugins / "toy_task-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: toy_task\nVersion: 0.1\n")
     (plugins / "toy_task-0.1.dist-info" / "entry_points.txt").write_text(
         "[d2ltui.tasks]\ntoy-mean = toy_task\n\n[d2ltui.models]\ntoy-linear = toy_task\n")
-    runs = tmp_path / "runs"
+    runs = str(tmp_path / "runs")
 
-    done = cli(plugins, "train", "toy-linear", "--runs-dir", str(runs), "--run-id", "toy", "--plain")
-    assert done.returncode == 0, done.stderr
-    assert read_json(runs / "toy" / STATUS)["state"] == "finished"
-    val = [json.loads(line) for line in (runs / "toy" / "metrics.jsonl").read_text().splitlines()]
+    done, said, refused = cli(
+        plugins, ["train", "toy-linear", "--runs-dir", runs, "--run-id", "toy", "--plain"],
+        ["predict", "toy", "0.2, 0.4, 0.6, 0.8", "--runs-dir", runs],
+        ["train", "toy-linear", "--set", "train.freeze=body", "--runs-dir", runs, "--plain"])
+    run = tmp_path / "runs" / "toy"
+    assert done["code"] == 0, done["err"]
+    assert read_json(run / STATUS)["state"] == "finished"
+    val = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in val if r["split"] == "val"]
-    assert len(val) == 20 and val[-1]["loss"] < val[0]["loss"] / 5  # it learned the mean
+    assert len(val) == EPOCHS and val[-1]["loss"] < val[0]["loss"] / 5  # it learned the mean
 
-    samples = read_json(runs / "toy" / SAMPLES)
+    samples = read_json(run / SAMPLES)
     assert samples["kind"] == "toy-guess" and abs(samples["items"][0]["guess"] - samples["items"][0]["mean"]) < 0.1
     from d2ltui.tui.widgets.samples_view import render
 
@@ -98,9 +125,7 @@ def test_a_task_of_another_package_trains_draws_and_answers(tmp_path):
     assert drawn.startswith(f"epoch {samples['epoch']}: toy-guess") and f'"guess":{samples["items"][0]["guess"]}' \
         in drawn.replace("\n", "")
 
-    said = cli(plugins, "predict", "toy", "0.2, 0.4, 0.6, 0.8", "--runs-dir", str(runs))
-    assert said.returncode == 0, said.stderr
-    assert said.stdout.startswith("the mean of 0.2, 0.4, 0.6, 0.8 is about 0.5")
+    assert said["code"] == 0, said["err"]
+    assert said["out"].startswith("the mean of 0.2, 0.4, 0.6, 0.8 is about 0.5")
 
-    refused = cli(plugins, "train", "toy-linear", "--set", "train.freeze=body", "--runs-dir", str(runs), "--plain")
-    assert refused.returncode == 2 and "a toy-mean run cannot start from other weights" in refused.stderr
+    assert refused["code"] == 2 and "a toy-mean run cannot start from other weights" in refused["err"]

@@ -38,7 +38,7 @@ async def test_attach_to_a_cli_run_shows_curves_and_predictions(cli_runs):
         assert "predicted/true" in samples and "▀" in samples
         assert dash.query_one("#plot-metric", MetricPlot).title == "acc"
         titles = {c.title for c in app.get_system_commands(dash)}
-        assert {"Pause/resume", "Stop", "Smooth", "Back", "Runs", "Help"} <= titles  # the palette reaches them
+        assert {"Pause", "Stop", "Smooth", "Back", "Runs", "Help"} <= titles  # the palette reaches them
 
 
 @pilot_test

@@ -174,3 +174,79 @@ def _pin_status(path: Path) -> None:
     status.update(started=1_700_000_000.0, updated=1_700_000_090.0)
     (path / "status.json").write_text(json.dumps(status))
     os.utime(path / "config.toml", (1_700_000_000, 1_700_000_000))
+
+
+async def _open_runs(pilot):
+    await pilot.press("r")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "RunsScreen" and pilot.app.screen.loaded)
+
+
+async def _open_dashboard(pilot):
+    await _open_runs(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "DashboardScreen")
+    await pilot.pause(0.8)
+
+
+async def _open_compare(pilot):
+    await _open_runs(pilot)
+    await pilot.press("space", "down", "space", "o")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
+
+
+async def _open_sweep(pilot):
+    await _open_runs(pilot)
+    sweep = next(i for i, r in enumerate(pilot.app.screen.runs) if r.kind == "sweep")
+    await pilot.press(*["down"] * sweep, "enter")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "SweepScreen")
+
+
+async def _open_lab(pilot):
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "BrowseScreen")
+    pilot.app.open_lab("masked-softmax")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "LabScreen" and pilot.app.screen.computed > 0, 60)
+    pilot.app.screen.set_focus(None)  # no blinking cursor in the picture
+
+
+async def _open_help(pilot):
+    await pilot.press("question_mark")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+
+
+async def _open_palette(pilot):
+    from textual.command import CommandList
+
+    await settle_summary(pilot)
+    await pilot.press("ctrl+p", *"lenet")
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "CommandPalette")
+    counts = [-1]
+
+    def gathered() -> bool:  # the hits arrive in batches, the runs' last: they are in, and no more came in 0.3 s
+        options = pilot.app.screen.query_one(CommandList).options
+        counts.append(len(options))
+        return counts[-1] == counts[-2] and any(str(o.prompt).startswith("run ") for o in options)
+
+    await until(pilot, gathered, step=0.3)
+    pilot.app.screen.query_one("CommandInput").cursor_blink = False  # the same cursor in every picture
+
+
+SCREENS = {"browse": settle_summary, "runs": _open_runs, "dashboard": _open_dashboard, "compare": _open_compare,
+           "sweep": _open_sweep, "lab": _open_lab, "help": _open_help, "palette": _open_palette}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_every_screen_fits(snap_compare, tmp_path, screen, size):
+    """Each screen at the smallest terminal it supports and a roomy one: columns whole, the footer's first keys."""
+    root = tmp_path / "runs"
+    for name, knobs in (("20240101-120000-lenet-ab12", {}), ("20240102-120000-lenet-cd34", {"norm": "batch"})):
+        _pin_status(write_run(root, name, knobs=knobs, samples=RUN_SAMPLES))
+    sweep = write_sweep(root, "sweep-a")
+    for member in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        _pin_status(member)
+
+    async def ready(pilot):
+        await SCREENS[screen](pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir=root), terminal_size=size, run_before=ready)

@@ -122,3 +122,21 @@ def test_train_quick_gan_detached_then_attach_at_once_in_tmux(tmp_path):
         assert_no_engine_left(runs)
     finally:
         tmux.kill()
+
+
+def test_palette_finds_dcgan_and_lands_on_its_inspector_in_tmux(tmp_path):
+    env = {"D2LTUI_RUNS_DIR": str(tmp_path / "runs"), "XDG_DATA_HOME": str(tmp_path), "D2LTUI_PIXELS": "off"}
+    if os.environ.get("PYTHONPATH"):  # a checkout under test, not only the installed package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    tmux = Tmux(f"d2ltui-palette-{os.getpid()}", env)
+    try:
+        tmux.wait_for("LeNet-5", "61,706")
+        tmux.send("C-p")
+        tmux.type("dcgan")
+        tmux.wait_for("model  dcgan", "preset dcgan")  # each hit says what it is
+        tmux.send("Enter")
+        screen = tmux.wait_for("dcgan: DCGAN", "generator", "discriminator", "6,342,400", unless="Traceback")
+        assert "model  dcgan" not in screen  # the palette has closed on the inspector of the DCGAN
+        tmux.quit_app()
+    finally:
+        tmux.kill()

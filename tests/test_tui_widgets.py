@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from d2ltui.tui.runlog import metric_name, series
+from d2ltui.tui.runlog import series
 from d2ltui.tui.widgets.metric_plot import downsample, smooth
-from d2ltui.tui.widgets.samples_view import half_blocks, render
+from d2ltui.render.pictures import half_blocks
+from d2ltui.tui.widgets.samples_view import render
 
 
 def test_downsample_keeps_at_most_the_budget_and_the_last_point():
@@ -25,11 +26,10 @@ def test_smoothing_is_a_debiased_moving_average():
     assert max(smoothed[20:]) - min(smoothed[20:]) < 0.5 < max(noisy) - min(noisy)
 
 
-def test_series_and_metric_from_records():
+def test_series_from_records():
     records = [{"step": 1, "split": "train", "loss": 2.0, "ppl": 7.4}, {"step": 2, "split": "val", "loss": 1.5, "bleu": 0.2}]
     assert series(records, "train", "loss") == ([1.0], [2.0])
     assert series(records, "val", "loss") == ([2.0], [1.5])
-    assert metric_name(records) == "bleu"
 
 
 def test_image_grid_uses_half_blocks_and_marks_mistakes():
@@ -56,3 +56,15 @@ def test_decision_boundary_text_translations_and_weights():
                       "true": {"w": [2.0, -3.4], "b": 4.2}, "analytic": {"w": [2.0, -3.4], "b": 4.2}}, 40)
     assert all(k in weights.plain for k in ("learned", "true", "analytic", "-3.4000", "4.2000"))
     assert "after the first epoch" in render(None, 40).plain
+
+
+def test_paint_puts_two_pixel_rows_in_a_line_and_black_below_an_odd_last_row():
+    from rich.color import Color
+
+    from d2ltui.render.pictures import paint
+
+    lines = paint(3, 2, lambda r, c: Color.from_rgb(10 * r, c, 0))
+    assert [line.plain for line in lines] == ["▀▀", "▀▀"]
+    top, bottom = lines[0].spans[1].style, lines[1].spans[0].style
+    assert (top.color.triplet, top.bgcolor.triplet) == ((0, 1, 0), (10, 1, 0))
+    assert (bottom.color.triplet, bottom.bgcolor.triplet) == ((20, 0, 0), (0, 0, 0))

@@ -46,6 +46,29 @@ def override_key(item: str) -> str:
     return item.partition("=")[0].strip()
 
 
+def override_value(items: list[str], key: str) -> str | None:
+    """The value text `KEY=VALUE` items give `key` (the last one wins), None when none does; an item without
+    '=' is left for the reader that applies the items to say so."""
+    return dict(split_override(i) for i in items if "=" in i and override_key(i)).get(key)
+
+
+def qualify_overrides(items: list[str], sections: dict[str, set[str]], default: str = "model") -> list[str]:
+    """Give bare keys their section: the one of `sections` (section -> its field names) that has the field (lr,
+    epochs, batch_size), else `default` (a model knob: dropout). `name` and a field of several sections are
+    ambiguous: a UserError saying which keys to write."""
+    out = []
+    for item in items:
+        key = override_key(item)
+        if "=" in item and key and "." not in key:
+            owners = [s for s, names in sections.items() if key in names]
+            if key == "name" or len(owners) > 1:
+                choices = " or ".join(f"{s}.{key}" for s in ([default] if key == "name" else []) + owners)
+                raise UserError(f"--set {key}: ambiguous, write {choices}")
+            item = f"{owners[0] if owners else default}.{key}={split_override(item)[1]}"
+        out.append(item)
+    return out
+
+
 def parse_overrides(items: list[str], example: str = "optim.lr=0.05", what: str = "KEY=VALUE") -> dict[str, Any]:
     """`KEY=VALUE` items -> {key: value}, values read by `parse_text` (the last of a repeated key wins)."""
     return {key: parse_text(value) for key, value in (split_override(i, example, what) for i in items)}

@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 from d2ltui.errors import UserError
 from d2ltui.paths import DEFAULT_DATA_ROOT
-from d2ltui.config.overrides import coerce, parse_text, split_override
+from d2ltui.config.overrides import coerce, parse_text, qualify_overrides, split_override
 from d2ltui.format import suggest
 
 
@@ -36,7 +36,8 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSI
 
 # model.task: what your own model (model.name = path/to/file.py:Name, module:Name, torchvision:NAME) trains
 # for; "" lets the data pick (classification by default). The book's models have their own task.
-MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq")
+# The names are d2ltui.tasks.spec's (config cannot import the tasks: a test keeps the two consistent).
+MODEL_TASKS = ("classification", "regression", "language-model", "seq2seq", "detection", "gan")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ModelConfig:
     name: str = "lenet"
     knobs: dict[str, Any] = field(default_factory=dict)  # only the knobs set explicitly
     task: str = rule("", choices=MODEL_TASKS, off="")  # your own model's task; "" lets the data pick
+    # the run's copy of your own model's file, set when the config is read from a run folder that keeps one
+    # (d2ltui/rundir/source.py); never written to config.toml: the model is then built from the copy
+    copy: str = ""
 
 
 # data.augment: torchvision transforms.v2 with the book's parameters (section 14.1), drawn per image
@@ -295,6 +299,11 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
                 value = whole_numbers(value)  # a list field with bounds holds numbers ("15" read as 15)
             setattr(target, key, value)
     return cfg
+
+
+def normalise_overrides(overrides: list[str]) -> list[str]:
+    """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
+    return qualify_overrides(overrides, {s: {f.name for f in dataclasses.fields(kind)} for s, kind in SECTIONS.items()})
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

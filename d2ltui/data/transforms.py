@@ -15,10 +15,16 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2
 
 from d2ltui.data.base import Batch
 from d2ltui.config.schema import AUGMENTS
+
+
+def _v2():
+    """torchvision's transforms.v2, imported when an augmentation is built (torchvision loads torch._dynamo: seconds)."""
+    from torchvision.transforms import v2
+
+    return v2
 
 GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the normalisation of torchvision's ImageNet weights
@@ -26,13 +32,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # name -> the v2 transform for output side `out`; the names (and their help) are owned by data.registry
 FACTORIES: dict[str, Callable[[int], v2.Transform]] = {
-    "flip": lambda out: v2.RandomHorizontalFlip(),
-    "vflip": lambda out: v2.RandomVerticalFlip(),
-    "crop": lambda out: v2.RandomResizedCrop((out, out), scale=(0.1, 1), ratio=(0.5, 2), antialias=True),
-    "resized-crop": lambda out: v2.RandomResizedCrop(out, antialias=True),
-    "brightness": lambda out: v2.ColorJitter(brightness=0.5, contrast=0, saturation=0, hue=0),
-    "hue": lambda out: v2.ColorJitter(brightness=0, contrast=0, saturation=0, hue=0.5),
-    "jitter": lambda out: v2.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
+    "flip": lambda out: _v2().RandomHorizontalFlip(),
+    "vflip": lambda out: _v2().RandomVerticalFlip(),
+    "crop": lambda out: _v2().RandomResizedCrop((out, out), scale=(0.1, 1), ratio=(0.5, 2), antialias=True),
+    "resized-crop": lambda out: _v2().RandomResizedCrop(out, antialias=True),
+    "brightness": lambda out: _v2().ColorJitter(brightness=0.5, contrast=0, saturation=0, hue=0),
+    "hue": lambda out: _v2().ColorJitter(brightness=0, contrast=0, saturation=0, hue=0.5),
+    "jitter": lambda out: _v2().ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
 }
 assert set(FACTORIES) == set(AUGMENTS), "every augmentation name has its transform"
 ORDER = ("flip", "vflip", "brightness", "hue", "jitter", "crop", "resized-crop")  # the book's composition order
@@ -42,7 +48,7 @@ FLIPS = {"flip": -1, "vflip": -2}  # batched on the device: the image dimension 
 def pipeline(names: Sequence[str], out: int) -> v2.Compose | None:
     """The v2 composition of the named augmentations (the book's order: flips, colour, shape), or None."""
     steps = [FACTORIES[n](out) for n in ORDER if n in names]
-    return v2.Compose(steps) if steps else None
+    return _v2().Compose(steps) if steps else None
 
 
 def seeded_state(seed: int) -> torch.Tensor:

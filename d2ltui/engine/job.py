@@ -32,32 +32,45 @@ class Prepared:
 
 
 def create_run(cfg, runs_dir: str | Path | None, run_id: str | None = None):
-    """A new run's folder holding `cfg` as config.toml (a fine-tuning source checked and pinned first)."""
+    """A new run's folder holding `cfg` as config.toml (a fine-tuning source checked and pinned first).
+
+    Your own model from a file: its task is pinned in the config (the data's, when model.task was left
+    unset) and the folder keeps a copy of the file with its SHA-256, from which the run's model is built.
+    """
     from d2ltui.config.schema import dump_toml
     from d2ltui.rundir.store import new_run_id
     from d2ltui.rundir.writer import RunWriter
+    from d2ltui.zoo.references import file_reference
 
     if cfg.train.init_from:  # the source, checked and pinned before the run exists
         from d2ltui.tasks.finetune import check_available, resolve_source
 
         cfg.train.init_from = resolve_source(cfg.train.init_from, cfg.model.name, runs_dir)
         check_available(cfg.train.init_from, cfg.data.download)
-    return RunWriter.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name), allow_prepared=False)
+    original = file_reference(cfg.model.name)
+    if original and not cfg.model.task:  # views then know the run's task without loading its model
+        from d2ltui.data.registry import task_for
+        from d2ltui.zoo.registry import spec_of
+
+        cfg.model.task = task_for(spec_of(cfg), cfg.data.name)
+    run = RunWriter.create(runs_dir, dump_toml(cfg), run_id or new_run_id(cfg.model.name), allow_prepared=False)
+    if original:
+        run.keep_source(cfg.model.name, original)
+    return run
 
 
 def resume_config(resume: str, overrides: list[str], device: str | None, runs_dir: str | Path | None):
     """The idle run RESUME names and its config with the allowed `--set` changes, validated."""
     from d2ltui.config.overrides import override_key
-    from d2ltui.config.schema import apply_overrides, from_dict
-    from d2ltui.rundir.store import CONFIG, read_config
-    from d2ltui.tasks.resolve import normalise_overrides, validate
+    from d2ltui.config.schema import normalise_overrides
+    from d2ltui.tasks.resolve import validate
 
     run = idle_run(resume, runs_dir)
     overrides = normalise_overrides(list(overrides))
     for item in overrides:
         if (key := override_key(item)) not in RESUME_KEYS:
             raise UserError(f"--set {key}: a resumed run keeps its config; only {', '.join(RESUME_KEYS)} may change")
-    cfg = from_dict(apply_overrides(read_config(run.path, strict=True), overrides), source=str(run.path / CONFIG))
+    cfg = load_config(run.path, overrides)
     if device:
         cfg.train.device = device
     validate(cfg)
@@ -86,12 +99,17 @@ def idle_run(resume: str, runs_dir: str | Path | None):
     return found
 
 
-def load_config(path: Path):
-    """The RunConfig a run directory holds (its config.toml, as its launcher resolved it)."""
-    from d2ltui.config.schema import from_dict
+def load_config(path: Path, overrides: list[str] = ()):
+    """The RunConfig a run directory holds (its config.toml, as its launcher resolved it, with `overrides`);
+    your own model's file is the run's copy of it (model.copy) where the run keeps one."""
+    from d2ltui.config.schema import apply_overrides, from_dict
+    from d2ltui.rundir.source import source_copy
     from d2ltui.rundir.store import CONFIG, read_config
 
-    return from_dict(read_config(path, strict=True), source=str(Path(path) / CONFIG))
+    cfg = from_dict(apply_overrides(read_config(path, strict=True), list(overrides)), source=str(Path(path) / CONFIG))
+    copy = source_copy(Path(path))
+    cfg.model.copy = str(copy) if copy else ""
+    return cfg
 
 
 def prepare(cfg) -> Prepared:
@@ -101,11 +119,11 @@ def prepare(cfg) -> Prepared:
     from d2ltui.engine.loop import distributed
     from d2ltui.tasks.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
-    from d2ltui.zoo.registry import get_spec
+    from d2ltui.zoo.registry import spec_of
 
     info = distributed.dist_setup(cfg.train.device)
     device = info.device or resolve_device(cfg.train.device)
-    spec = get_spec(cfg.model.name)
+    spec = spec_of(cfg)
     data = load_data(cfg.data, task_for(spec, cfg.data.name), device)
     knobs = merge_data_knobs(cfg, spec, data.model_knobs, data.name)
     try:
@@ -122,6 +140,7 @@ def run_job(path: str | Path, resume: bool = False, plain: bool = False, prepare
 
     `prepared` is the data a launcher already loaded from the same config (to fail before the run existed).
     """
+    from d2ltui.rundir.source import source_change
     from d2ltui.rundir.writer import RunWriter
 
     run = RunWriter(Path(path))
@@ -129,6 +148,8 @@ def run_job(path: str | Path, resume: bool = False, plain: bool = False, prepare
     if resume:
         idle_run(str(run.path), None)
     ready = prepared or prepare(cfg)
+    if resume and ready.info.is_main and (changed := source_change(run.path)):
+        print(changed, flush=True)
     subscribers = _subscribers(cfg, run, ready, plain) if ready.info.is_main else []
     if cfg.data.folds > 1:
         return _run_folds(cfg, run, ready, subscribers, resume)

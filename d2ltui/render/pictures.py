@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
@@ -23,6 +24,21 @@ def rgb(cell: Any) -> tuple[int, int, int]:
     return level, level, level
 
 
+BLACK = Color.from_rgb(0, 0, 0)
+
+
+def paint(rows: int, cols: int, colour: Callable[[int, int], Any]) -> list[Text]:
+    """Lines of '▀' cells, two pixel rows a line: cell c of line i is pixel (2i, c) over pixel (2i + 1, c), each
+    coloured by `colour(r, c)` (a '#rrggbb' or a rich Color); black below an odd last row."""
+    lines = []
+    for r in range(0, rows, 2):
+        line = Text()
+        for c in range(cols):
+            line.append("▀", Style(color=colour(r, c), bgcolor=colour(r + 1, c) if r + 1 < rows else BLACK))
+        lines.append(line)
+    return lines
+
+
 def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[Text]:
     """An image (rows of grey values in [0, 1] or of '#rrggbb' colours) as lines of '▀' cells, two pixel
     rows per line."""
@@ -31,15 +47,7 @@ def half_blocks(image: list[list[float]] | list[list[str]], width: int) -> list[
         return []
     cols, rows = min(width, w), max(1, min(width, w) * h // w)
     rows += rows % 2
-    lines = []
-    for r in range(0, rows, 2):
-        line = Text()
-        for c in range(cols):
-            top = image[r * h // rows][c * w // cols]
-            bottom = image[min(h - 1, (r + 1) * h // rows)][c * w // cols]
-            line.append("▀", Style(color=hex_colour(top), bgcolor=hex_colour(bottom)))
-        lines.append(line)
-    return lines
+    return paint(rows, cols, lambda r, c: hex_colour(image[min(h - 1, r * h // rows)][c * w // cols]))
 
 
 def side_by_side(images: list, cell: int) -> Text:
@@ -58,14 +66,11 @@ def render_preview(preview, width: int = 100, cell: int = 16) -> Text:
     """The preview as half-block text: the original, then per transform its name and a 2x4 grid."""
     from d2ltui.data.preview import PREVIEW_COLS
 
-    def row(images) -> Text:
-        return side_by_side(images, cell)
-
     out = Text(f"{preview.dataset}: {preview.label}\n", style="bold")
     out.append("original\n")
-    out.append_text(row([preview.original]))
+    out.append_text(side_by_side([preview.original], cell))
     for name, images in preview.grids.items():
         out.append(f"{name}\n", style="bold")
         for start in range(0, len(images), PREVIEW_COLS):
-            out.append_text(row(images[start:start + PREVIEW_COLS]))
+            out.append_text(side_by_side(images[start:start + PREVIEW_COLS], cell))
     return out

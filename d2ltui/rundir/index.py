@@ -10,7 +10,7 @@ from typing import Any
 from d2ltui.format import run_progress
 from d2ltui.metrics import EFFICIENCY_KEYS, HIGHER_IS_BETTER
 from d2ltui.rundir.states import END_STATES
-from d2ltui.rundir.store import METRICS, read_config, read_metrics, read_status
+from d2ltui.rundir.store import METRICS, STATUS, read_config, read_json, read_metrics, read_status
 
 
 @dataclass
@@ -34,6 +34,7 @@ class RunSummary:
     kind: str = "run"  # "run", or "sweep" for a sweep folder's own row
     sweep: str | None = None  # the sweep a member run belongs to
     efficiency: dict[str, Any] | None = None  # the latest train line's EFFICIENCY_KEYS (samples/s, FLOP/s, MFU, ...)
+    higher_is_better: bool | None = None  # the direction of `metric` (None without one)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,14 +45,27 @@ def _config_names(path: Path) -> tuple[str, str]:
     return str(raw.get("model", {}).get("name", "?")), str(raw.get("data", {}).get("name", "?"))
 
 
-def best_from_metrics(records: list[dict[str, Any]]) -> tuple[str | None, float | None]:
-    """The best validation value of the run's headline metric (acc, bleu, ppl, success, else loss)."""
-    val = [r for r in records if r.get("split") == "val"]
-    for metric in HIGHER_IS_BETTER:
-        values = [r[metric] for r in val if isinstance(r.get(metric), (int, float))]
-        if values:
-            return metric, (max if HIGHER_IS_BETTER[metric] else min)(values)
-    return None, None
+def headline(path: Path, records: list[dict[str, Any]] | None = None,
+             status: dict[str, Any] | None = None) -> tuple[str | None, bool]:
+    """(the run's headline metric, whether higher is better): what the engine recorded in status.json when the
+    run started (its task's); for an older run directory, the metric of its recorded best, else the first of
+    HIGHER_IS_BETTER its validation lines (`records`, else metrics.jsonl) carry. (None, False) when none says."""
+    status = (read_json(Path(path) / STATUS) or {}) if status is None else status
+    recorded = status.get("headline")
+    if isinstance(recorded, dict) and isinstance(recorded.get("metric"), str):
+        return recorded["metric"], bool(recorded.get("higher_is_better"))
+    best = status.get("best")
+    if isinstance(best, dict) and isinstance(best.get("metric"), str):
+        return best["metric"], HIGHER_IS_BETTER.get(best["metric"], False)
+    val = [r for r in (read_metrics(Path(path) / METRICS)[0] if records is None else records) if r.get("split") == "val"]
+    metric = next((m for m in HIGHER_IS_BETTER if any(isinstance(r.get(m), (int, float)) for r in val)), None)
+    return metric, HIGHER_IS_BETTER.get(metric or "", False)
+
+
+def best_from_metrics(records: list[dict[str, Any]], metric: str | None, higher: bool) -> float | None:
+    """The best validation value of `metric` in `records`, or None."""
+    values = [r[metric] for r in records if r.get("split") == "val" and isinstance(r.get(metric), (int, float))]
+    return ((max if higher else min)(values)) if metric and values else None
 
 
 def summarise(path: Path) -> RunSummary:
@@ -59,8 +73,8 @@ def summarise(path: Path) -> RunSummary:
     model, data = _config_names(path)
     records = read_metrics(path / METRICS)[0]
     best = status.get("best")
-    metric, value = (best["metric"], best["value"]) if isinstance(best, dict) and "value" in best \
-        else best_from_metrics(records)
+    metric, higher = headline(path, records, status)
+    value = best["value"] if isinstance(best, dict) and "value" in best else best_from_metrics(records, metric, higher)
     started = status.get("started")
     end = status.get("updated") if status.get("state") in END_STATES else time.time()
     if records and status.get("state") in END_STATES and isinstance(records[-1].get("time"), (int, float)):
@@ -75,4 +89,5 @@ def summarise(path: Path) -> RunSummary:
         metric=metric, best=value, step=progress["step"], total_steps=progress["total_steps"],
         epoch=progress["epoch"], total_epochs=progress["total_epochs"],
         duration_s=round(duration, 1) if duration is not None else None, started=started,
-        message=str(status.get("message", "")), efficiency=efficiency)
+        message=str(status.get("message", "")), efficiency=efficiency,
+        higher_is_better=higher if metric else None)

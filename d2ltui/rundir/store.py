@@ -32,6 +32,8 @@ from d2ltui.rundir.states import LIVE_STATES, RunState
 CONFIG, METRICS, STATUS, CHECKPOINT, SAMPLES, LOG, LAYERS, DATA_CARD = (
     "config.toml", "metrics.jsonl", "status.json", "checkpoint.pt", "samples.json", "output.log", "layers.jsonl",
     "data.json")
+# your own model from a file: the run keeps a copy (SOURCE_DIR/<its name>) and its record (d2ltui/rundir/source.py)
+SOURCE, SOURCE_DIR = "source.json", "source"
 LAYER_STATS = ("act_mean", "act_std", "saturated", "dead", "grad_norm", "weight_norm", "update_ratio")  # per layer
 RECORDS = (METRICS, LAYERS)  # the append-only files: one JSON object a line, each with its "step"
 TENSORBOARD = "tensorboard"  # a folder of TensorBoard event files (train.tensorboard=true)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.errors import UserError
-from d2ltui.metrics import HIGHER_IS_BETTER
 from d2ltui.paths import expand_path, resolve_runs_dir
 from d2ltui.rundir.index import RunSummary, summarise
 from d2ltui.rundir.states import LIVE_STATES, RunState
@@ -87,13 +86,13 @@ class SettingRow:
 def sweep_table(path: Path) -> tuple[dict[str, Any], str | None, list[SettingRow], list[RunSummary]]:
     """(sweep.json, metric, one row per setting, every member's summary).
 
-    Each member contributes its best validation value of the sweep's headline metric (the first of
-    acc, bleu, log_rmse, ppl, loss every finished member reports); std is the sample standard
-    deviation over seeds (0 with one seed).
+    Each member contributes its best validation value of the sweep's headline metric (its members' task's, as
+    their run directories record it: rundir.index.headline); std is the sample standard deviation over seeds
+    (0 with one seed).
     """
     record = read_sweep(path)
     members = [member_summary(path, m) for m in record["members"]]
-    metric = next((m for m in HIGHER_IS_BETTER if any(r.metric == m for r in members)), None)
+    metric = next((r.metric for r in members if r.metric), None)
     rows: dict[str, SettingRow] = {}
     for member, row in zip(record["members"], members):
         key = repr(sorted(member["setting"].items()))
@@ -126,7 +125,8 @@ def sweep_summary(path: Path, table: tuple | None = None) -> RunSummary:
     else:
         state = next((s for s in (RunState.CRASHED, RunState.STOPPED, RunState.PENDING) if s in states), states[0] if states else "?")
     means = [r.mean for r in rows if r.mean is not None]
-    best = ((max if HIGHER_IS_BETTER.get(metric or "", False) else min)(means)) if means else None
+    higher = next((m.higher_is_better for m in members if m.metric == metric), False)
+    best = ((max if higher else min)(means)) if means else None
     done = sum(s == RunState.FINISHED for s in states)
     started = [m.started for m in members if m.started]
     durations = [m.duration_s for m in members if m.duration_s is not None]
@@ -134,4 +134,5 @@ def sweep_summary(path: Path, table: tuple | None = None) -> RunSummary:
                       data=str(record.get("data", "?")), metric=metric, best=best, step=None, total_steps=None,
                       epoch=done, total_epochs=len(members), duration_s=sum(durations) if durations else None,
                       started=min(started) if started else record.get("created"),
-                      message=f"sweep: {done}/{len(members)} runs finished", kind="sweep")
+                      message=f"sweep: {done}/{len(members)} runs finished", kind="sweep",
+                      higher_is_better=higher if metric else None)

@@ -20,8 +20,8 @@ from typing import Any
 from d2ltui.errors import UserError
 from d2ltui.paths import resolve_runs_dir
 from d2ltui.rundir.names import check_id
-from d2ltui.rundir.store import (CHECKPOINT, CONFIG, DATA_CARD, LAYERS, METRICS, SAMPLES, STATUS, RunDir,
-                                 is_prepared, pid_alive, pid_start)
+from d2ltui.rundir.store import (CHECKPOINT, CONFIG, DATA_CARD, LAYERS, METRICS, SAMPLES, SOURCE, SOURCE_DIR, STATUS,
+                                 RunDir, is_prepared, pid_alive, pid_start)
 
 WRITE_FAULT_LIMIT_S = 600.0  # a run folder unwritable this long stops the run (with its last good checkpoint)
 MAX_PENDING_ROWS = 100_000  # metrics and layer rows kept in memory while the disk refuses them
@@ -155,6 +155,26 @@ class RunWriter(RunDir):
     def write_config(self, config_toml: str) -> None:
         """config.toml, at the start of a run: a folder that cannot take it is one line (nothing trains)."""
         write_text_record(self.path / CONFIG, config_toml)
+
+    def keep_source(self, reference: str, original: Path) -> Path:
+        """A copy of your own model's file (SOURCE_DIR/<its name>) and its record (SOURCE): the reference as
+        given, the original's absolute path, the copy's name and its SHA-256. Returns the copy; one line on failure."""
+        from d2ltui.rundir.source import digest
+
+        original = Path(original).resolve()
+        try:
+            data = original.read_bytes()
+        except OSError as err:
+            raise UserError(f"model file {original}: cannot be read ({reason(err)})") from None
+        copy = self.path / SOURCE_DIR / original.name
+        try:
+            copy.parent.mkdir(exist_ok=True)
+            atomic_write_bytes(copy, data)
+            atomic_write_json(self.path / SOURCE, {"reference": reference, "path": str(original), "copy": original.name,
+                                                   "sha256": digest(data)})
+        except OSError as err:
+            raise UserError(f"cannot keep a copy of {original} in {self.path}: {reason(err)}") from None
+        return copy
 
     # -- what the engine records ---------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:

@@ -43,7 +43,6 @@ class Detection(Task):
 
     name = "detection"
     metric = "ap50"
-    higher_is_better = True
 
     @classmethod
     def learning_bar(cls, data):

@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover - torch is imported by the functions that 
     from torch import nn
 
 TORCHVISION_PREFIX = "torchvision:"
-# init_from "torchvision:NAME" -> (the zoo model that has torchvision's layout, the weights enum of torchvision.models)
-TORCHVISION_WEIGHTS = {"resnet18": ("tv-resnet18", "ResNet18_Weights")}
+# The book's models with torchvision's layout: init_from "torchvision:NAME" fits model.name torchvision:NAME (any of
+# torchvision.models with weights) and these too
+TORCHVISION_LAYOUTS = {"resnet18": "tv-resnet18"}
 FREEZE = ("none", "body")
 
 
@@ -57,13 +58,11 @@ def resolve_source(source: str, model_name: str, runs_dir: str | Path | None = N
     """train.init_from checked and made canonical: `torchvision:NAME`, or the folder of a run with a checkpoint."""
     if is_torchvision(source):
         name = source[len(TORCHVISION_PREFIX):]
-        if name not in TORCHVISION_WEIGHTS:
-            raise UserError(f"train.init_from: no torchvision weights {name!r}; known: "
-                            f"{', '.join(TORCHVISION_PREFIX + n for n in TORCHVISION_WEIGHTS)}")
-        needs = TORCHVISION_WEIGHTS[name][0]
-        if model_name != needs:
-            raise UserError(f"train.init_from={source} needs model.name={needs} (torchvision's layout), "
-                            f"not {model_name}")
+        fits = [f"{TORCHVISION_PREFIX}{name}", *([TORCHVISION_LAYOUTS[name]] if name in TORCHVISION_LAYOUTS else [])]
+        if model_name not in fits:
+            raise UserError(f"train.init_from={source} needs model.name={' or '.join(reversed(fits))} "
+                            f"(torchvision's layout), not {model_name}")
+        tv_weights(name)  # a model without published weights is one line here
         return source
     from d2ltui.rundir.store import CHECKPOINT, RunDir
 
@@ -73,23 +72,30 @@ def resolve_source(source: str, model_name: str, runs_dir: str | Path | None = N
     return str(run.path)
 
 
-def weights_file(name: str) -> Path:
-    """Where torchvision's weights `name` live in the torch hub cache."""
-    import torch
+def tv_weights(name: str) -> Any:
+    """torchvision's default weights of model NAME (its weights API: `get_model_weights(NAME).DEFAULT`)."""
     import torchvision.models as tvm
 
-    weights = getattr(tvm, TORCHVISION_WEIGHTS[name][1]).IMAGENET1K_V1
-    return Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+    try:
+        return tvm.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError, AttributeError):
+        raise UserError(f"train.init_from={TORCHVISION_PREFIX}{name}: torchvision has no weights for {name!r}") from None
+
+
+def weights_file(name: str) -> Path:
+    """Where torchvision's weights of model `name` live in the torch hub cache."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / tv_weights(name).url.rsplit("/", 1)[-1]
 
 
 def torchvision_state(name: str, allow_download: bool) -> dict[str, torch.Tensor]:
-    """torchvision's ImageNet weights from the hub cache, downloaded first when allowed."""
+    """torchvision's weights of model `name` from the hub cache, downloaded first when allowed."""
     import torch
-    import torchvision.models as tvm
 
     from d2ltui.data.fetch import describe, socket_timeout
 
-    weights = getattr(tvm, TORCHVISION_WEIGHTS[name][1]).IMAGENET1K_V1
+    weights = tv_weights(name)
     path, err = weights_file(name), None
     if not path.is_file() and allow_download:
         try:

@@ -14,6 +14,7 @@ from d2ltui.tasks.base import EVAL_BATCH, StepContext, StepStats, Task
 SAMPLE_POINTS = 100  # real and generated points of the scatter (the book plots 100 of each)
 SAMPLE_IMAGES = 21  # generated images of the grid (the book's 3 x 7)
 SAMPLE_SIDE = 32  # side the images are stored at in samples.json
+INTERFACE = ("generator", "discriminator", "latent")  # what a GAN module exposes (adam_betas optional)
 
 
 def bce_sum(logits: torch.Tensor, label: float) -> torch.Tensor:
@@ -37,13 +38,16 @@ class GANTask(Task):
     def setup(self, ctx: StepContext) -> None:
         self.ctx = ctx
         model, optim = ctx.model, ctx.cfg.optim
-        betas = model.adam_betas if optim.name in ("adam", "adamw") else None
+        missing = [n for n in INTERFACE if not hasattr(model, n)]
+        if missing:
+            raise UserError(f"model.task=gan: {ctx.cfg.model.name} has no {', '.join(missing)}; a GAN module holds "
+                            "generator and discriminator modules and latent(n, device, generator=None)")
+        betas = getattr(model, "adam_betas", None) if optim.name in ("adam", "adamw") else None
         self.opt_d = Optimization(optim, model.discriminator.parameters(), ctx.total_steps, optim.lr, betas,
                                   ctx.steps_per_epoch, ctx.scaler())
         self.opt_g = Optimization(optim, model.generator.parameters(), ctx.total_steps, optim.lr_g or optim.lr, betas,
                                   ctx.steps_per_epoch, ctx.scaler())
         if isinstance(ctx.train_model, torch.nn.parallel.DistributedDataParallel):
-            from d2ltui.errors import UserError
             raise UserError("train.nproc: a GAN trains in one process (its two networks step in turn)")
         self.train_g, self.train_d = ctx.train_model.generator, ctx.train_model.discriminator
         fixed = torch.Generator().manual_seed(ctx.cfg.train.seed + 20)

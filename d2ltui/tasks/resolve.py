@@ -8,19 +8,19 @@ once the data is loaded, by `merge_data_knobs`.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from d2ltui.config.presets import preset_files, read_preset_file
-from d2ltui.config.overrides import override_key, split_override
-from d2ltui.config.schema import SECTIONS, RunConfig, apply_overrides, check_section, from_dict, problem
+from d2ltui.config.overrides import override_value
+from d2ltui.config.schema import (SECTIONS, RunConfig, apply_overrides, check_section, from_dict,
+                                 normalise_overrides, problem)
 from d2ltui.data.registry import check_config, check_task, task_for
 from d2ltui.tasks.finetune import is_torchvision, resolve_source
 from d2ltui.tasks.spec import TaskSpec, task_names, task_spec
 from d2ltui.errors import UserError, require_module
 from d2ltui.zoo.references import is_reference
-from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, suggest
+from d2ltui.zoo.registry import ModelSpec, all_specs, get_spec, resolve_knobs, spec_of, suggest
 
 
 def model_defaults(spec: ModelSpec, device: str | None = "auto") -> dict[str, Any]:
@@ -80,7 +80,8 @@ def _is_file(path: Path) -> bool:
 def resolve(target: str | None, overrides: list[str] = (), device: str | None = None) -> tuple[RunConfig, str]:
     """A validated RunConfig for TARGET with `--set` overrides and `--device` applied, and its description."""
     overrides = normalise_overrides(list(overrides))
-    raw, description = target_dict(target, device or _device_override(overrides), _override(overrides, "model.task"))
+    raw, description = target_dict(target, device or _device_override(overrides),
+                                   override_value(overrides, "model.task") or "")
     raw = apply_overrides(raw, overrides)
     cfg = from_dict(raw, source=target or "config")
     if device:
@@ -89,38 +90,16 @@ def resolve(target: str | None, overrides: list[str] = (), device: str | None = 
     return cfg, description
 
 
-def _override(overrides: list[str], key: str) -> str:
-    """The value an override list sets for `key` (the last one wins), else ''."""
-    values = [item.partition("=")[2].strip() for item in overrides if item.partition("=")[0].strip() == key]
-    return values[-1] if values else ""
-
-
 def _device_override(overrides: list[str]) -> str:
     """The train.device an override list sets (the last one wins), else auto."""
-    values = [split_override(item)[1] for item in overrides if override_key(item) == "train.device"]
-    return values[-1] if values and not problem("train.device", values[-1]) else "auto"
-
-
-def normalise_overrides(overrides: list[str]) -> list[str]:
-    """Give bare keys their section: a field of one section (lr, epochs, batch_size) or else a model knob (dropout)."""
-    out = []
-    for item in overrides:
-        key = override_key(item)
-        if "=" in item and key and "." not in key:
-            value = split_override(item)[1]
-            owners = [s for s, kind in SECTIONS.items() if key in {f.name for f in dataclasses.fields(kind)}]
-            if key == "name" or len(owners) > 1:
-                choices = " or ".join(f"{s}.{key}" for s in (["model"] if key == "name" else []) + owners)
-                raise UserError(f"--set {key}: ambiguous, write {choices}")
-            item = f"{owners[0] if owners else 'model'}.{key}={value}"
-        out.append(item)
-    return out
+    value = override_value(overrides, "train.device")
+    return value if value is not None and not problem("train.device", value) else "auto"
 
 
 def validate(cfg: RunConfig) -> ModelSpec:
     """Check every field and the model/data pair; returns the model's spec. Raises UserError naming the key."""
     check_section("model", cfg.model)
-    spec = get_spec(cfg.model.name, cfg.model.task or None)
+    spec = spec_of(cfg)
     try:
         resolve_knobs(spec, cfg.model.knobs)
     except UserError as err:

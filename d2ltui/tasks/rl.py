@@ -42,7 +42,6 @@ class TabularTask(Task):
     `success`."""
 
     metric = "success"
-    higher_is_better = True
 
     @classmethod
     def learning_bar(cls, data):

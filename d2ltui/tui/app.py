@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
+from d2ltui.tui.palette import Actions, Everything
 from d2ltui.tui.screens.browse import BrowseScreen
 
 if TYPE_CHECKING:  # run directories, launching and dialogs load on first use, after the first paint
     from d2ltui.config.schema import RunConfig
     from d2ltui.engine.launching.processes import Launch
+    from d2ltui.rundir.runs import RunEntry
 
 
 class WorkbenchApp(App):
@@ -20,6 +23,7 @@ class WorkbenchApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tui"
+    COMMANDS = {Everything, Actions}  # the palette finds models, presets, labs, runs and actions
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="quit (asks first when a run goes on)"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
@@ -101,6 +105,41 @@ class WorkbenchApp(App):
         from d2ltui.tui.screens.dashboard import DashboardScreen
 
         self.push_screen(DashboardScreen(path, launch))
+
+    def go_home(self) -> BrowseScreen:
+        """Back to the home screen (the screens above it are closed)."""
+        while not isinstance(self.screen, BrowseScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        return self.screen  # type: ignore[return-value]
+
+    def open_model(self, name: str) -> None:
+        """The palette's model: shown in the inspector of the home screen."""
+        self.go_home().show_model(name)
+
+    async def open_preset(self, name: str) -> None:
+        """The palette's preset: loaded into the training panel of the home screen."""
+        await self.go_home().open_preset(name)
+
+    def open_lab(self, name: str) -> None:
+        from d2ltui.tui.screens.lab import LabScreen
+
+        self.push_screen(LabScreen(name))
+
+    def open_entry(self, entry: RunEntry) -> None:
+        """The palette's run: its dashboard; a sweep: its overlay and table."""
+        if entry.kind == "sweep":
+            from d2ltui.tui.screens.sweep import SweepScreen
+
+            self.push_screen(SweepScreen(entry.path))
+        elif not entry.path.is_dir():
+            self.notify(f"{entry.id} has not started yet", severity="warning")
+        else:
+            self.open_run(entry.path)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The runs key is not offered on the runs screen itself."""
+        runs = sys.modules.get("d2ltui.tui.screens.runs")  # not loaded: no runs screen was opened
+        return not (action == "runs" and runs is not None and isinstance(self.screen, runs.RunsScreen))
 
     def live_launches(self) -> list[Launch]:
         """Runs this app started that still train (one that has recorded its end is just exiting)."""

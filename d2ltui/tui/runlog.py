@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.format import format_best, format_duration
+from d2ltui.rundir.source import read_source
 from d2ltui.rundir.store import LAYER_STATS, LAYERS, METRICS, SAMPLES, read_config, read_json, read_metrics
-from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.tasks.spec import TaskSpec, task_of
 from d2ltui.rundir.index import RunSummary
 from d2ltui.errors import UserError
@@ -85,15 +85,6 @@ class LayersTail:
         return [[self.values.get((layer, stat), {}).get(step) for step in self.steps] for layer in self.layers]
 
 
-def metric_name(records: list[dict[str, Any]]) -> str | None:
-    """The quality metric the run reports (acc, ppl, bleu, ...), or None."""
-    for rec in reversed(records):
-        for key in HEADLINE_METRICS:
-            if rec.get(key) is not None:
-                return key
-    return None
-
-
 def series(records: list[dict[str, Any]], split: str, key: str) -> tuple[list[float], list[float]]:
     """(steps, values) of `key` for records of `split` ('train', 'val' or '' for any)."""
     xs, ys = [], []
@@ -122,9 +113,23 @@ def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def source_text(path: Path) -> str | None:
+    """The run's copy of its model file as a setting: its name and SHA-256 prefix (None: the run keeps none)."""
+    record = read_source(path)
+    return f"{record['copy']} sha256 {record['sha256'][:12]}" if record else None
+
+
+def settings(path: Path) -> dict[str, Any]:
+    """A run's settings, flat: its config.toml, and model.source where it keeps a copy of its model file."""
+    flat = flatten(read_config(path))
+    if (source := source_text(path)) is not None:
+        flat["model.source"] = source
+    return flat
+
+
 def config_diff(paths: list[Path]) -> list[tuple[str, list[str]]]:
-    """The settings in which the runs' config.toml differ: [(key, [value per run])]."""
-    flat = [flatten(read_config(p)) for p in paths]
+    """The settings in which the runs differ (config.toml and the model file's copy): [(key, [value per run])]."""
+    flat = [settings(p) for p in paths]
     keys = sorted(set().union(*flat)) if flat else []
     rows = []
     for key in keys:

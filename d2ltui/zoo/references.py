@@ -25,10 +25,13 @@ from d2ltui.zoo.registry import Knob, ModelSpec, Shape, suggest
 TORCHVISION = "torchvision:"
 CHAPTER = "Your models"
 # The input each task of config.schema's MODEL_TASKS feeds a model (tests check both name the same tasks).
-TASK_INPUTS = {"classification": "image", "regression": "features", "language-model": "tokens", "seq2seq": "seq2seq"}
+TASK_INPUTS = {"classification": "image", "regression": "features", "language-model": "tokens", "seq2seq": "seq2seq",
+               "detection": "image", "gan": "latent"}
 DEFAULT_TASK = "classification"
+NAMED_ONLY = ("detection", "gan")  # tasks a model has only when model.task names them (their interface: README)
 IMAGE_SIDE, TOKENS = 224, 32  # the default input of an image model (torchvision's) and of a sequence model
 CHANNEL_KNOBS, WIDTH_KNOBS = ("in_channels", "in_chans"), ("in_features", "input_dim", "num_inputs")
+LATENT_KNOBS = ("latent_dim", "z_dim")
 MODULE_PREFIX = "d2ltui_model_"  # files load as d2ltui_model_<hash>: never a name another module has
 FORMS = "path/to/file.py:Name, package.module:Name or torchvision:NAME"
 _LITERALS = (bool, int, float, str, tuple)
@@ -52,10 +55,22 @@ def is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
-def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
-    """The ModelSpec of a reference, for `task` (None: classification, or the task the data fits)."""
+def file_reference(name: str) -> Path | None:
+    """The file a path/to/file.py:Name model name reads (absolute), else None (a book model, a module, torchvision)."""
+    if not is_reference(name):
+        return None
+    target = split(name)[0]
+    return _file_path(target) if target != "torchvision" and is_file_target(target) else None
+
+
+def reference_spec(ref: str, task: str | None = None, copy: str | None = None) -> ModelSpec:
+    """The ModelSpec of a reference, for `task` (None: classification, or the task the data fits); a file
+    reference is read from `copy` when given (a run's copy of its file), its name staying `ref`."""
     target, name = split(ref)
-    also = () if task else tuple(t for t in TASK_INPUTS if t != DEFAULT_TASK)  # no task given: the data's
+    made = ref
+    if copy and is_file_target(target):
+        target, made = copy, f"{copy}:{name}"
+    also = () if task else tuple(t for t in TASK_INPUTS if t not in (DEFAULT_TASK, *NAMED_ONLY))  # the data's
     task = task or DEFAULT_TASK
     if task not in TASK_INPUTS:
         raise UserError(f"model.task: {task!r} is not one of {', '.join(TASK_INPUTS)}")
@@ -71,8 +86,8 @@ def reference_spec(ref: str, task: str | None = None) -> ModelSpec:
     kind = TASK_INPUTS[task]
     shape = _default_shape(kind, knobs)
     default = shape if kind == "seq2seq" else shape * max(inputs, 1)
-    spec = ModelSpec(ref, CHAPTER, task, kind, default, ref, knobs, doc, also, source=source or target)
-    _BUILDERS[ref] = build
+    spec = ModelSpec(ref, CHAPTER, task, kind, default, made, knobs, doc, also, source=source or target)
+    _BUILDERS[made] = build
     return spec
 
 
@@ -96,6 +111,8 @@ def _default_shape(kind: str, knobs: dict[str, Knob]) -> tuple[Shape, ...]:
         return ((1, knob(WIDTH_KNOBS, 1)),)
     if kind == "tokens":
         return ((1, TOKENS),)
+    if kind == "latent":  # a GAN's forward(z): one latent vector
+        return ((1, knob(LATENT_KNOBS, 2)),)
     return ((1, TOKENS), (1, TOKENS))
 
 
@@ -252,7 +269,7 @@ def _forward_arity(obj: Any) -> int:
 
 def check_inputs(spec: ModelSpec, count: int) -> None:
     """A UserError naming what forward expects when `count` tensors cannot feed it (inspect feeds tensors only)."""
-    params = _forward_inputs(load_object(*split(spec.name))[0]) if spec.source != "torchvision" else []
+    params = _forward_inputs(load_object(*split(spec.builder))[0]) if spec.source != "torchvision" else []
     if not params:
         return
     names = ", ".join(p.name + ("" if p.default is p.empty else "=...") for p in params)

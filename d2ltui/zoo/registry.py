@@ -104,13 +104,14 @@ def chapter_order(chapter: str) -> int:
     return int(head) if head.isdigit() else 10**6
 
 
-def get_spec(name: str, task: str | None = None) -> ModelSpec:
+def get_spec(name: str, task: str | None = None, copy: str | None = None) -> ModelSpec:
     """The spec of a book model, or of a reference (path/to/file.py:Name, package.module:Name,
-    torchvision:NAME) for `task` (model.task; None lets the data pick it)."""
+    torchvision:NAME) for `task` (model.task; None lets the data pick it), its file read from `copy`
+    when given (a run's copy of it)."""
     if ":" in name:
         from d2ltui.zoo.references import reference_spec
 
-        return reference_spec(name, task)
+        return reference_spec(name, task, copy)
     _load_catalog()
     try:
         spec = REGISTRY[name]
@@ -119,6 +120,15 @@ def get_spec(name: str, task: str | None = None) -> ModelSpec:
     if task and task != spec.task and task not in spec.also:
         raise UserError(f"model.task={task}: {name} is the book's {spec.task} model (model.task is for your own)")
     return spec
+
+
+def spec_of(cfg: Any) -> ModelSpec:
+    """The spec a RunConfig trains: model.name for model.task, from the run's copy of the file when it keeps one.
+
+    The one way from a config to its model's spec (validation, the job, the loop, predict, TensorBoard).
+    """
+    model = cfg.model
+    return get_spec(model.name, model.task or None, model.copy or None)
 
 
 def all_specs() -> list[ModelSpec]:

@@ -67,7 +67,7 @@ def find_lr(cfg: RunConfig, steps: int = STEPS, lr_min: float = LR_MIN, lr_max: 
     from d2ltui.tasks.base import StepContext, make_task
     from d2ltui.tasks.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
-    from d2ltui.zoo.registry import get_spec
+    from d2ltui.zoo.registry import spec_of
 
     if not 0 < lr_min < lr_max:
         raise UserError(f"lr-find: need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
@@ -75,7 +75,7 @@ def find_lr(cfg: RunConfig, steps: int = STEPS, lr_min: float = LR_MIN, lr_max: 
         raise UserError(f"lr-find: --steps {steps}: at least 10")
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
-    spec = get_spec(cfg.model.name)
+    spec = spec_of(cfg)
     data = (data or load_data(cfg.data, task_for(spec, cfg.data.name), device)).to(device)
     model = build_model(spec, merge_data_knobs(cfg, spec, data.model_knobs, data.name), data.input_shape, device)
     task = make_task(data)

@@ -15,16 +15,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2ltui.config.schema import RunConfig, from_dict, load_toml
+from d2ltui.config.schema import RunConfig
 from d2ltui.data.suggested import suggested_inputs
 from d2ltui.engine.loop.datacard import data_card
 from d2ltui.errors import UserError
 from d2ltui.rundir.checkpoint import load_checkpoint
-from d2ltui.rundir.store import CHECKPOINT, CONFIG, DATA_CARD, read_json
+from d2ltui.rundir.store import CHECKPOINT, DATA_CARD, read_json
 from d2ltui.tasks.resolve import merge_data_knobs
 from d2ltui.tasks.spec import task_spec
 from d2ltui.zoo.build import build_model
-from d2ltui.zoo.registry import get_spec
+from d2ltui.zoo.registry import spec_of
 
 MAX_CHARS = 1000  # longest input of any kind
 
@@ -62,15 +62,17 @@ class Predictor:
 
 def load_predictor(run_path: Path) -> Predictor:
     """The run's model at its latest checkpoint (read-only, on the CPU); a UserError when it has none yet."""
+    from d2ltui.engine.job import load_config
+
     run_path = Path(run_path)
-    cfg = from_dict(load_toml(run_path / CONFIG), source=str(run_path / CONFIG))
+    cfg = load_config(run_path)  # your own model: built from the run's copy of its file
     ckpt = run_path / CHECKPOINT
     if not ckpt.is_file():
         raise UserError(f"run {run_path.name}: no checkpoint yet (one is written at the end of each epoch)")
     mtime = ckpt.stat().st_mtime
     state = load_checkpoint(ckpt, "cpu")
     card = read_json(run_path / DATA_CARD) or reload_card(cfg)
-    spec = get_spec(cfg.model.name)
+    spec = spec_of(cfg)
     knobs = merge_data_knobs(cfg, spec, card["model_knobs"], card["name"])
     shapes = tuple(tuple(s) for s in card["input_shape"])
     model = build_model(spec, knobs, shapes, "cpu")
@@ -87,7 +89,7 @@ def reload_card(cfg: RunConfig) -> dict[str, Any]:
     """A run written before data.json existed: load its data again (on the CPU) for the card."""
     from d2ltui.data.registry import load_data, task_for
 
-    spec = get_spec(cfg.model.name)
+    spec = spec_of(cfg)
     return data_card(load_data(cfg.data, task_for(spec, cfg.data.name), "cpu"))
 
 

@@ -108,10 +108,10 @@ def add_graph(writer: Any, cfg: Any, data: Any) -> str:
 
     from d2ltui.tasks.resolve import merge_data_knobs
     from d2ltui.zoo.build import build_model
-    from d2ltui.zoo.registry import get_spec
+    from d2ltui.zoo.registry import spec_of
 
     try:
-        spec = get_spec(cfg.model.name)
+        spec = spec_of(cfg)
         model = build_model(spec, merge_data_knobs(cfg, spec, data.model_knobs, data.name), data.input_shape, "cpu")
         batch = data.prepare(tuple(t[:2] for t in data.train), False)  # the inputs as the model sees them
         inputs = tuple(t.cpu() for t in batch[:len(data.input_shape)])
@@ -215,10 +215,10 @@ def _walltimes(records: list[dict[str, Any]], started: Any) -> Callable[[int], f
 def _export_graph(writer: Any, cfg: Any) -> str:
     """The graph from the run's own config and data on the CPU; returns why not ("" when written)."""
     from d2ltui.data.registry import load_data, task_for
-    from d2ltui.zoo.registry import get_spec
+    from d2ltui.zoo.registry import spec_of
 
     try:
-        data = load_data(cfg.data, task_for(get_spec(cfg.model.name), cfg.data.name), "cpu")
+        data = load_data(cfg.data, task_for(spec_of(cfg), cfg.data.name), "cpu")
     except UserError as err:
         return f"its data cannot be loaded here ({err})"
     return add_graph(writer, cfg, data)

@@ -21,6 +21,7 @@ class Started:
     total_epochs: int
     start_step: int = 0  # > 0 when resumed
     world_size: int = 1
+    headline: tuple[str, bool] = ("loss", False)  # the task's headline metric and whether higher is better
 
 
 @dataclass

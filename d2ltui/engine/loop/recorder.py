@@ -37,7 +37,8 @@ class Recorder:
             self.progress.update(model=event.model, data=event.data, task=event.task, device=event.device,
                                  total_steps=event.total_steps, total_epochs=event.total_epochs,
                                  steps_per_epoch=event.steps_per_epoch, num_params=event.num_params,
-                                 world_size=event.world_size)
+                                 world_size=event.world_size,
+                                 headline={"metric": event.headline[0], "higher_is_better": event.headline[1]})
         elif isinstance(event, ev.Checkpointed):
             if event.error:
                 self.progress["checkpoint_error"] = event.error

@@ -39,7 +39,7 @@ from d2ltui.engine.loop.window import MetricsWindow, WindowTotals
 from d2ltui.rundir.store import CHECKPOINT, RunDir
 from d2ltui.rundir.writer import RETRY_S, RunWriter
 from d2ltui.zoo.build import build_model
-from d2ltui.zoo.registry import get_spec
+from d2ltui.zoo.registry import spec_of
 
 try:  # data-parallel helpers; a single process needs none of them
     from d2ltui.engine.loop import distributed as _dist
@@ -115,7 +115,7 @@ class Loop:
         self.device = self.info.device or resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         random.seed(cfg.train.seed)  # the checkpoint keeps Python's generator too: it starts from the seed as well
-        self.spec = get_spec(cfg.model.name)
+        self.spec = spec_of(cfg)
         if data is None:
             from d2ltui.data.registry import load_data
             data = load_data(cfg.data, self.spec.task, self.device)
@@ -230,9 +230,9 @@ class Loop:
             self.run_dir.save_checkpoint(self.state_dict())
         except CheckpointWriteError as err:
             message = f"checkpoint at step {step} not written ({err.strerror}); the previous one is kept"
+            self.missed_checkpoint = step  # refused, or held back for rows not on disk yet: the end tries it again
             self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path), message))
             self.status("running", message)
-            self.missed_checkpoint = step if self.run_dir.pending else None  # held back for rows not on disk yet
             return
         self.checkpoint_step = step
         self.bus.emit(ev.Checkpointed(step, self.state.epoch, str(path)))
@@ -274,7 +274,8 @@ class Loop:
         params = sum(p.numel() for p in self.model.parameters())
         self.bus.emit(ev.Started(self.run_dir.id if self.run_dir else "-", self.cfg.model.name, self.data.name,
                                  self.task.name, str(self.device), params, self.spe, self.total_steps,
-                                 self.cfg.train.epochs, self.state.step, self.info.world_size))
+                                 self.cfg.train.epochs, self.state.step, self.info.world_size,
+                                 self.task.headline()))
         self.bus.emit(ev.DataCard(data_card(self.data)))
         for note in self.notes:
             self.note(note)

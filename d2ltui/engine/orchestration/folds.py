@@ -18,9 +18,9 @@ from d2ltui.data.folds import fold_data
 from d2ltui.engine.loop import events as ev
 from d2ltui.engine.loop.trainer import FitResult, fit
 from d2ltui.errors import UserError
-from d2ltui.metrics import HEADLINE_METRICS
 from d2ltui.rundir.store import METRICS, RunDir, read_metrics
 from d2ltui.rundir.writer import RunWriter, write_text_record
+from d2ltui.tasks.base import make_task
 
 
 class FoldTagger:
@@ -94,7 +94,7 @@ def fit_folds(cfg: RunConfig, run: RunDir | None, subscribers: list, control: An
         if run is not None:
             run.append_metrics(done[i + 1])
     mean = mean_over([done[i + 1] for i in range(k)])
-    metric = next((m for m in HEADLINE_METRICS if m in mean), "loss")
+    metric = make_task(data).headline()[0]  # the run's headline, as status.json records it
     summary = ", ".join(f"{done[i + 1].get(metric, float('nan')):.4g}" for i in range(k))
     message = f"{k}-fold mean val {metric} {mean.get(metric, float('nan')):.4g} (folds: {summary})"
     if run is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from d2ltui.engine.orchestration.halving import RungScheduler, make_scheduler
-from d2ltui.metrics import HEADLINE_METRICS, HIGHER_IS_BETTER
+from d2ltui.rundir.index import headline
 from d2ltui.rundir.store import METRICS, read_json, read_metrics, read_status
 from d2ltui.rundir.writer import write_sweep_record
 from d2ltui.rundir.sweeps import BASE, read_sweep
@@ -39,18 +39,19 @@ def replay(path: Path, record: dict[str, Any] | None = None) -> tuple[RungSchedu
     return scheduler, events
 
 
-def val_curve(run: Path) -> tuple[str | None, dict[int, float]]:
-    """A run's headline validation metric (acc, ppl, ... else loss) per epoch."""
+def val_curve(run: Path) -> tuple[str | None, bool, dict[int, float]]:
+    """A run's headline validation metric (rundir.index.headline), whether higher is better, and its value per
+    epoch."""
     records = [r for r in read_metrics(run / METRICS)[0] if r.get("split") == "val"]
-    metric = next((m for m in HEADLINE_METRICS if any(m in r for r in records)), "loss" if records else None)
-    return metric, {int(r["epoch"]): float(r[metric]) for r in records if metric in r and "epoch" in r}
+    metric, higher = headline(run, records)
+    return metric, higher, {int(r["epoch"]): float(r[metric]) for r in records if metric in r and "epoch" in r}
 
 
-def score(metric: str | None, value: float | None) -> float | None:
+def score(value: float | None, higher: bool) -> float | None:
     """Lower is better for the scheduler: an accuracy is negated, a loss kept; None when there is none."""
-    if value is None or metric is None:
+    if value is None:
         return None
-    return -value if HIGHER_IS_BETTER.get(metric, False) else value
+    return -value if higher else value
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Trial:
     metric: str | None
     value: float | None  # its metric at that rung
     curve: dict[int, float] = field(default_factory=dict)  # epoch -> validation metric
+    higher_is_better: bool = False  # the direction of `metric`
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "setting": self.setting, "state": self.state, "rung": self.rung,
@@ -77,14 +79,14 @@ def trials(path: Path) -> list[Trial]:
     levels = scheduler.levels
     out = []
     for member in record["members"]:
-        metric, curve = val_curve(path / member["id"])
+        metric, higher, curve = val_curve(path / member["id"])
         rung = scheduler.rung_reached(member["id"])
         state = scheduler.state(member["id"])
         if rung is not None and scheduler.scores[rung][member["id"]] is None:
             state = "failed"
         epochs = levels[rung] if rung is not None else None
         out.append(Trial(member["id"], member["setting"], state, epochs, metric,
-                         curve.get(epochs) if epochs else None, curve))
+                         curve.get(epochs) if epochs else None, curve, higher))
     return out
 
 
@@ -94,7 +96,7 @@ def best_trial(rows: list[Trial]) -> Trial | None:
     if not scored:
         return None
     top = max(t.rung for t in scored)
-    sign = -1 if HIGHER_IS_BETTER.get(scored[0].metric or "loss", False) else 1
+    sign = -1 if scored[0].higher_is_better else 1
     return min((t for t in scored if t.rung == top), key=lambda t: sign * t.value)
 
 
@@ -102,7 +104,7 @@ def run_rungs(path: Path, parallel: int, log: Any = None) -> bool:
     """Run the rung sweep at `path` to its end (or a stop signal); True when it was not interrupted."""
     from d2ltui.config.schema import from_dict, load_toml
     from d2ltui.engine.loop.control import STOP_SIGNALS
-    from d2ltui.engine.orchestration.sweep import POLL_S, Scheduler, slots_for, wait_for_live
+    from d2ltui.engine.orchestration.slots import POLL_S, Scheduler, slots_for, wait_for_live
 
     record = read_sweep(path)
     scheduler, events = replay(path, record)
@@ -126,10 +128,10 @@ def run_rungs(path: Path, parallel: int, log: Any = None) -> bool:
                 if state == "stopped" or runner.stopping:  # interrupted: the job runs again on --resume
                     halted = True
                     continue
-                metric, curve = val_curve(path / member["id"])
+                metric, higher, curve = val_curve(path / member["id"])
                 value = curve.get(levels[rung]) if state == "finished" else None
-                scheduler.report(member["id"], rung, score(metric, value))
-                save(["score", member["id"], rung, score(metric, value), metric, value])
+                scheduler.report(member["id"], rung, score(value, higher))
+                save(["score", member["id"], rung, score(value, higher), metric, value])
                 runner.say(f"{member['id']}: rung {rung} ({levels[rung]} epochs): {metric} " + (f"{value:.4g}" if value is not None else "-"))
             if runner.stopping:
                 break

@@ -30,14 +30,14 @@ FRAME_GRACE = 0.1  # seconds the first frame gets to reach the terminal before t
 class BrowseScreen(Screen):
     """Pick a model, see its layers change with its knobs, configure and start a run."""
 
-    BINDINGS = [
-        Binding("c", "focus_catalog", "Models", tooltip="focus the model catalog"),
-        Binding("i", "focus_input", "Input", tooltip="focus the input shape"),
-        Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
+    BINDINGS = [  # the footer shows the first ones (80 columns hold these); the rest are in help and the palette
+        Binding("s", "start", "Start", tooltip="start training with the panel's settings"),
+        Binding("t", "show_tab('train')", "Train", tooltip="the training panel tab"),
         Binding("l", "show_tab('layers')", "Table", tooltip="the layer table tab"),
         Binding("p", "show_tab('parameters')", "Params", tooltip="the parameters tab (tied and lazy tensors marked)"),
-        Binding("t", "show_tab('train')", "Train", tooltip="the training panel tab"),
-        Binding("s", "start", "Start", tooltip="start training with the panel's settings"),
+        Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
+        Binding("i", "focus_input", "Input", show=False, tooltip="focus the input shape"),
+        Binding("c", "focus_catalog", "Models", show=False, tooltip="focus the model catalog"),
     ]
 
     def __init__(self, model: str = HOME_MODEL) -> None:
@@ -48,6 +48,7 @@ class BrowseScreen(Screen):
         self.device_kind = "cpu"  # the kind of device the panel's choice trains on: picks the model's defaults
         self._rest: Timer | None = None
         self._early_tab: str | None = None  # a tab asked for before the tabs were mounted
+        self._early_preset: str | None = None  # a preset asked for (from the palette) before the panel could take it
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,6 +88,8 @@ class BrowseScreen(Screen):
         self._load_wanted()  # the model the cursor rests on (it may have moved already)
         if self._early_tab:  # a tab key pressed before the tabs were there still counts
             await self.action_show_tab(self._early_tab)
+        if self._early_preset:
+            await self.open_preset(self._early_preset)
 
     @property
     def ready(self) -> bool:
@@ -238,21 +241,41 @@ class BrowseScreen(Screen):
             return
         self.app.start_run(cfg, nproc)
 
+    def show_model(self, name: str) -> None:
+        """Put the catalog's cursor on `name` (its layers follow) and show the layer table."""
+        catalog = self.query_one(Catalog)
+        catalog.select_model(name)
+        catalog.focus()
+        if self.ready:
+            self.query_one("#tabs").active = "layers"
+
     # presets
+    async def open_preset(self, name: str) -> None:
+        """Load preset `name` into the training panel and show it."""
+        if not self.ready:
+            self._early_preset = name
+            return
+        self._early_preset = None
+        await self.load_preset(name)
+        await self.action_show_tab("train")
+
     async def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:
         await self.action_start()
 
     async def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
+        await self.load_preset(event.name)
+
+    async def load_preset(self, name: str) -> None:
         from d2ltui.config.presets import load_preset
 
         try:
-            raw = load_preset(event.name)
+            raw = load_preset(name)
         except UserError as err:
             self.notify(str(err), title="preset", severity="error")
             return
         await self.apply_config(raw)
-        (await self.panel()).show_preset(event.name)  # the model may have changed with it
-        self.notify(f"loaded preset {event.name}")
+        (await self.panel()).show_preset(name)  # the model may have changed with it
+        self.notify(f"loaded preset {name}")
 
     async def apply_config(self, raw: dict[str, Any]) -> None:
         """Make `raw` (TOML-shaped) the base config: select its model, fill the knob bar and panel."""

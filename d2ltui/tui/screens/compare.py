@@ -11,7 +11,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from d2ltui.tui.runlog import LayersTail, MetricsTail, config_diff, metric_name
+from d2ltui.rundir.index import headline
+from d2ltui.tui.runlog import LayersTail, MetricsTail, config_diff
 from d2ltui.tui.widgets.layer_compare import LayerCompareView
 from d2ltui.tui.widgets.metric_plot import MetricPlot
 
@@ -58,7 +59,7 @@ class CompareScreen(Screen):
     def refresh_curves(self) -> None:
         if not any([t.poll() for t in self.tails]) and self.query_one("#cmp-loss", MetricPlot).series:
             return
-        metric = next((m for t in self.tails if (m := metric_name(t.records))), None)
+        metric = self.metric()
         losses, metrics = {}, {}
         for path, tail in zip(self.paths, self.tails):
             split = "val" if tail.series("val", "loss")[0] else "train"
@@ -70,6 +71,11 @@ class CompareScreen(Screen):
             plot.title = title
             plot.set_series(data)
             plot.redraw()
+
+    def metric(self) -> str | None:
+        """The headline metric besides the loss that the runs' task reports (the first run that names one)."""
+        return next((m for p, t in zip(self.paths, self.tails) if (m := headline(p, t.records)[0]) not in (None, "loss")),
+                    None)
 
     def action_toggle_smoothing(self) -> None:
         for plot in self.query(MetricPlot):

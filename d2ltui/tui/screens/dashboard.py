@@ -44,14 +44,14 @@ class DashboardScreen(Screen):
     """Follows a run directory a few times a second; plots redraw at most every REDRAW_S, one per frame."""
 
     BINDINGS = [
-        Binding("space", "toggle_pause", "Pause/resume", tooltip="pause / resume the run"),
+        Binding("space", "toggle_pause", "Pause", tooltip="pause / resume the run"),
         Binding("x", "stop", "Stop", tooltip="stop the run (it checkpoints)"),
-        Binding("m", "toggle_smoothing", "Smooth", tooltip="smoothing on / off"),
         Binding("l", "toggle_layers", "Layers", tooltip="per-layer statistics: the latest values and a heatmap"),
+        Binding("m", "toggle_smoothing", "Smooth", show=False, tooltip="smoothing on / off"),
         Binding("h", "next_stat", "Heatmap", show=False, tooltip="the heatmap's next statistic (layers view)"),
         Binding("left_square_bracket", "step(-1)", "Prev", show=False,
                 tooltip="previous attention map, or an RL run's earlier iteration or episode"),
-        Binding("right_square_bracket", "step(1)", "Next",
+        Binding("right_square_bracket", "step(1)", "Next", show=False,
                 tooltip="next attention map (sample, layer, head), or an RL run's later iteration or episode"),
         Binding("left_curly_bracket", "step(-1000000)", "First", show=False, tooltip="an RL run's first iteration"),
         Binding("right_curly_bracket", "step(1000000)", "Latest", show=False, tooltip="an RL run's latest iteration"),

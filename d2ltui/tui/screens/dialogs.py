@@ -9,7 +9,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 HELP_INTRO = "# d2l-tui\n\nA workbench for the models of *Dive into Deep Learning*.\n\n"
-HELP_OUTRO = ("\n`ctrl+p` anywhere opens the command palette (every action). Every field takes the mouse too. "
+HELP_OUTRO = ("\n`ctrl+p` anywhere opens the command palette: type a fragment of a model, preset, lab, run or "
+              "action and press enter. Every field takes the mouse too. "
               "Invalid values are marked on their field; Start is refused until fixed.\n")
 
 
@@ -20,10 +21,12 @@ def screens_with_keys() -> list[tuple[str, type]]:
     from d2ltui.tui.screens.compare import CompareScreen
     from d2ltui.tui.screens.dashboard import DashboardScreen
     from d2ltui.tui.screens.lab import LabScreen
+    from d2ltui.tui.screens.rung_sweep import RungSweepScreen
     from d2ltui.tui.screens.runs import RunsScreen
 
     return [("anywhere", WorkbenchApp), ("home", BrowseScreen), ("dashboard", DashboardScreen),
-            ("runs", RunsScreen), ("compare", CompareScreen), ("lab", LabScreen)]
+            ("runs", RunsScreen), ("compare", CompareScreen), ("sweep trials", RungSweepScreen),
+            ("lab", LabScreen)]
 
 
 def help_rows() -> list[tuple[str, str, str]]:
@@ -43,17 +46,27 @@ def help_markdown() -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    """The keys, scrolled with the arrows, PageUp/PageDown and Home/End; the keys that close it are on screen."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", key_display="esc / q / ?")]
 
     def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
         from textual.widgets import Markdown  # markdown-it is only loaded when help is asked for
 
+        close = self.BINDINGS[0]
         with Vertical(id="help", classes="dialog"):
-            yield Markdown(help_markdown())
-            yield Button("Close", id="close")
+            with VerticalScroll(id="help-body"):
+                yield Markdown(help_markdown())
+            yield Static(f"↑ ↓ PgUp PgDn Home End scroll · [b]{close.key_display}[/b] {close.description.lower()}",
+                         id="help-keys")
 
-    def on_button_pressed(self, _: Button.Pressed) -> None:
-        self.dismiss()
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def on_click(self, event) -> None:
+        if event.widget is self:  # a click beside the dialog closes it
+            self.dismiss()
 
 
 class ChoiceScreen(ModalScreen[str]):

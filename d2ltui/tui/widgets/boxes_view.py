@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from d2ltui.labs.figure import Boxes
+from d2ltui.render.pictures import paint
 from d2ltui.tui.widgets.heatmap import resample
 
 BOX_COLOURS = ((250, 110, 40), (80, 200, 120), (90, 160, 250), (240, 220, 80), (220, 90, 220), (80, 220, 230))
@@ -63,10 +64,8 @@ class BoxesView(Widget):
 
         out = Text(no_wrap=True, overflow="crop")
         out.append(f"{panel.title}  ({width}x{height})\n"[: self.size.width + 1], style="bold")
-        for r in range(0, len(rows), 2):
-            for c in range(len(cols)):
-                lower = colour(r + 1, c) if r + 1 < len(rows) else Color.from_rgb(0, 0, 0)
-                out.append("▀", style=Style(color=colour(r, c), bgcolor=lower))
+        for line in paint(len(rows), len(cols), colour):
+            out.append_text(line)
             out.append("\n")
         for i, box in enumerate(panel.boxes):
             score = box.get("score")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
+
+from d2ltui.render.pictures import paint
 
 THRESHOLDS = (0.9, 0.7, 0.5, 0.3, 0.1)  # what the dashboard's key cycles through
 TRUTH = (60, 220, 60)  # the true box, green
@@ -39,14 +40,8 @@ def outline(grid: list[list[Pixel]], box: list[float], colour: Pixel) -> None:
 
 
 def half_block_lines(grid: list[list[Pixel]]) -> list[Text]:
-    """Two pixel rows a line: '▀' in the top pixel's colour over the bottom pixel's."""
-    lines = []
-    for r in range(0, len(grid) - 1, 2):
-        line = Text()
-        for top, bottom in zip(grid[r], grid[r + 1]):
-            line.append("▀", Style(color="#%02x%02x%02x" % top, bgcolor="#%02x%02x%02x" % bottom))
-        lines.append(line)
-    return lines
+    """Two pixel rows a line: '▀' in the top pixel's colour over the bottom pixel's (an odd last row left out)."""
+    return paint(len(grid) // 2 * 2, len(grid[0]) if grid else 0, lambda r, c: "#%02x%02x%02x" % grid[r][c])
 
 
 def draw(item: dict[str, Any], cell: int, threshold: float) -> tuple[list[Text], list[tuple[str, Pixel]]]:

@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from d2ltui.labs.figure import Heatmap
 from d2ltui.labs.text import MASKED
+from d2ltui.render.pictures import paint
 
 LOW, HIGH = (24, 24, 36), (250, 110, 40)  # from dark to orange, as the book's 'Reds' reads on a dark terminal
 MASKED_BG = Color.from_rgb(55, 62, 80)
@@ -110,9 +111,8 @@ def overlay_text(panel: Heatmap, grid: list[int], image: list[list[float]] | Non
         return Color.from_rgb(*(round(255 * max(0.0, min(1.0, t))) for t in tint))
 
     out = Text(no_wrap=True, overflow="crop")
-    for r in range(0, rows, 2):
-        for c in range(cols):
-            out.append("▀", Style(color=colour(r, c), bgcolor=colour(r + 1, c)))
+    for line in paint(rows, cols, colour):
+        out.append_text(line)
         out.append("\n")
     out.append(f"cls→cls {panel.matrix[0][0] or 0:.2f}; brightest patch {max(patches, default=0):.2f}", style="dim")
     return out

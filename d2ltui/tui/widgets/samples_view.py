@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from d2ltui.render.pictures import half_blocks, side_by_side  # noqa: F401  (re-exported for the widgets)
+from d2ltui.render.pictures import side_by_side
 from d2ltui.tui.widgets.pixel_grid import PixelGrid, label
 
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
@@ -21,12 +21,7 @@ def image_grid(items: list[dict[str, Any]], width: int, cell: int = 14) -> Text:
     out = Text()
     for start in range(0, len(items), per_row):
         group = items[start:start + per_row]
-        blocks = [half_blocks(item.get("image") or [[0.0]], cell) for item in group]
-        for line in range(max(len(b) for b in blocks)):
-            for block in blocks:
-                out.append_text(block[line] if line < len(block) else Text(" " * cell))
-                out.append(" ")
-            out.append("\n")
+        out.append_text(side_by_side([item.get("image") or [[0.0]] for item in group], cell))
         for item in group:
             text = label(item, cell)
             out.append(text.plain + " ", style=text.style)
