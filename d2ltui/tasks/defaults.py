@@ -4,6 +4,8 @@ The one owner of "what Start (or `d2l-tui train MODEL` without a preset) trains 
 entry may hold settings for every device (`any`), then for a CPU (`cpu`) or an accelerator
 (`gpu`: CUDA or MPS, the book's settings). Only training choices live here (data, optimizer,
 epochs, initialisation): architecture knobs stay the book's, so the inspector shows what trains.
+Besides: `book`, the book preset an accelerator takes its settings from; `quick`, the quick preset
+that shows the model learning (the first minute's reference, benchmarks/bench_defaults.py).
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny-ssd": {"cpu": {"data": {"resize": 64, "num_train": 640, "num_val": 128},
                          "optim": {"name": "adam", "lr": 0.001, "weight_decay": 0.0}, "train": {"epochs": 4}},
-                 "book": "ssd-bananas"},
+                 "book": "ssd-bananas", "quick": "quick-ssd-bananas"},
     "dcgan": {"any": {"data": {"name": "sprites", "batch_size": 256}, "optim": {"name": "adam", "lr": 0.005}}},
+    "linear-regression": {"quick": "quick-linear"},
+    "gru-lm": {"quick": "quick-rnn-python-docs"},
+    "seq2seq-attention": {"quick": "quick-seq2seq-reverse"},
     "nadaraya-watson": {"any": {"data": {"name": "kernel-regression", "batch_size": 50}, "optim": {"lr": 0.5},
                                 "train": {"epochs": 5, "log_every": 1}}},  # it eats its own dataset only
     "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},
@@ -38,7 +43,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.002},
                     "train": {"epochs": 3}}},
     "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"num_train": 8000, "num_val": 1000},
-                      "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}}},
+                      "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}},
+              "quick": "quick-lenet-shapes"},
     "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
                          "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
     # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
