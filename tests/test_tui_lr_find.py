@@ -72,3 +72,34 @@ async def test_find_lr_refuses_an_invalid_panel_and_esc_stops_a_running_test(tmp
         await until(pilot, lambda: type(app.screen).__name__ == "BrowseScreen")
         await until(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "lr-find"), timeout=30)
         assert app.screen.query_one("#cfg-optim-lr").value == "0.1"
+
+
+def _made_up_curve(cfg, steps=0, lr_min=1e-6, lr_max=10.0, data=None, progress=None):
+    """A range test's record drawn from a formula (flat, a fall around 1e-2, then the explosion): a fixed picture."""
+    from d2ltui.engine.analysis.lr_find import LrCurve, suggest
+    from d2ltui.metrics import smooth
+
+    curve = LrCurve(cfg.model.name, cfg.data.name, stopped="the loss exploded at lr 0.794 (step 61)")
+    curve.lrs = [10 ** (-5 + i * 0.075) for i in range(61)]
+    curve.losses = [2.3 - 1.6 / (1 + math.exp(-(math.log10(lr) + 2) * 3)) + max(0.0, math.log10(lr) + 0.8) ** 2 * 6
+                    + 0.05 * math.sin(i * 1.7) for i, lr in enumerate(curve.lrs)]
+    curve.smoothed = smooth(curve.losses, 0.9)
+    curve.suggested_lr = suggest(curve.lrs, curve.smoothed)
+    return curve
+
+
+def test_lr_find_view_snapshot(snap_compare, monkeypatch):
+    import d2ltui.engine.analysis.lr_find as lr_find
+
+    monkeypatch.setattr(lr_find, "find_lr", _made_up_curve)
+
+    async def ready(pilot):
+        await settle_summary(pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: bool(pilot.app.screen.query("#config")))
+        pilot.app.screen.query_one("#catalog").focus()
+        await pilot.press("f")
+        await until(pilot, lambda: getattr(pilot.app.screen, "curve", None) is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(), terminal_size=(100, 30), run_before=ready)

@@ -101,15 +101,16 @@ class LrFindScreen(Screen[float]):
         if not self.is_attached:
             return
         self.curve = curve
-        plot = self.query_one("#lr-plot", CurvesPlot)
-        plot.show(curve.figure())
+        plot, figure = self.query_one("#lr-plot", CurvesPlot), curve.figure()
+        plot.title = figure.title
+        plot.show(figure)
         self._status(f"{curve.stopped}; {len(curve.lrs)} steps")
         text = Text()
         if curve.suggested_lr is None:
             text.append("no suggestion: the loss never fell (more steps or another optimizer may help)", "bold red")
         else:
             text.append(f"suggested lr {curve.suggested_lr:g}", "bold green")
-            text.append(" (steepest descent of the smoothed loss)   enter: put it in the lr field   esc: back")
+            text.append(" (steepest descent)   enter: into the lr field   esc: back")
         self.query_one("#lr-result", Static).update(text)
 
     def action_use(self) -> None:
