@@ -57,14 +57,16 @@ async def test_find_lr_refuses_an_invalid_panel_and_esc_stops_a_running_test(tmp
         await _panel_for(pilot, "mlp")
         app.screen.query_one("#cfg-optim-lr").value = "abc"
         await pilot.pause(0.05)
-        await pilot.click("#lr-find")
+        app.screen.query_one("#catalog").focus()
+        await pilot.press("f")
         await pilot.pause(0.2)
         assert type(app.screen).__name__ == "BrowseScreen"  # refused: the field is marked
         assert "lr" in str(app.screen.query_one("#cfg-errors").render())
         app.screen.query_one("#cfg-optim-lr").value = "0.1"
         monkeypatch.setattr(lr_find, "STEPS", 100000)  # would run for minutes
         await pilot.pause(0.05)
-        await pilot.click("#lr-find")
+        app.screen.query_one("#catalog").focus()
+        await pilot.press("f")
         await until(pilot, lambda: type(app.screen).__name__ == "LrFindScreen")
         finder = app.screen
         await until(pilot, lambda: "running" in str(finder.query_one("#lr-status").render()), timeout=60)

@@ -266,9 +266,6 @@ class BrowseScreen(Screen):
     async def on_config_panel_start_requested(self, _: ConfigPanel.StartRequested) -> None:
         await self.action_start()
 
-    async def on_config_panel_lr_find_requested(self, _: ConfigPanel.LrFindRequested) -> None:
-        await self.action_lr_find()
-
     async def on_config_panel_preset_chosen(self, event: ConfigPanel.PresetChosen) -> None:
         from d2ltui.config.presets import load_preset
 

@@ -52,9 +52,6 @@ class ConfigPanel(VerticalScroll):
             self.kind = kind
             super().__init__()
 
-    class LrFindRequested(Message):
-        """The user asked for the learning-rate range test of the panel's settings."""
-
     class SaveRequested(Message):
         def __init__(self, name: str) -> None:
             self.name = name
@@ -71,7 +68,6 @@ class ConfigPanel(VerticalScroll):
         yield Static("", id="cfg-errors")
         with Horizontal(id="cfg-actions"):
             yield Button("Start", id="start", variant="success")
-            yield Button("Find lr", id="lr-find")
             yield Select([(n, n) for n in preset_names()], id="preset", prompt="load preset")
             yield Input(id="preset-name", placeholder="save as...")
             yield Button("Save", id="save-preset")
@@ -214,8 +210,6 @@ class ConfigPanel(VerticalScroll):
         event.stop()
         if event.button.id == "start":
             self.post_message(self.StartRequested())
-        elif event.button.id == "lr-find":
-            self.post_message(self.LrFindRequested())
         elif event.button.id == "preview-augment":
             self.preview_augmentation()
         elif event.button.id == "save-preset":
