@@ -20,10 +20,12 @@ def screens_with_keys() -> list[tuple[str, type]]:
     from d2ltui.tui.screens.compare import CompareScreen
     from d2ltui.tui.screens.dashboard import DashboardScreen
     from d2ltui.tui.screens.lab import LabScreen
+    from d2ltui.tui.screens.lr_find import LrFindScreen
     from d2ltui.tui.screens.runs import RunsScreen
 
     return [("anywhere", WorkbenchApp), ("home", BrowseScreen), ("dashboard", DashboardScreen),
-            ("runs", RunsScreen), ("compare", CompareScreen), ("lab", LabScreen)]
+            ("runs", RunsScreen), ("compare", CompareScreen), ("lab", LabScreen),
+            ("lr range test", LrFindScreen)]
 
 
 def help_rows() -> list[tuple[str, str, str]]:
