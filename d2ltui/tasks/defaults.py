@@ -56,6 +56,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
                                "(b on the home screen) or the preset quick-lenet-shapes (ReLU) start fast."}},
     "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
                          "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
+    "tv-resnet18": {"cpu": {"data": {"num_train": 2000, "num_val": 500}}},  # 10 epochs in a minute, not 2
     # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
     **{name: {"cpu": {**_BIG_CPU, "train": {"epochs": BIG_CPU_EPOCHS.get(name, 3)}}, "book": book} for name, book in (
         ("alexnet", "alexnet"), ("vgg11", "vgg"), ("vgg", "vgg"), ("nin", "nin"), ("googlenet", "googlenet"),
