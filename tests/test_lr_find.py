@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
+import torch
+
 from d2ltui.engine.analysis.lr_find import find_lr, suggest
 from d2ltui.tasks.resolve import resolve
 
@@ -17,11 +20,22 @@ def test_suggest_picks_the_steepest_descent_before_the_minimum():
     assert suggest(lrs[:5], losses[:5]) is None
 
 
-def test_lenet_on_shapes_learns_at_the_suggested_lr(tmp_path, monkeypatch):
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the runs the TUI starts: on a busy machine two threads of tiny steps wait on each
+    other (this test took minutes on two; seconds on one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_lenet_on_shapes_learns_at_the_suggested_lr(tmp_path, monkeypatch, one_thread):
     monkeypatch.setenv("D2LTUI_RUNS_DIR", str(tmp_path))
     from d2ltui.data.registry import load_data
     from d2ltui.engine.loop.trainer import fit
-    from d2ltui.tasks.defaults import clears, learning_bar
+    from d2ltui.tasks.defaults import clears
+    from d2ltui.tasks.spec import task_spec
 
     overrides = ["data.num_train=1024", "data.num_val=256", "data.batch_size=16", "optim.schedule=none",
                  "train.device=cpu"]
@@ -33,5 +47,5 @@ def test_lenet_on_shapes_learns_at_the_suggested_lr(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())  # no run directory
     trained = resolve("quick-lenet-shapes", overrides + [f"optim.lr={curve.suggested_lr}", "train.epochs=3"])[0]
     result = fit(trained, data=data)
-    metric, bar = learning_bar(data)
+    metric, bar = task_spec(data.task).task_class().learning_bar(data)
     assert clears(metric, bar, result.val[metric]), (curve.suggested_lr, result.val)

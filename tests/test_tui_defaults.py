@@ -47,7 +47,8 @@ async def test_start_on_lenet_launches_its_cpu_defaults_with_the_books_architect
         await until(pilot, lambda: bool(app.screen.query("#config")))
         app.screen.query_one("#cfg-device").value = "cpu"
         await pilot.pause(0.1)
-        assert app.screen.query_one("#cfg-optim-lr").value == "0.005"  # the panel shows the defaults
+        lr = train_defaults(get_spec("lenet"), "cpu")["optim"]["lr"]
+        assert app.screen.query_one("#cfg-optim-lr").value == str(lr)  # the panel shows the defaults
         await pilot.press("s")
         await until(pilot, lambda: bool(launched))
     cfg = launched_config(tmp_path, launched[0])

@@ -4,6 +4,11 @@ The one owner of "what Start (or `d2l-tui train MODEL` without a preset) trains 
 entry may hold settings for every device (`any`), then for a CPU (`cpu`) or an accelerator
 (`gpu`: CUDA or MPS, the book's settings). Only training choices live here (data, optimizer,
 epochs, initialisation): architecture knobs stay the book's, so the inspector shows what trains.
+Besides: `book`, the book preset an accelerator takes its settings from; `quick`, the quick preset
+that shows the model learning (the first minute's reference, benchmarks/bench_defaults.py); `hint`,
+what the dashboard says after a first validation short of `below` (halfway from chance to what the
+quick preset reaches, as the benchmark measures it) while the run keeps the book's `book_knobs`:
+where the book's architecture itself learns slowly, the knob or preset that fixes it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import copy
 from typing import Any
 
 from d2ltui.tasks.spec import task_spec
-from d2ltui.zoo.registry import ModelSpec
+from d2ltui.errors import UserError
+from d2ltui.zoo.registry import ModelSpec, get_spec, resolve_knobs
 
 SMALLEST = -1  # data.resize: the smallest input side the architecture takes (0, the data's own, when that fits)
 # The smallest square input each big model takes with the book's knobs, as the inspector finds it
@@ -22,27 +28,37 @@ SMALLEST_SIDE = {"alexnet": 65, "vgg11": 32, "vgg": 32, "nin": 67, "densenet": 2
 
 FEATURES_CLASSIFICATION = "moons"  # classifiers of 2-D points (logistic regression) train on these
 
-_BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "optim": {"name": "adam", "lr": 0.001},
-            "train": {"epochs": 3}}
+_BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "optim": {"name": "adam", "lr": 0.001}}
+# the big models quick enough on a CPU to learn the shapes in the first minute given more epochs (about 6.6
+# and 3 CPU seconds an epoch, docs/benchmarks.md); the others take 3 (slower, they stay near chance in a minute)
+BIG_CPU_EPOCHS = {"alexnet": 8, "resnet18": 12}
 
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny-ssd": {"cpu": {"data": {"resize": 64, "num_train": 640, "num_val": 128},
                          "optim": {"name": "adam", "lr": 0.001, "weight_decay": 0.0}, "train": {"epochs": 4}},
-                 "book": "ssd-bananas"},
+                 "book": "ssd-bananas", "quick": "quick-ssd-bananas"},
     "dcgan": {"any": {"data": {"name": "sprites", "batch_size": 256}, "optim": {"name": "adam", "lr": 0.005}}},
+    "linear-regression": {"quick": "quick-linear"},
+    "gru-lm": {"quick": "quick-rnn-python-docs"},
+    "seq2seq-attention": {"quick": "quick-seq2seq-reverse"},
     "nadaraya-watson": {"any": {"data": {"name": "kernel-regression", "batch_size": 50}, "optim": {"lr": 0.5},
                                 "train": {"epochs": 5, "log_every": 1}}},  # it eats its own dataset only
     "softmax-regression": {"any": {"data": {"num_train": 20000}, "optim": {"lr": 0.02, "momentum": 0.9},
                                    "train": {"epochs": 5}}},  # shapes defeat a linear model: near its ceiling
     "mlp": {"any": {"data": {"num_train": 4000, "num_val": 1000}, "optim": {"name": "adam", "lr": 0.002},
                     "train": {"epochs": 3}}},
-    "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"num_train": 8000, "num_val": 1000},
-                      "optim": {"name": "adam", "lr": 0.005}, "train": {"epochs": 8}}},
+    "lenet": {"any": {"model": {"init": "kaiming"}, "data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
+                      "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 20}},
+              "quick": "quick-lenet-shapes",
+              "hint": {"metric": "acc", "below": 0.46, "book_knobs": ("activation", "norm"),
+                       "text": "The book's sigmoid LeNet starts slowly (its point, section 7.6). Batch norm "
+                               "(b on the home screen) or the preset quick-lenet-shapes (ReLU) start fast."}},
     "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
                          "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
+    "tv-resnet18": {"cpu": {"data": {"num_train": 2000, "num_val": 500}}},  # 10 epochs in a minute, not 2
     # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
-    **{name: {"cpu": _BIG_CPU, "book": book} for name, book in (
+    **{name: {"cpu": {**_BIG_CPU, "train": {"epochs": BIG_CPU_EPOCHS.get(name, 3)}}, "book": book} for name, book in (
         ("alexnet", "alexnet"), ("vgg11", "vgg"), ("vgg", "vgg"), ("nin", "nin"), ("googlenet", "googlenet"),
         ("resnet18", "resnet18"), ("resnext", "resnext"), ("densenet", "densenet"), ("vit", "vit"))},
 }
@@ -91,6 +107,22 @@ def book_settings(preset: str) -> dict[str, dict[str, Any]]:
 def smallest_side(name: str) -> int:
     """0 when the model takes the data's own 28 x 28 images, else the smallest square side it takes."""
     return SMALLEST_SIDE.get(name, 0)
+
+
+def first_minute_hint(raw: dict[str, Any], metric: str, value: float) -> str | None:
+    """The `hint` of the model of config `raw` (TOML-shaped) when its first validation scored `value` of `metric`
+    short of the hint's mark and the run keeps the book's knobs the hint offers to change; else None."""
+    model = raw.get("model", {})
+    hint = MODEL_DEFAULTS.get(model.get("name", ""), {}).get("hint")
+    if not hint or metric != hint["metric"] or clears(metric, hint["below"], value):
+        return None
+    try:
+        spec = get_spec(model["name"])
+        knobs = resolve_knobs(spec, {k: v for k, v in model.items() if k in spec.knobs})
+    except UserError:
+        return None
+    book = spec.defaults()
+    return hint["text"] if all(knobs[k] == book[k] for k in hint["book_knobs"]) else None
 
 
 def clears(metric: str, threshold: float, value: float) -> bool:

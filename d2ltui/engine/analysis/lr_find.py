@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -42,6 +42,21 @@ class LrCurve:
         return {"model": self.model, "data": self.data, "suggested_lr": self.suggested_lr, "stopped": self.stopped,
                 "lrs": self.lrs, "losses": finite(self.losses), "smoothed": finite(self.smoothed)}
 
+    def figure(self):
+        """The test as a lab Curves panel: loss (raw, clipped to the smoothed range) and smoothed against log10 lr,
+        the suggestion as a point (what `lr-find` prints and the TUI draws)."""
+        from d2ltui.labs.figure import Curves
+
+        x = [math.log10(lr) for lr in self.lrs]
+        top = max((s for s in self.smoothed if math.isfinite(s)), default=1.0)
+        raw = [min(v, top) if math.isfinite(v) else None for v in self.losses]
+        points = {}
+        if self.suggested_lr:
+            i = min(range(len(self.lrs)), key=lambda j: abs(self.lrs[j] - self.suggested_lr))
+            points["suggested"] = {"x": [x[i]], "y": [self.smoothed[i]]}
+        return Curves(f"lr range test: {self.model} on {self.data}", x,
+                      {"loss": raw, "smoothed": list(self.smoothed)}, points, xlabel="log10 lr", ylabel="loss")
+
 
 def suggest(lrs: list[float], smoothed: list[float]) -> float | None:
     """The lr of the steepest descent of the smoothed loss against log lr, before the loss's minimum.
@@ -60,8 +75,11 @@ def suggest(lrs: list[float], smoothed: list[float]) -> float | None:
 
 
 def find_lr(cfg: RunConfig, steps: int = STEPS, lr_min: float = LR_MIN, lr_max: float = LR_MAX,
-            data: Any = None) -> LrCurve:
-    """Run the range test for `cfg` (its model, data, optimizer and batch size); nothing is written."""
+            data: Any = None, progress: Callable[[int, int], bool] | None = None) -> LrCurve:
+    """Run the range test for `cfg` (its model, data, optimizer and batch size); nothing is written.
+
+    `progress(done, steps)`, called after each step, stops the test early by returning False.
+    """
     from d2ltui.data.registry import load_data, task_for
     from d2ltui.devices import resolve_device
     from d2ltui.tasks.base import StepContext, make_task
@@ -73,6 +91,8 @@ def find_lr(cfg: RunConfig, steps: int = STEPS, lr_min: float = LR_MIN, lr_max: 
         raise UserError(f"lr-find: need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
     if steps < 10:
         raise UserError(f"lr-find: --steps {steps}: at least 10")
+    if cfg.data.folds > 1:
+        raise UserError("lr-find: data.folds > 1 is cross-validation; set data.folds=1 to find a learning rate")
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
     spec = spec_of(cfg)
@@ -101,6 +121,9 @@ def find_lr(cfg: RunConfig, steps: int = STEPS, lr_min: float = LR_MIN, lr_max: 
         curve.smoothed = smooth([x if math.isfinite(x) else 1e30 for x in curve.losses], BETA)
         if not math.isfinite(loss) or curve.smoothed[-1] > DIVERGE * min(curve.smoothed):
             curve.stopped = f"the loss exploded at lr {lr:.3g} (step {i + 1})"
+            break
+        if progress is not None and not progress(i + 1, steps):
+            curve.stopped = f"stopped at lr {lr:.3g} (step {i + 1})"
             break
     curve.stopped = curve.stopped or f"reached --lr-max {lr_max:g} after {steps} steps"
     curve.suggested_lr = suggest(curve.lrs, curve.smoothed)

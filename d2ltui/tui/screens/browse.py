@@ -36,6 +36,8 @@ class BrowseScreen(Screen):
         Binding("l", "show_tab('layers')", "Table", tooltip="the layer table tab"),
         Binding("p", "show_tab('parameters')", "Params", tooltip="the parameters tab (tied and lazy tensors marked)"),
         Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
+        Binding("f", "lr_find", "Find lr", tooltip="the learning-rate range test of the panel's settings "
+                "(enter there puts its suggestion in the lr field)"),
         Binding("i", "focus_input", "Input", show=False, tooltip="focus the input shape"),
         Binding("c", "focus_catalog", "Models", show=False, tooltip="focus the model catalog"),
     ]
@@ -221,9 +223,9 @@ class BrowseScreen(Screen):
             panel = await self.panel()
             panel.query_one("#cfg-data-name").focus()
 
-    async def action_start(self) -> None:
-        if not self.ready:
-            return
+    async def panel_config(self, what: str = "start") -> tuple[Any, int]:
+        """The validated RunConfig of the knob bar and panel and its process count; (None, 0) after saying
+        what is wrong (the panel shown, its bad fields marked)."""
         panel, bar = await self.panel(), self.query_one("#knobs")
         errors = panel.errors() + ([] if bar.valid() else ["a knob above is invalid"])
         cfg = None
@@ -237,9 +239,32 @@ class BrowseScreen(Screen):
         if errors or cfg is None:
             panel.check()
             await self.action_show_tab("train")
-            self.notify("; ".join(errors), title="cannot start", severity="error")
+            self.notify("; ".join(errors), title=f"cannot {what}", severity="error")
+            return None, 0
+        return cfg, nproc
+
+    async def action_start(self) -> None:
+        if not self.ready:
             return
-        self.app.start_run(cfg, nproc)
+        cfg, nproc = await self.panel_config()
+        if cfg is not None:
+            self.app.start_run(cfg, nproc)
+
+    async def action_lr_find(self) -> None:
+        """The range test of the panel's settings on its own screen; its suggestion comes back to the lr field."""
+        if not self.ready:
+            return
+        cfg, _ = await self.panel_config("find a learning rate")
+        if cfg is None:
+            return
+        from d2ltui.tui.screens.lr_find import LrFindScreen
+
+        self.app.push_screen(LrFindScreen(cfg), self.use_lr)
+
+    def use_lr(self, lr: float | None) -> None:
+        if lr is not None:
+            self.query_one("#config").set_field("optim.lr", f"{lr:g}")
+            self.notify(f"lr {lr:g} from the range test")
 
     def show_model(self, name: str) -> None:
         """Put the catalog's cursor on `name` (its layers follow) and show the layer table."""

@@ -88,6 +88,7 @@ class DashboardScreen(Screen):
         yield Header()
         yield Static(self.path.name, id="run-head")
         yield ProgressLine(id="progress")
+        yield Static("", id="run-hint")  # the model's first-minute hint, after a slow first validation
         with Horizontal(id="dash-body"):
             with Grid(id="plots"):
                 yield from self.plots()
@@ -104,6 +105,8 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = self.path.name
         self._head_known = False
+        self._hinted = False  # the first validation has been checked against the model's hint
+        self.query_one("#run-hint").display = False
         self.run_worker(self._read_history, thread=True, group="history")
 
     def _read_history(self) -> None:
@@ -133,6 +136,8 @@ class DashboardScreen(Screen):
             message.update(Text(note, "bold green" if self.status.get("state") == RunState.FINISHED else "bold red"))
             message.display = ended
         self.refresh_samples()
+        if not self._hinted:
+            self.show_hint()
         if self._profile_asked is not None:
             self.show_profile()
         self.layers_tail.poll()
@@ -156,6 +161,20 @@ class DashboardScreen(Screen):
         model, data = cfg.get("model", {}).get("name", "?"), cfg.get("data", {}).get("name", "?")
         head = Text(f"{model} on {data}", "bold").append(f"  {self.path.name}", "dim")
         self.query_one("#run-head", Static).update(head)
+
+    def show_hint(self) -> None:
+        """Once the first validation is in: the model's hint (tasks/defaults.py) when it fell short of the mark."""
+        metric = self.spec.metric if self.spec is not None else None
+        first = next((r for r in self.tail.records if r.get("split") == "val"), None)
+        if first is None or metric is None:
+            return
+        from d2ltui.tasks.defaults import first_minute_hint
+
+        self._hinted = True
+        if first.get(metric) is not None and (text := first_minute_hint(read_config(self.path), metric, first[metric])):
+            hint = self.query_one("#run-hint", Static)
+            hint.update(Text(text, "bold yellow"))
+            hint.display = True
 
     def read_state(self) -> dict:
         status = read_status(self.path)

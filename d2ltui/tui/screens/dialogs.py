@@ -21,12 +21,13 @@ def screens_with_keys() -> list[tuple[str, type]]:
     from d2ltui.tui.screens.compare import CompareScreen
     from d2ltui.tui.screens.dashboard import DashboardScreen
     from d2ltui.tui.screens.lab import LabScreen
+    from d2ltui.tui.screens.lr_find import LrFindScreen
     from d2ltui.tui.screens.rung_sweep import RungSweepScreen
     from d2ltui.tui.screens.runs import RunsScreen
 
     return [("anywhere", WorkbenchApp), ("home", BrowseScreen), ("dashboard", DashboardScreen),
             ("runs", RunsScreen), ("compare", CompareScreen), ("sweep trials", RungSweepScreen),
-            ("lab", LabScreen)]
+            ("lab", LabScreen), ("lr range test", LrFindScreen)]
 
 
 def help_rows() -> list[tuple[str, str, str]]:
