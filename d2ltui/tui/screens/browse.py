@@ -36,7 +36,8 @@ class BrowseScreen(Screen):
         Binding("l", "show_tab('layers')", "Table", tooltip="the layer table tab"),
         Binding("p", "show_tab('parameters')", "Params", tooltip="the parameters tab (tied and lazy tensors marked)"),
         Binding("b", "cycle_norm", "Norm", tooltip="cycle normalisation none → batch → layer"),
-        Binding("f", "lr_find", "Find lr", tooltip="the learning-rate range test of the panel's settings "
+        Binding("f", "lr_find", "Find lr", show=False,  # 80 columns hold no more: in help and the palette
+                tooltip="the learning-rate range test of the panel's settings "
                 "(enter there puts its suggestion in the lr field)"),
         Binding("i", "focus_input", "Input", show=False, tooltip="focus the input shape"),
         Binding("c", "focus_catalog", "Models", show=False, tooltip="focus the model catalog"),
