@@ -31,7 +31,6 @@ from d2ltui.data import load_data
 from d2ltui.tasks.detection import ssd_loss
 from d2ltui.devices import resolve_device
 from d2ltui.engine.loop.trainer import fit
-from d2ltui.rundir.store import RunDir
 from d2ltui.zoo.ssd import tiny_ssd
 
 

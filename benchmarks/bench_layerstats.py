@@ -29,7 +29,6 @@ from d2ltui.rundir.writer import RunWriter
 from d2ltui.tasks.resolve import resolve
 from d2ltui.config.schema import TrainConfig, dump_toml
 from d2ltui.engine.loop.trainer import fit
-from d2ltui.rundir.store import RunDir
 
 LOG_EVERY = 10  # steps per logging window
 

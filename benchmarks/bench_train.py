@@ -54,7 +54,6 @@ from d2ltui.config.schema import dump_toml, from_dict
 from d2ltui.engine.loop import events as ev
 from d2ltui.devices import resolve_device
 from d2ltui.optim import make_optimizer
-from d2ltui.rundir.store import RunDir
 from d2ltui.tasks.batches import steps_per_epoch
 from d2ltui.engine.loop.precision import autocast_for, grad_scaler, resolve_precision
 from d2ltui.engine.loop.trainer import fit

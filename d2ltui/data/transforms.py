@@ -11,13 +11,16 @@ the uninterrupted one would. Evaluation batches are never augmented.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from d2ltui.data.base import Batch
 from d2ltui.config.schema import AUGMENTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torchvision.transforms import v2
 
 
 def _v2():
