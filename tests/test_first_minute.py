@@ -28,8 +28,12 @@ def test_hints_offer_a_preset_that_exists_and_book_knobs_of_the_model(name):
     from d2ltui.config.presets import preset_names
     from d2ltui.zoo.registry import get_spec
 
+    import re
+
     entry = MODEL_DEFAULTS[name]
-    assert entry["quick"] in preset_names() and entry["quick"] in entry["hint"]["text"]
+    named = re.findall(r"\bquick-[a-z0-9-]*[a-z0-9]", entry["hint"]["text"])  # the presets the hint offers
+    assert named and set(named) <= set(preset_names())
+    assert "quick" not in entry or entry["quick"] in named
     assert set(entry["hint"]["book_knobs"]) <= set(get_spec(name).knobs)
 
 
@@ -57,3 +61,12 @@ async def test_dashboard_shows_the_hint_after_a_slow_first_epoch_and_not_otherwi
             if shown:
                 text = str(hint.render())
                 assert "sigmoid LeNet" in text and "quick-lenet-shapes" in text
+
+
+def test_a_big_model_says_on_a_cpu_only_that_it_cannot_learn_in_a_minute():
+    for name in ("vgg11", "nin", "googlenet", "resnext", "densenet", "vit"):
+        text = first_minute_hint({"model": {"name": name}}, "acc", 0.1, "cpu")
+        assert text and text.startswith(name) and "GPU" in text
+        assert first_minute_hint({"model": {"name": name}}, "acc", 0.1, "cuda:0") is None  # a GPU run learns
+        assert first_minute_hint({"model": {"name": name}}, "acc", 0.6, "cpu") is None  # it did learn
+    assert first_minute_hint({"model": {"name": "resnet18"}}, "acc", 0.1, "cpu") is None  # it learns in a minute

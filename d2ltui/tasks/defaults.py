@@ -34,6 +34,14 @@ _BIG_CPU = {"data": {"resize": SMALLEST, "num_train": 1000, "num_val": 500}, "op
 BIG_CPU_EPOCHS = {"alexnet": 8, "resnet18": 12}
 
 
+def _slow_on_cpu(name: str) -> dict[str, Any]:
+    """The hint of a big model that a CPU cannot train to halfway in a minute (said on a CPU only)."""
+    return {"metric": "acc", "below": 0.3, "book_knobs": (), "devices": ("cpu",),
+            "text": f"{name} is too big to learn in the first minute on a CPU (these defaults are a CPU-sized run). "
+                    f"On a GPU it trains with the book's settings; here resnet18 or the preset quick-lenet-shapes "
+                    f"learn within a minute."}
+
+
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny-ssd": {"cpu": {"data": {"resize": 64, "num_train": 640, "num_val": 128},
                          "optim": {"name": "adam", "lr": 0.001, "weight_decay": 0.0}, "train": {"epochs": 4}},
@@ -57,8 +65,10 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "lenet-bn": {"any": {"data": {"batch_size": 64, "num_train": 8000, "num_val": 1000},
                          "optim": {"name": "adam", "lr": 0.002}, "train": {"epochs": 3}}},
     "tv-resnet18": {"cpu": {"data": {"num_train": 2000, "num_val": 500}}},  # 10 epochs in a minute, not 2
-    # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator
-    **{name: {"cpu": {**_BIG_CPU, "train": {"epochs": BIG_CPU_EPOCHS.get(name, 3)}}, "book": book} for name, book in (
+    # the big CNNs and ViT: a CPU-feasible run on a CPU, the book's (its preset's settings) on an accelerator;
+    # those too slow to learn in the first minute on a CPU say so after their first validation there
+    **{name: {"cpu": {**_BIG_CPU, "train": {"epochs": BIG_CPU_EPOCHS.get(name, 3)}}, "book": book,
+              **({} if name in BIG_CPU_EPOCHS else {"hint": _slow_on_cpu(name)})} for name, book in (
         ("alexnet", "alexnet"), ("vgg11", "vgg"), ("vgg", "vgg"), ("nin", "nin"), ("googlenet", "googlenet"),
         ("resnet18", "resnet18"), ("resnext", "resnext"), ("densenet", "densenet"), ("vit", "vit"))},
 }
@@ -109,12 +119,17 @@ def smallest_side(name: str) -> int:
     return SMALLEST_SIDE.get(name, 0)
 
 
-def first_minute_hint(raw: dict[str, Any], metric: str, value: float) -> str | None:
+def first_minute_hint(raw: dict[str, Any], metric: str, value: float, device: str = "") -> str | None:
     """The `hint` of the model of config `raw` (TOML-shaped) when its first validation scored `value` of `metric`
-    short of the hint's mark and the run keeps the book's knobs the hint offers to change; else None."""
+    short of the hint's mark and the run keeps the book's knobs the hint offers to change; else None.
+
+    `device` is where the run trains (its status.json's): a hint for some devices only (a big model on a CPU)
+    is said there alone."""
     model = raw.get("model", {})
     hint = MODEL_DEFAULTS.get(model.get("name", ""), {}).get("hint")
     if not hint or metric != hint["metric"] or clears(metric, hint["below"], value):
+        return None
+    if "devices" in hint and device.split(":")[0] not in hint["devices"]:
         return None
     try:
         spec = get_spec(model["name"])

@@ -171,7 +171,9 @@ class DashboardScreen(Screen):
         from d2ltui.tasks.defaults import first_minute_hint
 
         self._hinted = True
-        if first.get(metric) is not None and (text := first_minute_hint(read_config(self.path), metric, first[metric])):
+        device = str(read_status(self.path).get("device", ""))
+        if first.get(metric) is not None and (text := first_minute_hint(read_config(self.path), metric, first[metric],
+                                                                         device)):
             hint = self.query_one("#run-hint", Static)
             hint.update(Text(text, "bold yellow"))
             hint.display = True
