@@ -153,7 +153,7 @@ def test_failed_checkpoint_writes_are_reported_and_keep_the_last_good_one(tmp_pa
     monkeypatch.undo()
     run = tmp_path / "full"
     assert code == 0, out + err
-    assert len(failures) == 1  # the second epoch's checkpoint
+    assert len(failures) == 2  # the second epoch's checkpoint, and once more at the end (the disk may take it then)
     assert "warning: checkpoint at step 126 not written (No space left on device)" in out
     assert any(e and "No space left on device" in e for _s, _m, e in statuses)
     assert any("not written" in m for _s, m, _e in statuses)
