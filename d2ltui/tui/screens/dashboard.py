@@ -56,7 +56,8 @@ class DashboardScreen(Screen):
         Binding("left_curly_bracket", "step(-1000000)", "First", show=False, tooltip="an RL run's first iteration"),
         Binding("right_curly_bracket", "step(1000000)", "Latest", show=False, tooltip="an RL run's latest iteration"),
         Binding("slash", "ask", "Ask", tooltip="type your own input, answered from the latest checkpoint"),
-        Binding("t", "threshold", "Threshold", tooltip="least score of the boxes drawn (detection runs only)"),
+        Binding("t", "threshold", "Threshold", show=False,  # the detections panel names it: 80 columns hold no more
+                tooltip="least score of the boxes drawn (detection runs only)"),
         Binding("p", "profile", "Profile", show=False,
                 tooltip="profile the running run's next steps (torch.profiler; table and trace in its profile/ folder)"),
         Binding("escape", "app.pop_screen", "Back", tooltip="back"),
